@@ -1,0 +1,1 @@
+"""Sans-IO core: the session state machine and its events and commands."""

@@ -1,0 +1,561 @@
+"""The session state machine: mirroring, switching and alignment without any I/O.
+
+See DESIGN.md "Session states".  A :class:`Session` is fed events and returns commands.
+Three ends take part: the client, main (the real server) and the honeypot.  Which end
+*serves* the client (its replies reach the client) and whether the honeypot *shadows*
+main (receives the client's bytes, its replies recorded and discarded) is what the state
+decides:
+
+=========== ======== ===========
+state       serving  shadow
+=========== ======== ===========
+MIRROR      main     honeypot
+MAIN_ONLY   main     -
+SWITCHING   main     (honeypot, quiet alignment: client bytes are held)
+HONEYPOT    honeypot -
+DIRECT      honeypot -
+=========== ======== ===========
+
+Alignment at the switch: the client has received ``main_sent`` bytes from main and the
+honeypot has produced ``hp_received``.  ``bytes`` forwards honeypot output from position
+``main_sent`` on (the honeypot's output beyond that is kept, bounded, while mirroring);
+``quiet`` holds the client's bytes, lets main finish its reply and discards honeypot
+output until both have been silent for ``quiet_time``, then hands over, so no reply is
+torn whatever the honeypot says.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Sequence
+
+from ..detect.base import Alert, StreamInspector
+from .types import (
+    Align,
+    AlertRaised,
+    CancelTimer,
+    Close,
+    Command,
+    Connect,
+    ConnectionLost,
+    DataReceived,
+    Emit,
+    End,
+    EofReceived,
+    Event,
+    NoHoneypotPolicy,
+    Opened,
+    OpenFailed,
+    PauseReading,
+    ResumeReading,
+    Send,
+    SetTimer,
+    Shutdown,
+    State,
+    SwitchRequested,
+    TimerFired,
+    WritePaused,
+    WriteResumed,
+)
+
+CLIENT, MAIN, HONEYPOT = End.CLIENT, End.MAIN, End.HONEYPOT
+QUIET_TIMER = "quiet"
+DEADLINE_TIMER = "switch_deadline"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPolicy:
+    """Per-service knobs of the state machine (validated by :mod:`honeyswitch.config`)."""
+
+    align: Align = Align.BYTES
+    switch_threshold: float = 100.0
+    no_honeypot: NoHoneypotPolicy = NoHoneypotPolicy.RESET
+    # Bytes that may queue for, or run ahead of main in, the honeypot before it is
+    # dropped for the session (MIRROR -> MAIN_ONLY): main's client never waits on it.
+    honeypot_buffer: int = 4 << 20
+    # Client bytes held during a quiet switch before the client is paused.
+    hold_limit: int = 1 << 20
+    quiet_time: float = 0.2
+    quiet_max: float = 3.0
+
+
+class Session:
+    """One client connection and its backends, as a state machine."""
+
+    def __init__(
+        self,
+        policy: SessionPolicy,
+        *,
+        direct: bool = False,
+        inspector: StreamInspector | None = None,
+    ) -> None:
+        self.policy = policy
+        self.state = State.DIRECT if direct else State.MIRROR
+        self.inspector = inspector
+        self.score = 0.0
+        self.main_sent = 0  # main's bytes forwarded to the client
+        self.hp_received = 0  # honeypot bytes received, any state
+        self.client_received = 0  # client bytes received
+        self.switched_by: str | None = None
+        self.close_reason = ""
+        self._open: set[End] = set()
+        self._connecting: set[End] = set()
+        self._eof_from: set[End] = set()
+        self._shut: set[End] = set()
+        self._lost: set[End] = set()
+        self._paused: dict[End, set[str]] = {CLIENT: set(), MAIN: set(), HONEYPOT: set()}
+        self._client_write_paused = False
+        # Honeypot output beyond main_sent, for bytes alignment.
+        self._ahead: deque[bytes] = deque()
+        self._ahead_start = 0
+        self._ahead_len = 0
+        self._aligned = True
+        self._skip = 0  # honeypot bytes to discard after a bytes switch
+        # Client bytes waiting for the honeypot connection, and held in SWITCHING.
+        self._pending_hp: list[bytes] = []
+        self._pending_hp_len = 0
+        self._pending_hp_eof = False
+        self._held: list[bytes] = []
+        self._held_len = 0
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def serving(self) -> End | None:
+        if self.state in (State.MIRROR, State.MAIN_ONLY, State.SWITCHING):
+            return MAIN
+        if self.state in (State.HONEYPOT, State.DIRECT):
+            return HONEYPOT
+        return None
+
+    @property
+    def reached_honeypot(self) -> bool:
+        """Whether the honeypot has served (or is serving) this client."""
+        return self.state in (State.HONEYPOT, State.DIRECT) or self.switched_by is not None
+
+    def start(self) -> list[Command]:
+        out: list[Command] = []
+        self._pause(CLIENT, "connect", out)
+        if self.state is State.DIRECT:
+            self._connect(HONEYPOT, out)
+        else:
+            self._connect(MAIN, out)
+            self._connect(HONEYPOT, out)
+        return out
+
+    def handle(self, event: Event) -> list[Command]:
+        out: list[Command] = []
+        if self.state is State.CLOSED:
+            return out
+        handler = _HANDLERS.get(type(event))
+        if handler is None:
+            raise TypeError(f"unknown event {event!r}")
+        handler(self, event, out)
+        return out
+
+    # --------------------------------------------------------------------- data
+
+    def _on_data(self, ev: DataReceived, out: list[Command]) -> None:
+        if ev.end is CLIENT:
+            self._client_data(ev.data, out)
+        elif ev.end is MAIN:
+            self._main_data(ev.data, out)
+        else:
+            self._honeypot_data(ev.data, out)
+
+    def _client_data(self, data: bytes, out: list[Command]) -> None:
+        self.client_received += len(data)
+        if self.inspector is not None:
+            # Inline: inspected before forwarding, so a request that crosses the
+            # threshold is routed by the state the alert leads to.
+            self._alerts(self.inspector.feed(data, True), out)
+        state = self.state
+        if state is State.MIRROR:
+            out.append(Send(MAIN, data))
+            self._to_honeypot(data, out)
+        elif state is State.MAIN_ONLY:
+            out.append(Send(MAIN, data))
+        elif state is State.SWITCHING:
+            self._held.append(data)
+            self._held_len += len(data)
+            if self._held_len > self.policy.hold_limit:
+                self._pause(CLIENT, "hold", out)
+        elif state in (State.HONEYPOT, State.DIRECT):
+            self._to_honeypot(data, out)
+
+    def _to_honeypot(self, data: bytes, out: list[Command]) -> None:
+        if HONEYPOT in self._open:
+            out.append(Send(HONEYPOT, data))
+            return
+        self._pending_hp.append(data)
+        self._pending_hp_len += len(data)
+        if self._pending_hp_len > self.policy.honeypot_buffer:
+            if self.state is State.MIRROR:
+                self._drop_honeypot("honeypot not connected, buffer limit reached", out)
+            else:
+                self._pause(CLIENT, "honeypot", out)
+
+    def _main_data(self, data: bytes, out: list[Command]) -> None:
+        state = self.state
+        if state in (State.MIRROR, State.MAIN_ONLY) and self.inspector is not None:
+            # Main's reply is inspected before the client sees it: a switch here hands
+            # the client the honeypot's version of it instead.
+            self._alerts(self.inspector.feed(data, False), out)
+            state = self.state
+        if state in (State.MIRROR, State.MAIN_ONLY, State.SWITCHING):
+            out.append(Send(CLIENT, data))
+            self.main_sent += len(data)
+            if self._ahead:
+                self._trim_ahead()
+            if state is State.SWITCHING:
+                out.append(SetTimer(QUIET_TIMER, self.policy.quiet_time))
+
+    def _honeypot_data(self, data: bytes, out: list[Command]) -> None:
+        start = self.hp_received
+        self.hp_received += len(data)
+        state = self.state
+        if state is State.MIRROR:
+            if self._aligned and self.hp_received > self.main_sent:
+                self._keep_ahead(start, data)
+        elif state is State.SWITCHING:
+            out.append(SetTimer(QUIET_TIMER, self.policy.quiet_time))
+        elif state in (State.HONEYPOT, State.DIRECT):
+            if self.inspector is not None:
+                self._alerts(self.inspector.feed(data, False), out)
+            if self._skip:
+                cut = min(self._skip, len(data))
+                self._skip -= cut
+                data = data[cut:]
+            if data and CLIENT not in self._shut:
+                out.append(Send(CLIENT, data))
+
+    def _keep_ahead(self, start: int, data: bytes) -> None:
+        if not self._ahead:
+            self._ahead_start = max(start, self.main_sent)
+            if start < self.main_sent:
+                data = data[self.main_sent - start :]
+        self._ahead.append(data)
+        self._ahead_len += len(data)
+        if self._ahead_len > self.policy.honeypot_buffer:
+            # Too far ahead of main to line up byte for byte: quiet alignment instead.
+            self._aligned = False
+            self._ahead.clear()
+            self._ahead_len = 0
+
+    def _trim_ahead(self) -> None:
+        ahead = self._ahead
+        while ahead and self._ahead_start + len(ahead[0]) <= self.main_sent:
+            first = ahead.popleft()
+            self._ahead_start += len(first)
+            self._ahead_len -= len(first)
+        if ahead and self._ahead_start < self.main_sent:
+            cut = self.main_sent - self._ahead_start
+            ahead[0] = ahead[0][cut:]
+            self._ahead_start += cut
+            self._ahead_len -= cut
+
+    # ------------------------------------------------------------ alerts, switching
+
+    def _alerts(self, alerts: Sequence[Alert], out: list[Command]) -> None:
+        for alert in alerts:
+            self.score += alert.score
+            out.append(
+                Emit(
+                    "alert",
+                    {
+                        "detector": alert.detector,
+                        "score": alert.score,
+                        "session_score": self.score,
+                        "reason": alert.reason,
+                        **alert.details,
+                    },
+                )
+            )
+        if alerts and self.score >= self.policy.switch_threshold:
+            last = alerts[-1]
+            self._switch(f"detector:{last.detector}", last.reason, out)
+
+    def _on_alert(self, ev: AlertRaised, out: list[Command]) -> None:
+        self._alerts([Alert(ev.score, ev.detector, ev.reason)], out)
+
+    def _on_switch(self, ev: SwitchRequested, out: list[Command]) -> None:
+        self._switch(ev.by, ev.reason, out)
+
+    def _switch(self, by: str, reason: str, out: list[Command]) -> None:
+        state = self.state
+        if state is State.MAIN_ONLY:
+            out.append(
+                Emit(
+                    "switch_unavailable",
+                    {"by": by, "reason": reason, "policy": self.policy.no_honeypot.value},
+                )
+            )
+            if self.policy.no_honeypot is NoHoneypotPolicy.RESET:
+                self.close_reason = "switch without honeypot"
+                self._close_all(out, reset=True)
+            return
+        if state is not State.MIRROR:
+            return
+        self.switched_by = by
+        align = self.policy.align if self._aligned else Align.QUIET
+        out.append(
+            Emit(
+                "switch",
+                {
+                    "by": by,
+                    "reason": reason,
+                    "align": align.value,
+                    "score": self.score,
+                    "main_bytes_to_client": self.main_sent,
+                    "honeypot_bytes": self.hp_received,
+                },
+            )
+        )
+        if align is Align.BYTES:
+            self._cut_over(out)
+        else:
+            self.state = State.SWITCHING
+            self._ahead.clear()
+            self._ahead_len = 0
+            self._resume(CLIENT, "main", out)  # client bytes are held now, not sent to main
+            out.append(SetTimer(QUIET_TIMER, self.policy.quiet_time))
+            out.append(SetTimer(DEADLINE_TIMER, self.policy.quiet_max))
+
+    def _cut_over(self, out: list[Command]) -> None:
+        """Hand the client to the honeypot and reset main."""
+        was = self.state
+        self.state = State.HONEYPOT
+        self._close(MAIN, out, reset=True)
+        self._paused[MAIN].clear()
+        self._resume(CLIENT, "main", out)
+        if self._client_write_paused:
+            self._pause(HONEYPOT, "client", out)
+        if was is State.MIRROR:
+            if self.hp_received > self.main_sent:
+                joined = b"".join(self._ahead)
+                if joined and CLIENT not in self._shut:
+                    out.append(Send(CLIENT, joined))
+            else:
+                self._skip = self.main_sent - self.hp_received
+            self._ahead.clear()
+            self._ahead_len = 0
+        else:  # SWITCHING: everything the honeypot said so far was discarded
+            out.append(CancelTimer(QUIET_TIMER))
+            out.append(CancelTimer(DEADLINE_TIMER))
+            held, self._held, self._held_len = self._held, [], 0
+            for chunk in held:
+                self._to_honeypot(chunk, out)
+            self._resume(CLIENT, "hold", out)
+        out.append(
+            Emit(
+                "switch_done",
+                {"main_bytes_to_client": self.main_sent, "honeypot_bytes": self.hp_received},
+            )
+        )
+        if CLIENT in self._eof_from:
+            self._shutdown(HONEYPOT, out)
+        if HONEYPOT in self._eof_from and not self._skip:
+            self._shutdown(CLIENT, out)
+        self._check_done(out)
+
+    def _on_timer(self, ev: TimerFired, out: list[Command]) -> None:
+        if self.state is State.SWITCHING and ev.name in (QUIET_TIMER, DEADLINE_TIMER):
+            self._cut_over(out)
+
+    def _drop_honeypot(self, why: str, out: list[Command]) -> None:
+        out.append(Emit("honeypot_dropped", {"reason": why}))
+        self.state = State.MAIN_ONLY
+        self._close(HONEYPOT, out, reset=True)
+        self._pending_hp, self._pending_hp_len = [], 0
+        self._ahead.clear()
+        self._ahead_len = 0
+
+    # ---------------------------------------------------------- connection events
+
+    def _on_opened(self, ev: Opened, out: list[Command]) -> None:
+        end = ev.end
+        self._connecting.discard(end)
+        if end in self._shut and end is not CLIENT:
+            return  # closed while connecting; the relay closes it
+        self._open.add(end)
+        if end is HONEYPOT:
+            pending, self._pending_hp, self._pending_hp_len = self._pending_hp, [], 0
+            out.extend(Send(HONEYPOT, chunk) for chunk in pending)
+            if self._pending_hp_eof:
+                self._shutdown(HONEYPOT, out)
+            self._resume(CLIENT, "honeypot", out)
+        if end is self.serving:
+            self._resume(CLIENT, "connect", out)
+
+    def _on_open_failed(self, ev: OpenFailed, out: list[Command]) -> None:
+        self._connecting.discard(ev.end)
+        self._shut.add(ev.end)
+        self._backend_gone(ev.end, ev.reason, reset=True, out=out)
+
+    def _on_lost(self, ev: ConnectionLost, out: list[Command]) -> None:
+        end = ev.end
+        was_open = end in self._open
+        self._open.discard(end)
+        self._shut.add(end)
+        self._lost.add(end)
+        if end is CLIENT:
+            self.close_reason = ev.reason or ("client reset" if ev.reset else "client closed")
+            self._close_all(out, reset=ev.reset)
+            return
+        if not was_open:
+            return
+        if not ev.reset and end in self._eof_from:
+            self._check_done(out)
+            return
+        self._backend_gone(end, ev.reason or "connection lost", reset=ev.reset, out=out)
+
+    def _backend_gone(self, end: End, reason: str, *, reset: bool, out: list[Command]) -> None:
+        state = self.state
+        if end is MAIN:
+            if state is State.SWITCHING:
+                self._cut_over(out)
+            elif state in (State.MIRROR, State.MAIN_ONLY):
+                out.append(Emit("backend_failure", {"end": "main", "reason": reason}))
+                self.close_reason = f"main: {reason}"
+                self._close_all(out, reset=True)
+            return
+        # honeypot
+        if state is State.MIRROR:
+            out.append(Emit("backend_failure", {"end": "honeypot", "reason": reason}))
+            self._drop_honeypot(reason, out)
+        elif state is State.SWITCHING:
+            out.append(Emit("backend_failure", {"end": "honeypot", "reason": reason}))
+            self._abort_switch(out)
+        elif state in (State.HONEYPOT, State.DIRECT):
+            out.append(Emit("backend_failure", {"end": "honeypot", "reason": reason}))
+            self.close_reason = f"honeypot: {reason}"
+            self._close_all(out, reset=True)
+
+    def _abort_switch(self, out: list[Command]) -> None:
+        """The honeypot died during a quiet switch: back to main alone, then policy."""
+        out.append(CancelTimer(QUIET_TIMER))
+        out.append(CancelTimer(DEADLINE_TIMER))
+        self.state = State.MAIN_ONLY
+        self.switched_by = None
+        held, self._held, self._held_len = self._held, [], 0
+        if self.policy.no_honeypot is NoHoneypotPolicy.RESET:
+            self._switch("abort", "honeypot lost during switch", out)
+            return
+        out.extend(Send(MAIN, chunk) for chunk in held)
+        self._resume(CLIENT, "hold", out)
+        if CLIENT in self._eof_from:
+            self._shutdown(MAIN, out)
+
+    def _on_eof(self, ev: EofReceived, out: list[Command]) -> None:
+        end = ev.end
+        self._eof_from.add(end)
+        state = self.state
+        if end is CLIENT:
+            if state is State.MIRROR:
+                self._shutdown(MAIN, out)
+                self._shutdown(HONEYPOT, out)
+            elif state is State.MAIN_ONLY:
+                self._shutdown(MAIN, out)
+            elif state in (State.HONEYPOT, State.DIRECT):
+                self._shutdown(HONEYPOT, out)
+            # SWITCHING: passed on to the honeypot after the held bytes
+        elif end is MAIN:
+            if state in (State.MIRROR, State.MAIN_ONLY):
+                self._shutdown(CLIENT, out)
+            elif state is State.SWITCHING:
+                self._cut_over(out)  # main finished talking: nothing left to drain
+        elif state in (State.HONEYPOT, State.DIRECT) and not self._skip:
+            self._shutdown(CLIENT, out)
+        self._check_done(out)
+
+    def _on_write_paused(self, ev: WritePaused, out: list[Command]) -> None:
+        end = ev.end
+        if end is CLIENT:
+            self._client_write_paused = True
+            serving = self.serving
+            if serving is not None:
+                self._pause(serving, "client", out)
+        elif end is MAIN:
+            if self.state in (State.MIRROR, State.MAIN_ONLY):
+                self._pause(CLIENT, "main", out)
+        elif self.state is State.MIRROR:
+            self._drop_honeypot("honeypot fell behind, buffer limit reached", out)
+        elif self.state in (State.HONEYPOT, State.DIRECT):
+            self._pause(CLIENT, "honeypot", out)
+
+    def _on_write_resumed(self, ev: WriteResumed, out: list[Command]) -> None:
+        end = ev.end
+        if end is CLIENT:
+            self._client_write_paused = False
+            self._resume(MAIN, "client", out)
+            self._resume(HONEYPOT, "client", out)
+        elif end is MAIN:
+            self._resume(CLIENT, "main", out)
+        else:
+            self._resume(CLIENT, "honeypot", out)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _connect(self, end: End, out: list[Command]) -> None:
+        self._connecting.add(end)
+        out.append(Connect(end))
+
+    def _shutdown(self, end: End, out: list[Command]) -> None:
+        if end in self._shut:
+            return
+        if end is HONEYPOT and HONEYPOT not in self._open:
+            self._pending_hp_eof = True
+            return
+        self._shut.add(end)
+        out.append(Shutdown(end))
+
+    def _close(self, end: End, out: list[Command], *, reset: bool) -> None:
+        if end in self._open or end in self._connecting:
+            out.append(Close(end, reset=reset))
+        self._open.discard(end)
+        self._connecting.discard(end)
+        self._shut.add(end)
+
+    def _close_all(self, out: list[Command], *, reset: bool) -> None:
+        for end in (MAIN, HONEYPOT):
+            if end in self._open or end in self._connecting:
+                self._close(end, out, reset=reset)
+        if CLIENT not in self._lost:
+            out.append(Close(CLIENT, reset=reset))
+        self._shut.add(CLIENT)
+        self.state = State.CLOSED
+
+    def _check_done(self, out: list[Command]) -> None:
+        """The session ends when the client's connection is finished both ways."""
+        if self.state is State.CLOSED:
+            return
+        if CLIENT in self._eof_from and CLIENT in self._shut:
+            self.close_reason = self.close_reason or "closed"
+            self._close_all(out, reset=False)
+
+    def _pause(self, end: End, why: str, out: list[Command]) -> None:
+        reasons = self._paused[end]
+        if not reasons:
+            out.append(PauseReading(end))
+        reasons.add(why)
+
+    def _resume(self, end: End, why: str, out: list[Command]) -> None:
+        reasons = self._paused[end]
+        if why in reasons:
+            reasons.discard(why)
+            if not reasons:
+                out.append(ResumeReading(end))
+
+
+_HANDLERS = {
+    DataReceived: Session._on_data,
+    Opened: Session._on_opened,
+    OpenFailed: Session._on_open_failed,
+    ConnectionLost: Session._on_lost,
+    EofReceived: Session._on_eof,
+    WritePaused: Session._on_write_paused,
+    WriteResumed: Session._on_write_resumed,
+    TimerFired: Session._on_timer,
+    SwitchRequested: Session._on_switch,
+    AlertRaised: Session._on_alert,
+}

@@ -1,0 +1,184 @@
+"""Events and commands of the sans-IO session core.
+
+The relay feeds *events* (bytes arrived, a connection closed, a timer fired) into a
+:class:`~honeyswitch.core.session.Session` and carries out the *commands* it returns
+(send bytes, open or reset a connection, pause reading).  Nothing here touches a socket,
+so every transition can be tested as a script of events.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class End(enum.Enum):
+    """One of the three connections of a session."""
+
+    CLIENT = "client"
+    MAIN = "main"
+    HONEYPOT = "honeypot"
+
+
+class State(enum.Enum):
+    MIRROR = "mirror"  # client -> main + honeypot; main -> client
+    MAIN_ONLY = "main_only"  # honeypot unavailable or dropped
+    SWITCHING = "switching"  # quiet alignment: draining replies before the cut-over
+    HONEYPOT = "honeypot"  # switched: client <-> honeypot, main reset
+    DIRECT = "direct"  # blacklisted source: honeypot only from the start
+    CLOSED = "closed"
+
+
+class Align(enum.Enum):
+    BYTES = "bytes"
+    QUIET = "quiet"
+
+
+class NoHoneypotPolicy(enum.Enum):
+    """What a switch does to a session that has no honeypot (MAIN_ONLY)."""
+
+    RESET = "reset"
+    PASS = "pass"
+
+
+# ---------------------------------------------------------------- events (relay -> core)
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    end: End
+
+
+@dataclass(frozen=True, slots=True)
+class OpenFailed:
+    end: End
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DataReceived:
+    end: End
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class EofReceived:
+    """The peer half-closed: it will send no more, it may still read."""
+
+    end: End
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLost:
+    end: End
+    reset: bool = False
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WritePaused:
+    """The relay's write buffer towards ``end`` went over its high-water mark."""
+
+    end: End
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResumed:
+    end: End
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchRequested:
+    by: str  # "operator", "signal", "detector:<name>", "blacklist" ...
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRaised:
+    """An alert about this session from outside the inline path (external IDS...)."""
+
+    score: float
+    detector: str
+    reason: str
+
+
+Event = (
+    Opened
+    | OpenFailed
+    | DataReceived
+    | EofReceived
+    | ConnectionLost
+    | WritePaused
+    | WriteResumed
+    | TimerFired
+    | SwitchRequested
+    | AlertRaised
+)
+
+
+# -------------------------------------------------------------- commands (core -> relay)
+
+
+@dataclass(frozen=True, slots=True)
+class Connect:
+    end: End
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    end: End
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown:
+    """Half-close our sending side towards ``end`` (write EOF)."""
+
+    end: End
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Close ``end``; with ``reset`` it goes down with a TCP RST (SO_LINGER 0)."""
+
+    end: End
+    reset: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PauseReading:
+    end: End
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeReading:
+    end: End
+
+
+@dataclass(frozen=True, slots=True)
+class SetTimer:
+    name: str
+    delay: float
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTimer:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    """Record an event (see :mod:`honeyswitch.events`)."""
+
+    event_type: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+Command = (
+    Connect | Send | Shutdown | Close | PauseReading | ResumeReading | SetTimer | CancelTimer | Emit
+)

@@ -1,0 +1,1 @@
+"""Detectors: what raises alerts about a session (signatures, anomaly model, external IDS)."""
