@@ -89,6 +89,9 @@ class BlacklistConfig:
 class ControlConfig:
     listen: tuple[str, int] | None = ("127.0.0.1", 8439)
     token: str = ""
+    # Where the token lives when the config does not hold it: the daemon creates it
+    # (mode 0600) at first start, and the CLI reads it from the same place.
+    token_file: Path | None = None
     switch_signal: str = "USR1"
 
 
@@ -173,14 +176,17 @@ class _Reader:
         return p if p.is_absolute() else base / p
 
 
-def parse_hostport(text: str) -> tuple[str, int]:
-    """``host:port`` or ``[v6]:port`` -> (host, port); raises ValueError."""
+def parse_hostport(text: str, *, allow_zero: bool = False) -> tuple[str, int]:
+    """``host:port`` or ``[v6]:port`` -> (host, port); raises ValueError.
+
+    ``allow_zero`` accepts port 0 (the kernel picks a free port), for listeners.
+    """
     m = re.fullmatch(r"\[([0-9A-Fa-f:.%\w]+)\]:(\d+)|([^:\[\]\s]+):(\d+)", text.strip())
     if not m:
         raise ValueError(f"{text!r} is not host:port (IPv6 as [addr]:port)")
     host = m.group(1) or m.group(3)
     port = int(m.group(2) or m.group(4))
-    if not 0 < port < 65536:
+    if not (0 if allow_zero else 1) <= port < 65536:
         raise ValueError(f"port {port} out of range 1-65535")
     return host, port
 
@@ -230,7 +236,7 @@ def _service(src: str, index: int, table: Mapping[str, Any]) -> ServiceConfig:
     listen = []
     for item in items:
         try:
-            listen.append(parse_hostport(item))
+            listen.append(parse_hostport(item, allow_zero=True))
         except ValueError as e:
             r.fail("listen", str(e))
     backends = {}
@@ -284,7 +290,7 @@ def build(data: Mapping[str, Any], src: str, base: Path) -> Config:
             raise ConfigError(f"{src}: service[{i}].name: {svc.name!r} already used by service[{seen[svc.name]}]")
         seen[svc.name] = i
         for hp in svc.listen:
-            if hp in listens:
+            if hp in listens and hp[1] != 0:
                 raise ConfigError(f"{src}: service[{i}].listen: {hp[0]}:{hp[1]} already used by {listens[hp]!r}")
             listens[hp] = svc.name
 
@@ -303,23 +309,19 @@ def build(data: Mapping[str, Any], src: str, base: Path) -> Config:
             bl.fail("allowlist", f"{item!r} is not an address or CIDR")
     ctl_listen_raw = ctl.get("listen", str, "127.0.0.1:8439")
     try:
-        ctl_listen = parse_hostport(ctl_listen_raw) if ctl_listen_raw else None
+        ctl_listen = parse_hostport(ctl_listen_raw, allow_zero=True) if ctl_listen_raw else None
     except ValueError as e:
         ctl.fail("listen", str(e))
     token = ctl.get("token", str, "")
-    if "token_file" in ctl.table:
-        tf = ctl.path("token_file", "", base)
-        try:
-            token = tf.read_text().strip()
-        except OSError as e:
-            ctl.fail("token_file", f"cannot read {tf}: {e.strerror}")
+    store_path = store.path("path", "honeyswitch.db", base)
+    token_file = None if token else ctl.path("token_file", str(store_path.parent / "control.token"), base)
     sig = ctl.get("switch_signal", str, "USR1").upper().removeprefix("SIG")
     if sig not in _SIGNALS:
         ctl.fail("switch_signal", f"must be one of {', '.join(_SIGNALS)}, not {sig!r}")
 
     return Config(
         services=services,
-        store_path=store.path("path", "honeyswitch.db", base),
+        store_path=store_path,
         events_path=events.path("path", "events.jsonl", base),
         transcripts_dir=tr.path("dir", "transcripts", base),
         transcript_history=tr.size("history_bytes", 256 << 10),
@@ -329,7 +331,7 @@ def build(data: Mapping[str, Any], src: str, base: Path) -> Config:
             on_switch=bl.get("on_switch", bool, True),
             allowlist=tuple(allow),
         ),
-        control=ControlConfig(listen=ctl_listen, token=token, switch_signal=sig),
+        control=ControlConfig(listen=ctl_listen, token=token, token_file=token_file, switch_signal=sig),
         log_level=log.choice("level", ("debug", "info", "warning", "error"), "info"),
         source=src,
     )

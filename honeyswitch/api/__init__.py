@@ -1,0 +1,1 @@
+"""Control API (HTTP + bearer token) and its client."""

@@ -1,0 +1,282 @@
+"""The daemon: wires config, store, recorders, listeners and the control API together.
+
+:class:`App` is the :class:`~honeyswitch.relay.runner.RelayContext` of every session:
+sessions report their events, switches and ends to it, and it turns those into records,
+blacklist entries and store rows.  Operators reach it through the control API, the CLI
+and signals.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import signal
+import time
+from typing import Any, Callable
+
+from .config import Config, ServiceConfig
+from .core.types import State, SwitchRequested
+from .detect.base import CombinedInspector, FlowInfo, InlineDetector, StreamInspector
+from .events import make_event
+from .record.eventlog import EventLog
+from .record.transcripts import TranscriptStore
+from .relay import sockets
+from .relay.backends import Peer
+from .relay.listener import ClientConn, bound_ports, listen
+from .relay.registry import Registry
+from .relay.runner import SessionRunner, Transcript
+from .store.blacklist import Blacklist
+from .store.db import Store
+from .tasks import spawn
+
+log = logging.getLogger(__name__)
+HOUSEKEEPING_INTERVAL = 1.0  # seconds between idle-timeout and blacklist-expiry sweeps
+
+
+class App:
+    """One honeyswitch daemon process."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.registry = Registry()
+        self.detectors: dict[str, list[InlineDetector]] = {s.name: [] for s in config.services}
+        self.servers: dict[str, list[asyncio.AbstractServer]] = {}
+        self.store: Store | None = None
+        self.blacklist: Blacklist | None = None
+        self.eventlog: EventLog | None = None
+        self.transcripts: TranscriptStore | None = None
+        self.api: Any = None
+        self.counters: dict[str, int] = {}
+        self.started = time.time()
+        self._stopping = asyncio.Event()
+        self._listeners: list[Callable[[dict[str, Any]], None]] = []
+
+    # -------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        cfg = self.config
+        for path in (cfg.store_path.parent, cfg.events_path.parent, cfg.transcripts_dir):
+            path.mkdir(parents=True, exist_ok=True)
+        self.store = Store(cfg.store_path)
+        self.eventlog = EventLog(cfg.events_path)
+        self.blacklist = Blacklist(self.store, cfg.blacklist, on_change=self._record)
+        self.transcripts = TranscriptStore(cfg.transcripts_dir, cfg.transcript_history, cfg.transcript_max)
+        try:
+            for svc in cfg.services:
+                self.servers[svc.name] = await listen(svc, self.accept)
+            if cfg.control.listen is not None:
+                from .api.server import start_api
+
+                self.api = await start_api(self, cfg.control)
+        except BaseException:
+            await self.stop()
+            raise
+        self._install_signals()
+        spawn(self._housekeeping(), name="housekeeping")
+        self._record(make_event("daemon_start", None, services=[s.name for s in cfg.services]))
+
+    async def run(self) -> None:
+        await self.start()
+        try:
+            await self._stopping.wait()
+        finally:
+            await self.stop()
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def stop(self) -> None:
+        for servers in self.servers.values():
+            for s in servers:
+                s.close()
+        self.servers.clear()
+        for runner in self.registry:
+            runner.terminate("daemon stopping")
+        if self.api is not None:
+            await self.api.cleanup()
+            self.api = None
+        self._remove_signals()
+        if self.eventlog is not None:
+            self._record(make_event("daemon_stop", None))
+        from .tasks import cancel_all
+
+        await cancel_all("housekeeping")
+        if self.transcripts is not None:
+            self.transcripts.close()
+        if self.eventlog is not None:
+            self.eventlog.close()
+            self.eventlog = None
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    def listening(self, service: str) -> list[tuple[str, int]]:
+        return bound_ports(self.servers.get(service, []))
+
+    # ---------------------------------------------------------- new sessions
+
+    def accept(self, service: ServiceConfig, client: ClientConn) -> SessionRunner | None:
+        assert client.transport is not None
+        src_ip, src_port = sockets.peer(client.transport)
+        dest_ip, dest_port = sockets.local(client.transport)
+        peer = Peer(secrets.token_hex(6), src_ip, src_port, dest_ip, dest_port)
+        direct = self.blacklist is not None and self.blacklist.is_listed(src_ip)
+        runner = SessionRunner(
+            self, service, client, peer, direct=direct, inspector=self._inspector(service, peer)
+        )
+        self.registry.add(runner)
+        self._count("sessions_direct" if direct else "sessions_mirrored")
+        runner.start()
+        return runner
+
+    def _inspector(self, service: ServiceConfig, peer: Peer) -> StreamInspector | None:
+        detectors = self.detectors.get(service.name)
+        if not detectors:
+            return None
+        flow = FlowInfo(service.name, peer.session_id, peer.src_ip, peer.src_port, peer.dest_ip, peer.dest_port)
+        parts = [d.new_stream(flow) for d in detectors]
+        return parts[0] if len(parts) == 1 else CombinedInspector(parts)
+
+    # ------------------------------------------------------------ RelayContext
+
+    def emit(self, event_type: str, runner: SessionRunner | None, fields: dict[str, Any]) -> None:
+        self._record(make_event(event_type, _session_fields(runner), **fields))
+
+    def open_transcript(self, runner: SessionRunner) -> Transcript:
+        assert self.transcripts is not None
+        meta = {**_session_fields(runner), "main": runner.service.main.url, "honeypot": runner.service.honeypot.url}
+        return self.transcripts.open(runner.id, meta)
+
+    def on_switch(self, runner: SessionRunner) -> None:
+        self._count("switches")
+        if self.config.blacklist.on_switch and self.blacklist is not None:
+            by = runner.session.switched_by or "switch"
+            self.blacklist.add(runner.peer.src_ip, reason=f"session {runner.id} switched ({by})", by=by)
+
+    def on_session_end(self, runner: SessionRunner) -> None:
+        self.registry.remove(runner)
+        s = runner.session
+        path = runner.transcript.close()
+        fields = {
+            "state": _final_state(runner),
+            "reason": s.close_reason or "closed",
+            "duration": round((runner.ended or time.time()) - runner.started, 6),
+            "bytes_from_client": s.client_received,
+            "bytes_main_to_client": s.main_sent,
+            "bytes_from_honeypot": s.hp_received,
+            "score": s.score,
+            "switched": s.switched_by is not None,
+            "transcript": str(path) if path else None,
+        }
+        self.emit("session_end", runner, fields)
+        if self.store is not None:
+            self.store.upsert_session(
+                {**_session_fields(runner), "started": runner.started, "ended": runner.ended, **fields}
+            )
+
+    # ----------------------------------------------------------- operator side
+
+    def switch_session(self, session_id: str, by: str, reason: str = "") -> bool:
+        runner = self.registry.get(session_id)
+        if runner is None or runner.session.state is not State.MIRROR:
+            return runner is not None and runner.session.reached_honeypot
+        runner.request(SwitchRequested(by, reason))
+        return True
+
+    def switch_client(self, ip: str, by: str, reason: str = "") -> list[str]:
+        switched = []
+        for runner in self.registry.by_client(ip):
+            if self.switch_session(runner.id, by, reason):
+                switched.append(runner.id)
+        return switched
+
+    def switch_all(self, by: str, reason: str = "") -> list[str]:
+        return [r.id for r in self.registry.mirrored() if self.switch_session(r.id, by, reason)]
+
+    def subscribe(self, callback: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
+        """Receive every event (dashboard, tests); returns the unsubscribe function."""
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback)
+
+    # --------------------------------------------------------------- internals
+
+    def _record(self, event: dict[str, Any]) -> None:
+        if self.eventlog is not None:
+            self.eventlog.write(event)
+        if self.store is not None:
+            self.store.add_event(event)
+        for callback in list(self._listeners):
+            try:
+                callback(event)
+            except Exception:  # a subscriber must not break recording
+                log.exception("event subscriber failed")
+
+    def _count(self, name: str) -> None:
+        self.counters[name] = self.counters.get(name, 0) + 1
+
+    async def _housekeeping(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_INTERVAL)
+            for runner in self.registry.idle(loop.time()):
+                runner.terminate("idle timeout")
+            if self.blacklist is not None:
+                self.blacklist.refresh()
+                self.blacklist.expire()
+
+    def _signal_names(self) -> tuple[str, str]:
+        """(switch signal, reload signal): HUP reloads unless it is the switch signal."""
+        switch = self.config.control.switch_signal
+        return switch, ("USR2" if switch == "HUP" else "HUP")
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        switch, reload = self._signal_names()
+        try:
+            loop.add_signal_handler(getattr(signal, "SIG" + switch), self._on_switch_signal)
+            loop.add_signal_handler(getattr(signal, "SIG" + reload), self._on_reload_signal)
+            loop.add_signal_handler(signal.SIGTERM, self.request_stop)
+            loop.add_signal_handler(signal.SIGINT, self.request_stop)
+        except (ValueError, RuntimeError):  # not the main thread (tests run apps in threads)
+            log.debug("signal handlers not installed: not in the main thread")
+
+    def _remove_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        switch, reload = self._signal_names()
+        for name in (switch, reload, "TERM", "INT"):
+            try:
+                loop.remove_signal_handler(getattr(signal, "SIG" + name))
+            except (ValueError, RuntimeError):
+                pass
+
+    def _on_switch_signal(self) -> None:
+        ids = self.switch_all("signal", f"SIG{self.config.control.switch_signal}")
+        log.info("switch signal: %d session(s) switched", len(ids))
+
+    def _on_reload_signal(self) -> None:
+        if self.eventlog is not None:
+            self.eventlog.reopen()
+        from .reload import reload_config
+
+        reload_config(self)
+
+
+def _session_fields(runner: SessionRunner | None) -> dict[str, Any] | None:
+    if runner is None:
+        return None
+    p = runner.peer
+    return {
+        "session_id": p.session_id,
+        "service": runner.service.name,
+        "src_ip": p.src_ip,
+        "src_port": p.src_port,
+        "dest_ip": p.dest_ip,
+        "dest_port": p.dest_port,
+    }
+
+
+def _final_state(runner: SessionRunner) -> str:
+    s = runner.session
+    if s.reached_honeypot:
+        return "direct" if s.switched_by is None else "honeypot"
+    return "mirror"

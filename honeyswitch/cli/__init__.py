@@ -1,0 +1,1 @@
+"""The ``honeyswitch`` command: one module per subcommand, each with ``add_parser``."""

@@ -1,0 +1,22 @@
+"""``honeyswitch check -c FILE``: validate a config file."""
+from __future__ import annotations
+
+import argparse
+
+from .common import add_config_arg, load_config
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("check", help="validate a config file and exit (2 on any problem)")
+    add_config_arg(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = load_config(args)  # a ConfigError becomes one line and exit 2 in main()
+    for svc in cfg.services:
+        listen = ", ".join(f"{h}:{p}" for h, p in svc.listen)
+        print(f"service {svc.name}: listen {listen}; main {svc.main.url}; honeypot {svc.honeypot.url}; "
+              f"align {svc.policy.align.value}; switch_threshold {svc.policy.switch_threshold:g}")
+    print(f"{cfg.source}: OK")
+    return 0

@@ -1,0 +1,41 @@
+"""What the subcommands share: the ``-c FILE`` option, loading config, printing."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ..config import Config, ConfigError, default_config_path, load
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def add_config_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-c", "--config", metavar="FILE", default=None,
+        help=f"config file (default: $HONEYSWITCH_CONFIG or {default_config_path()})",
+    )
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    return load(args.config or default_config_path())
+
+
+def fail(message: str, code: int = EXIT_FAIL) -> int:
+    print(f"honeyswitch: {message}", file=sys.stderr)
+    return code
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def shown(text: object, limit: int = 200) -> str:
+    """Text that may hold attacker bytes, safe for a terminal: escaped and bounded."""
+    s = str(text)
+    s = s.encode("unicode_escape").decode("ascii")
+    return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
+__all__ = ["ConfigError", "add_config_arg", "load_config", "fail", "print_json", "shown"]

@@ -1,0 +1,30 @@
+"""``honeyswitch run -c FILE``: the daemon."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+
+from .common import add_config_arg, fail, load_config
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("run", help="run the daemon in the foreground")
+    add_config_arg(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = load_config(args)
+    logging.basicConfig(
+        level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    from ..app import App
+    from ..loop import run_loop
+
+    app = App(cfg)
+    try:
+        run_loop(app.run())
+    except OSError as e:
+        return fail(str(e))
+    return 0

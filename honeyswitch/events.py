@@ -1,0 +1,221 @@
+"""The event catalogue: every ``event_type`` honeyswitch records, with its fields.
+
+Events are the one output every other part agrees on: the JSON-lines log
+(:mod:`honeyswitch.record.eventlog`), the SQLite store, the control API and the dashboard
+all carry the same dicts, built by :func:`make_event`.  The schema document
+``docs/events.md`` describes this catalogue, and ``tests/test_event_catalogue.py`` walks
+the source to check that every emitted type is listed here and documented there (as
+Cowrie does with ``core/eventids.py``).
+
+Every event has the :data:`COMMON_FIELDS`; each type adds its own fields.  A declared
+field that is not given is recorded as ``null`` so every line of a type has the same keys.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+SESSION_FIELDS = ("session_id", "service", "src_ip", "src_port", "dest_ip", "dest_port")
+
+COMMON_FIELDS: dict[str, str] = {
+    "timestamp": "when it happened: ISO 8601, UTC, microseconds (2026-11-25T19:09:23.123456+00:00)",
+    "event_type": "one of the types of this catalogue",
+    "session_id": "the session it concerns; null for events outside a session",
+    "service": "the service name; null when no service is concerned",
+    "src_ip": "the client's address (IPv4-mapped IPv6 written as IPv4); for blacklist events the listed address",
+    "src_port": "the client's port; null outside a session",
+    "dest_ip": "the address the client connected to (the original destination when transparent)",
+    "dest_port": "the port the client connected to",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    """One event type: what it means, its own fields (name -> one-line doc), an example."""
+
+    description: str
+    fields: Mapping[str, str]
+    example: Mapping[str, Any] = field(default_factory=dict)
+    session: bool = True  # whether the common session fields are filled in
+    extra: bool = False  # whether fields beyond the declared ones are expected
+
+
+_BYTES_AT_SWITCH = {
+    "main_bytes_to_client": "bytes of main's replies the client had received",
+    "honeypot_bytes": "bytes the honeypot had produced",
+}
+
+EVENT_TYPES: dict[str, EventSpec] = {
+    "session_start": EventSpec(
+        "A client connection was accepted and its session began.",
+        {
+            "state": '"mirror" (main serves, the honeypot shadows) or "direct" (blacklisted source: honeypot only)',
+            "main": "URL of the service's main backend (never contacted in direct state)",
+            "honeypot": "URL of the service's honeypot backend",
+        },
+        {"state": "mirror", "main": "tcp://127.0.0.1:8080", "honeypot": "tcp://127.0.0.1:8081"},
+    ),
+    "session_end": EventSpec(
+        "A session finished; totals for the whole session.",
+        {
+            "state": "the state the session ended in (mirror, main_only, honeypot, direct)",
+            "reason": "why it ended (client closed, client reset, main: ..., honeypot: ...)",
+            "duration": "seconds from accept to end (float)",
+            "bytes_from_client": "bytes received from the client",
+            "bytes_main_to_client": "bytes of main's replies forwarded to the client",
+            "bytes_from_honeypot": "bytes received from the honeypot",
+            "score": "the session's total alert score",
+            "switched": "whether the session was switched to the honeypot (true/false)",
+            "transcript": "path of the session's transcript file, or null if none was kept",
+        },
+        {"state": "honeypot", "reason": "client closed", "duration": 12.5,
+         "bytes_from_client": 1830, "bytes_main_to_client": 5120,
+         "bytes_from_honeypot": 9002, "score": 130.0, "switched": True,
+         "transcript": "/var/lib/honeyswitch/transcripts/web-1f3a9c.jsonl"},
+    ),
+    "alert": EventSpec(
+        "A detector found something suspicious; more fields may follow from the detector "
+        "(e.g. sid, rev, msg for signatures).",
+        {
+            "detector": "which detector: signature, anomaly, suricata, snort, operator ...",
+            "score": "the score this alert adds",
+            "session_score": "the session's total score after this alert (null outside a session)",
+            "reason": "human text (may quote attacker bytes; escaped in this log)",
+        },
+        {"detector": "signature", "score": 60.0, "session_score": 130.0,
+         "reason": "ET WEB_SERVER Possible SQL Injection", "sid": 2006445, "rev": 14},
+        extra=True,
+    ),
+    "switch": EventSpec(
+        "The session is being moved from main to the honeypot.",
+        {
+            "by": "who decided: detector:<name>, operator, signal, blacklist, abort",
+            "reason": "why (the deciding alert's reason or the operator's text)",
+            "align": '"bytes" or "quiet": how honeypot output is lined up with what main sent',
+            "score": "the session's score at the switch",
+            **_BYTES_AT_SWITCH,
+        },
+        {"by": "detector:signature", "reason": "ET WEB_SERVER Possible SQL Injection",
+         "align": "bytes", "score": 130.0, "main_bytes_to_client": 5120, "honeypot_bytes": 5120},
+    ),
+    "switch_done": EventSpec(
+        "The honeypot now serves the client and main has been reset.",
+        dict(_BYTES_AT_SWITCH),
+        {"main_bytes_to_client": 5120, "honeypot_bytes": 5188},
+    ),
+    "switch_unavailable": EventSpec(
+        "A switch was wanted but the session has no honeypot (main_only).",
+        {
+            "by": "who asked for the switch",
+            "reason": "why it was asked for",
+            "policy": 'what was done instead: "reset" (session reset) or "pass" (left on main)',
+        },
+        {"by": "operator", "reason": "manual", "policy": "reset"},
+    ),
+    "honeypot_dropped": EventSpec(
+        "The honeypot was dropped from a mirrored session, which goes on with main alone.",
+        {"reason": "why (connection failed, fell behind its buffer limit ...)"},
+        {"reason": "honeypot fell behind, buffer limit reached"},
+    ),
+    "backend_failure": EventSpec(
+        "A backend connection failed or was lost.",
+        {"end": '"main" or "honeypot"', "reason": "the error"},
+        {"end": "honeypot", "reason": "connection refused"},
+    ),
+    "blacklist_add": EventSpec(
+        "An address was put on the blacklist (or its expiry refreshed).",
+        {
+            "ip": "the listed address",
+            "reason": "why it was listed",
+            "by": "who listed it: switch:<session_id>, operator, score ...",
+            "expires": "when the entry expires (ISO 8601 UTC), or null for never",
+        },
+        {"ip": "198.51.100.7", "reason": "switched", "by": "switch:web-1f3a9c",
+         "expires": "2026-11-25T20:09:23.123456+00:00"},
+        session=False,
+    ),
+    "blacklist_remove": EventSpec(
+        "An address was taken off the blacklist.",
+        {"ip": "the address", "by": "who removed it"},
+        {"ip": "198.51.100.7", "by": "operator"},
+        session=False,
+    ),
+    "blacklist_expire": EventSpec(
+        "A blacklist entry reached its expiry and was removed.",
+        {"ip": "the address"},
+        {"ip": "198.51.100.7"},
+        session=False,
+    ),
+    "daemon_start": EventSpec(
+        "The daemon started and its listeners are up.",
+        {"version": "honeyswitch version", "pid": "process id",
+         "config": "path of the config file", "services": "names of the configured services"},
+        {"version": "0.1.0", "pid": 4242, "config": "/etc/honeyswitch/honeyswitch.toml",
+         "services": ["web", "ssh"]},
+        session=False,
+    ),
+    "daemon_stop": EventSpec(
+        "The daemon is stopping.",
+        {"reason": "why (signal name, error ...)"},
+        {"reason": "SIGTERM"},
+        session=False,
+    ),
+    "config_reload": EventSpec(
+        "The configuration was reloaded (or a reload was refused).",
+        {"ok": "whether the new configuration is in use", "error": "the problem when not ok, else null",
+         "config": "path of the config file"},
+        {"ok": True, "error": None, "config": "/etc/honeyswitch/honeyswitch.toml"},
+        session=False,
+    ),
+    "listener_error": EventSpec(
+        "A service's listener could not be opened or failed; `service` names it.",
+        {"listen": "the address, host:port", "error": "the error"},
+        {"listen": "0.0.0.0:80", "error": "[Errno 98] Address already in use"},
+        session=False,
+    ),
+}
+
+
+def iso_timestamp(epoch: float | None = None) -> str:
+    """``epoch`` (default: now) as ISO 8601 UTC with microseconds."""
+    when = datetime.now(timezone.utc) if epoch is None else datetime.fromtimestamp(epoch, timezone.utc)
+    return when.isoformat(timespec="microseconds")
+
+
+def _unmap(ip: Any) -> Any:
+    # Sockets spell IPv4 clients of a dual-stack listener as ::ffff:a.b.c.d; one client,
+    # one spelling, so alerts, sessions and the blacklist can be joined on src_ip.
+    if isinstance(ip, str) and ip.startswith("::ffff:") and "." in ip:
+        return ip[7:]
+    return ip
+
+
+def make_event(event_type: str, session: Mapping[str, Any] | Any | None = None, **fields: Any) -> dict[str, Any]:
+    """Build the dict for one event.
+
+    ``session`` gives the common session fields, as a mapping or an object with those
+    attributes (e.g. :class:`~honeyswitch.detect.base.FlowInfo`); ``fields`` give the
+    type's own fields and may also set or override common ones (``timestamp``,
+    ``src_ip`` ...).  Raises ValueError for a type not in :data:`EVENT_TYPES`.
+    """
+    spec = EVENT_TYPES.get(event_type)
+    if spec is None:
+        raise ValueError(f"unknown event type {event_type!r}")
+    event: dict[str, Any] = {"timestamp": None, "event_type": event_type}
+    if session is None:
+        event.update(dict.fromkeys(SESSION_FIELDS))
+    elif isinstance(session, Mapping):
+        for name in SESSION_FIELDS:
+            event[name] = session.get(name)
+    else:
+        for name in SESSION_FIELDS:
+            event[name] = getattr(session, name, None)
+    for name in spec.fields:
+        event[name] = None
+    event.update(fields)
+    if event["timestamp"] is None:
+        event["timestamp"] = iso_timestamp()
+    event["src_ip"] = _unmap(event["src_ip"])
+    event["dest_ip"] = _unmap(event["dest_ip"])
+    return event

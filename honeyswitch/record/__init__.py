@@ -1,0 +1,1 @@
+"""Recording: the background writer, the JSON-lines event log and session transcripts."""

@@ -1,0 +1,144 @@
+"""The background writer thread: all file and SQLite writes happen here.
+
+The relay runs on one asyncio loop, and a write to disk or SQLite can stall for
+milliseconds (fsync, a checkpoint, another process holding the database lock); done on
+the loop that would stall every session.  So the recorders hand the writer small
+callables and return at once.  The writer runs them in order, and after each batch runs
+its *batch hooks* (commit the SQLite transaction, flush the event file), so many writes
+share one commit.
+
+The queue is bounded: when it is full an ordinary job is dropped and counted rather than
+make the loop wait (losing an event line is better than freezing every client).  Jobs
+submitted with ``critical=True`` (blacklist changes, transcript drains, closing files) are
+never dropped; they are few and small.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from typing import Any, Callable
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[], Any]
+MAX_BATCH = 1024  # jobs between two batch hooks, so a busy queue still commits often
+
+
+class _Marker:
+    """A flush point: set once every job submitted before it, and the hooks, have run."""
+
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
+class Writer:
+    """One thread that runs write jobs in submission order."""
+
+    def __init__(self, maxsize: int = 100_000, name: str = "honeyswitch-writer") -> None:
+        self.maxsize = maxsize
+        self.dropped = 0  # ordinary jobs refused because the queue was full
+        self.errors = 0  # jobs or hooks that raised
+        self._items: deque[Job | _Marker] = deque()
+        self._cond = threading.Condition(threading.Lock())
+        self._hooks: list[Job] = []
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------ loop-side API
+
+    def submit(self, job: Job, *, critical: bool = False) -> bool:
+        """Queue ``job``; False if it was dropped (queue full, or writer closed)."""
+        with self._cond:
+            if self._closed:
+                if critical:
+                    log.warning("writer closed; critical job not run: %r", job)
+                return False
+            if not critical and len(self._items) >= self.maxsize:
+                self.dropped += 1
+                return False
+            self._items.append(job)
+            self._cond.notify()
+        return True
+
+    def add_batch_hook(self, hook: Job) -> None:
+        """Run ``hook`` on the writer thread after every batch of jobs."""
+        with self._cond:
+            self._hooks.append(hook)
+
+    def remove_batch_hook(self, hook: Job) -> None:
+        with self._cond:
+            if hook in self._hooks:
+                self._hooks.remove(hook)
+
+    @property
+    def pending(self) -> int:
+        return len(self._items)
+
+    def on_writer_thread(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything submitted so far is written (blocking: tests, shutdown,
+        the CLI).  Returns False on timeout."""
+        if self.on_writer_thread():
+            self._run_hooks()
+            return True
+        marker = _Marker()
+        with self._cond:
+            if self._closed and not self._thread.is_alive():
+                return True
+            self._items.append(marker)
+            self._cond.notify()
+        return marker.done.wait(timeout)
+
+    def close(self, timeout: float | None = 30.0) -> None:
+        """Run what is queued, then stop the thread."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        if not self.on_writer_thread():
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.error("writer did not finish within %ss; %d jobs left", timeout, len(self._items))
+
+    # ------------------------------------------------------------ writer thread
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._items and not self._closed:
+                    self._cond.wait()
+                if not self._items:
+                    break  # closed and drained
+                n = min(len(self._items), MAX_BATCH)
+                batch = [self._items.popleft() for _ in range(n)]
+            markers = []
+            for job in batch:
+                if isinstance(job, _Marker):
+                    markers.append(job)
+                else:
+                    self._call(job)
+            self._run_hooks()
+            for marker in markers:
+                marker.done.set()
+        self._run_hooks()
+
+    def _run_hooks(self) -> None:
+        with self._cond:
+            hooks = list(self._hooks)
+        for hook in hooks:
+            self._call(hook)
+
+    def _call(self, job: Job) -> None:
+        try:
+            job()
+        except Exception:
+            self.errors += 1
+            # One line per failure would flood the log when the disk is full; log the
+            # first few and then every hundredth.
+            if self.errors <= 10 or self.errors % 100 == 0:
+                log.exception("write job failed (%d failures so far)", self.errors)

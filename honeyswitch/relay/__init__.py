@@ -1,0 +1,1 @@
+"""asyncio edge: listeners, backend connections and the executor of core commands."""

@@ -1,0 +1,69 @@
+"""Opening a backend connection: ``tcp://``, ``unix:`` or ``exec:``."""
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from dataclasses import dataclass
+
+from ..config import Backend
+from ..core.types import End
+from .conns import Conn, ExecConn, Sink, StreamConn
+from .proxyproto import v2_header
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """The addresses of the client's connection, passed on to backends."""
+
+    session_id: str
+    src_ip: str
+    src_port: int
+    dest_ip: str
+    dest_port: int
+
+
+async def open_backend(
+    backend: Backend, sink: Sink, end: End, peer: Peer, *, write_high: int | None = None
+) -> Conn:
+    """Connect to ``backend`` with ``sink`` receiving its callbacks; raises OSError."""
+    loop = asyncio.get_running_loop()
+    if backend.kind == "exec":
+        conn = ExecConn(sink, end, f"{end.value} {backend.argv[0]}")
+        await loop.subprocess_exec(
+            lambda: conn,
+            *backend.argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=_exec_env(peer),
+            start_new_session=True,  # a signal to honeyswitch's group must not hit it
+        )
+        if write_high is not None and (pipe := conn.proc.get_pipe_transport(0)) is not None:  # type: ignore[union-attr]
+            pipe.set_write_buffer_limits(high=write_high)  # type: ignore[union-attr]
+        return conn
+    stream = StreamConn(sink, end)
+    if backend.kind == "tcp":
+        await loop.create_connection(lambda: stream, backend.host, backend.port)
+    else:
+        await loop.create_unix_connection(lambda: stream, backend.path)
+    assert stream.transport is not None
+    if write_high is not None:
+        stream.transport.set_write_buffer_limits(high=write_high)
+    if backend.proxy_protocol == "v2":
+        stream.write(v2_header((peer.src_ip, peer.src_port), (peer.dest_ip, peer.dest_port)))
+    return stream
+
+
+def _exec_env(peer: Peer) -> dict[str, str]:
+    """The environment of an exec backend: ours plus UCSPI-TCP style connection facts."""
+    env = dict(os.environ)
+    env.update(
+        PROTO="TCP",
+        TCPREMOTEIP=peer.src_ip,
+        TCPREMOTEPORT=str(peer.src_port),
+        TCPLOCALIP=peer.dest_ip,
+        TCPLOCALPORT=str(peer.dest_port),
+        HONEYSWITCH_SESSION=peer.session_id,
+    )
+    return env

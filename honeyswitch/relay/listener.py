@@ -1,0 +1,64 @@
+"""Listeners: accept clients of a protected service and start a session for each."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from typing import Callable
+
+from ..config import ServiceConfig
+from ..core.types import End
+from .conns import StreamConn
+
+log = logging.getLogger(__name__)
+
+# Called with the service and the new client connection; returns the session runner
+# (or None when the connection was refused and closed).
+Acceptor = Callable[[ServiceConfig, "ClientConn"], object]
+
+
+class ClientConn(StreamConn):
+    """The client's connection; it starts its session as soon as it is accepted."""
+
+    def __init__(self, service: ServiceConfig, accept: Acceptor) -> None:
+        super().__init__(None, End.CLIENT)
+        self.service = service
+        self._accept = accept
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.sink = self._accept(self.service, self)  # type: ignore[assignment]
+
+
+async def listen(
+    service: ServiceConfig, accept: Acceptor, *, reuse_port: bool = False
+) -> list[asyncio.AbstractServer]:
+    """Start a server on each of the service's listen addresses."""
+    loop = asyncio.get_running_loop()
+    servers = []
+    for host, port in service.listen:
+        try:
+            server = await loop.create_server(
+                lambda: ClientConn(service, accept),
+                host,
+                port,
+                reuse_address=True,
+                reuse_port=reuse_port,
+                backlog=1024,
+            )
+        except OSError as e:
+            for s in servers:
+                s.close()
+            raise OSError(e.errno, f"service {service.name}: cannot listen on {host}:{port}: {e.strerror}") from None
+        servers.append(server)
+    return servers
+
+
+def bound_ports(servers: list[asyncio.AbstractServer]) -> list[tuple[str, int]]:
+    """The addresses actually bound (port 0 in config picks a free one, for tests)."""
+    out = []
+    for s in servers:
+        for sock in s.sockets:
+            addr = sock.getsockname()
+            out.append((addr[0], addr[1]) if sock.family != socket.AF_UNIX else (str(addr), 0))
+    return out

@@ -1,0 +1,258 @@
+"""The executor: carries out one session's core commands on real connections.
+
+A :class:`SessionRunner` owns the three connections of a session.  asyncio callbacks
+become core events, fed to the sans-IO :class:`~honeyswitch.core.session.Session`
+strictly one at a time (a callback that fires while commands are running, e.g.
+``pause_writing`` from inside ``write``, is queued), and the commands it returns are run
+in order.  An unknown command is a bug and raises.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from typing import Any, Protocol
+
+from ..config import ServiceConfig
+from ..core.session import Session
+from ..core.types import (
+    CancelTimer,
+    Close,
+    Command,
+    Connect,
+    ConnectionLost,
+    DataReceived,
+    Emit,
+    End,
+    EofReceived,
+    Event,
+    Opened,
+    OpenFailed,
+    PauseReading,
+    ResumeReading,
+    Send,
+    SetTimer,
+    Shutdown,
+    State,
+    TimerFired,
+    WritePaused,
+    WriteResumed,
+)
+from ..detect.base import StreamInspector
+from ..tasks import spawn
+from .backends import Peer, open_backend
+from .conns import Conn
+
+log = logging.getLogger(__name__)
+CLIENT, MAIN, HONEYPOT = End.CLIENT, End.MAIN, End.HONEYPOT
+
+
+class Transcript(Protocol):
+    def add(self, stream: str, data: bytes) -> None: ...
+    def mark(self, note: str, **fields: Any) -> None: ...
+    def persist(self) -> None: ...
+    def close(self) -> Any: ...
+
+
+class RelayContext(Protocol):
+    """What a runner needs from the daemon around it (implemented by the app)."""
+
+    def emit(self, event_type: str, runner: SessionRunner | None, fields: dict[str, Any]) -> None: ...
+    def open_transcript(self, runner: SessionRunner) -> Transcript: ...
+    def on_switch(self, runner: SessionRunner) -> None: ...
+    def on_session_end(self, runner: SessionRunner) -> None: ...
+
+
+class SessionRunner:
+    """Runs one client session: its backends, timers and the core's commands."""
+
+    def __init__(
+        self,
+        ctx: RelayContext,
+        service: ServiceConfig,
+        client: Conn,
+        peer: Peer,
+        *,
+        direct: bool = False,
+        inspector: StreamInspector | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.service = service
+        self.peer = peer
+        self.id = peer.session_id
+        self.session = Session(service.policy, direct=direct, inspector=inspector)
+        self.started = time.time()
+        self.ended: float | None = None
+        self._loop = asyncio.get_running_loop()
+        self.last_activity = self._loop.time()
+        self.conns: dict[End, Conn] = {CLIENT: client}
+        self._closed: set[End] = set()
+        self._connecting: dict[End, asyncio.Task[None]] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._queue: deque[Event] = deque()
+        self._busy = False
+        self.finished = False
+        self.transcript = ctx.open_transcript(self)
+
+    # ------------------------------------------------------------- lifecycle
+
+    def start(self) -> None:
+        state = self.session.state
+        self.ctx.emit(
+            "session_start",
+            self,
+            {"state": state.value, "main": self.service.main.url, "honeypot": self.service.honeypot.url},
+        )
+        if state is State.DIRECT:
+            self.transcript.persist()
+        self._run(self.session.start())
+
+    def request(self, event: Event) -> None:
+        """Feed an event from outside the session's connections (switch, alert)."""
+        self._feed(event)
+
+    def terminate(self, reason: str) -> None:
+        """End the session from outside (idle timeout, shutdown)."""
+        if self.finished:
+            return
+        self.session.close_reason = reason
+        self._feed(ConnectionLost(CLIENT, reset=False, reason=reason))
+        self._close(CLIENT, reset=False)
+
+    # --------------------------------------------------- asyncio callbacks (Sink)
+
+    def on_data(self, end: End, data: bytes) -> None:
+        if end in self._closed:
+            return
+        self.last_activity = self._loop.time()
+        self.transcript.add(end.value, data)
+        self._feed(DataReceived(end, data))
+
+    def on_eof(self, end: End) -> None:
+        if end not in self._closed:
+            self._feed(EofReceived(end))
+
+    def on_lost(self, end: End, exc: BaseException | None) -> None:
+        if end in self._closed:
+            return
+        self._closed.add(end)
+        reason = "" if exc is None else (str(exc) or type(exc).__name__)
+        self._feed(ConnectionLost(end, reset=exc is not None, reason=reason))
+
+    def on_write_paused(self, end: End) -> None:
+        if end not in self._closed:
+            self._feed(WritePaused(end))
+
+    def on_write_resumed(self, end: End) -> None:
+        if end not in self._closed:
+            self._feed(WriteResumed(end))
+
+    # ------------------------------------------------------------- executor
+
+    def _feed(self, event: Event) -> None:
+        if self.finished:
+            return
+        self._queue.append(event)
+        if self._busy:
+            return  # runs after the commands under way, in order
+        self._busy = True
+        try:
+            while self._queue:
+                self._run(self.session.handle(self._queue.popleft()))
+                if self.finished:
+                    self._queue.clear()
+        finally:
+            self._busy = False
+
+    def _run(self, commands: list[Command]) -> None:
+        for cmd in commands:
+            kind = type(cmd)
+            if kind is Send:
+                conn = self.conns.get(cmd.end)  # type: ignore[union-attr]
+                if conn is not None and cmd.end not in self._closed:  # type: ignore[union-attr]
+                    conn.write(cmd.data)  # type: ignore[union-attr]
+            elif kind is Emit:
+                self._emit(cmd)  # type: ignore[arg-type]
+            elif kind is PauseReading:
+                if (conn := self.conns.get(cmd.end)) is not None:  # type: ignore[union-attr]
+                    conn.pause_reading()
+            elif kind is ResumeReading:
+                if (conn := self.conns.get(cmd.end)) is not None:  # type: ignore[union-attr]
+                    conn.resume_reading()
+            elif kind is SetTimer:
+                self._set_timer(cmd.name, cmd.delay)  # type: ignore[union-attr]
+            elif kind is CancelTimer:
+                if (handle := self._timers.pop(cmd.name, None)) is not None:  # type: ignore[union-attr]
+                    handle.cancel()
+            elif kind is Shutdown:
+                if (conn := self.conns.get(cmd.end)) is not None:  # type: ignore[union-attr]
+                    conn.write_eof()
+            elif kind is Close:
+                self._close(cmd.end, cmd.reset)  # type: ignore[union-attr]
+            elif kind is Connect:
+                self._connect(cmd.end)  # type: ignore[union-attr]
+            else:
+                raise TypeError(f"unknown command {cmd!r}")
+        if self.session.state is State.CLOSED and not self.finished:
+            self._finish()
+
+    def _emit(self, cmd: Emit) -> None:
+        if cmd.event_type == "switch":
+            self.transcript.mark("switch", **cmd.fields)
+            self.transcript.persist()
+            self.ctx.on_switch(self)
+        elif cmd.event_type == "switch_done":
+            self.transcript.mark("switch_done", **cmd.fields)
+        self.ctx.emit(cmd.event_type, self, cmd.fields)
+
+    def _set_timer(self, name: str, delay: float) -> None:
+        if (old := self._timers.pop(name, None)) is not None:
+            old.cancel()
+        self._timers[name] = self._loop.call_later(delay, self._timer_fired, name)
+
+    def _timer_fired(self, name: str) -> None:
+        self._timers.pop(name, None)
+        self._feed(TimerFired(name))
+
+    def _connect(self, end: End) -> None:
+        backend = self.service.main if end is MAIN else self.service.honeypot
+        self._connecting[end] = spawn(self._open(end, backend), name=f"connect:{self.id}:{end.value}")
+
+    async def _open(self, end: End, backend: Any) -> None:
+        high = self.service.policy.honeypot_buffer if end is HONEYPOT else None
+        try:
+            conn = await asyncio.wait_for(
+                open_backend(backend, self, end, self.peer, write_high=high),
+                self.service.connect_timeout,
+            )
+        except (OSError, asyncio.TimeoutError, ValueError) as exc:
+            self._connecting.pop(end, None)
+            reason = "connect timeout" if isinstance(exc, asyncio.TimeoutError) else str(exc)
+            self._closed.add(end)
+            self._feed(OpenFailed(end, reason or type(exc).__name__))
+            return
+        self._connecting.pop(end, None)
+        self.conns[end] = conn
+        if self.finished or end in self._closed:
+            conn.close(reset=True)
+            return
+        self._feed(Opened(end))
+
+    def _close(self, end: End, reset: bool) -> None:
+        if (task := self._connecting.pop(end, None)) is not None:
+            task.cancel()
+        self._closed.add(end)
+        if (conn := self.conns.get(end)) is not None:
+            conn.close(reset)
+
+    def _finish(self) -> None:
+        self.finished = True
+        self.ended = time.time()
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        for end in (MAIN, HONEYPOT, CLIENT):
+            if end not in self._closed:
+                self._close(end, reset=False)
+        self.ctx.on_session_end(self)

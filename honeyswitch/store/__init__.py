@@ -1,0 +1,1 @@
+"""Persistence: the SQLite store (one writer) and the blacklist."""
