@@ -117,6 +117,11 @@ class App:
 
     def accept(self, service: ServiceConfig, client: ClientConn) -> SessionRunner | None:
         assert client.transport is not None
+        try:
+            service = self.config.service(service.name)  # the current settings, after a reload
+        except KeyError:
+            client.close(reset=True)
+            return None
         src_ip, src_port = sockets.peer(client.transport)
         dest_ip, dest_port = sockets.local(client.transport)
         peer = Peer(secrets.token_hex(6), src_ip, src_port, dest_ip, dest_port)

@@ -78,6 +78,10 @@ class Writer:
     def pending(self) -> int:
         return len(self._items)
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def on_writer_thread(self) -> bool:
         return threading.current_thread() is self._thread
 

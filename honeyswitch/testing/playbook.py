@@ -16,6 +16,7 @@ it names; ``ignore_emits=True`` also lets unexpected ``Emit`` commands pass.
 The script is checked when the playbook is used as a bool (``assert playbook``), so a
 mismatch shows the whole conversation so far.  A playbook can be extended and asserted
 again; only the new steps run, so tests may look at the session in between.
+:meth:`Playbook.run` feeds setup events without checking what they return.
 """
 from __future__ import annotations
 
@@ -29,9 +30,10 @@ from ..core.session import Session
 from ..core.types import Command, Emit, End, Event, Send
 
 
-@dataclass(frozen=True, slots=True)
 class _Start:
     """Stands for :meth:`Session.start` in a script."""
+
+    __slots__ = ()
 
     def __repr__(self) -> str:
         return "START"
@@ -76,6 +78,17 @@ class Playbook:
             if not self._matches(step.expected, actual):
                 raise AssertionError(self._report(step, actual))
         return True
+
+    def run(self, *events: Event | _Start) -> list[Command]:
+        """Feed events without checking what they return: the setup part of a test."""
+        assert self
+        out: list[Command] = []
+        for event in events:
+            actual = self._run(event)
+            self.transcript.append(event)
+            self.transcript.extend(actual)
+            out.extend(actual)
+        return out
 
     def commands(self) -> list[Command]:
         """Every command returned so far, in order."""

@@ -1,0 +1,1 @@
+"""The demo: a small stateful service, a honeypot copy of it, and a scripted attack."""

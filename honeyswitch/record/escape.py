@@ -1,0 +1,75 @@
+"""Making attacker-controlled bytes safe to write and to show.
+
+Events and transcripts quote what clients sent.  A log line must stay one line whatever
+the bytes (no newline injection into the JSON-lines log), and a terminal showing a
+transcript must not obey escape sequences hidden in it (ANSI/OSC escapes can retitle or
+rewrite a terminal).  JSON with ``ensure_ascii`` escapes every control and non-ASCII
+character; :func:`escape_bytes` renders raw bytes as printable ASCII for people.
+"""
+from __future__ import annotations
+
+import base64
+import dataclasses
+import enum
+import json
+import os
+from datetime import date, datetime
+from typing import Any
+
+
+def _table() -> tuple[str, ...]:
+    out = []
+    for b in range(256):
+        if b == 0x5C:
+            out.append("\\\\")
+        elif 0x20 <= b < 0x7F:
+            out.append(chr(b))
+        elif b == 0x0A:
+            out.append("\\n")
+        elif b == 0x0D:
+            out.append("\\r")
+        elif b == 0x09:
+            out.append("\\t")
+        else:
+            out.append(f"\\x{b:02x}")
+    return tuple(out)
+
+
+_ESCAPED = _table()
+
+
+def escape_bytes(data: bytes) -> str:
+    """Printable ASCII stays; backslash, \\n, \\r, \\t and every other byte are escaped
+    (``\\xNN``), so the result holds no control character at all."""
+    return "".join([_ESCAPED[b] for b in data])
+
+
+def escape_text(text: str) -> str:
+    """:func:`escape_bytes` for a string (UTF-8 encoded first)."""
+    return escape_bytes(text.encode("utf-8", "surrogateescape"))
+
+
+def json_default(obj: Any) -> Any:
+    """Turn the odd values detectors put in event fields into JSON ones."""
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return escape_bytes(bytes(obj))
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, (datetime, date)):
+        return obj.isoformat()
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    return str(obj)
+
+
+def dumps(obj: Any) -> str:
+    """One compact, ASCII-only JSON line (without the newline)."""
+    return json.dumps(obj, ensure_ascii=True, separators=(",", ":"), default=json_default)
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")

@@ -1,0 +1,62 @@
+"""Reloading the config on SIGHUP without dropping live sessions.
+
+New sessions use the new settings; live sessions keep the ones they started with.
+Listeners whose addresses changed are reopened; services removed from the file stop
+listening.  A bad file changes nothing: the error is logged and recorded.
+"""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from .config import ConfigError, load
+from .events import make_event
+from .relay.listener import listen
+from .tasks import spawn
+
+if TYPE_CHECKING:
+    from .app import App
+
+log = logging.getLogger(__name__)
+
+
+def reload_config(app: "App") -> None:
+    try:
+        new = load(app.config.source)
+    except ConfigError as e:
+        log.error("reload refused: %s", e)
+        app._record(make_event("config_reload", None, ok=False, error=str(e)))
+        return
+    if new.control != app.config.control or new.store_path != app.config.store_path:
+        log.warning("reload: [control] and [store] changes take effect at the next restart")
+    spawn(_apply(app, new), name="reload")
+
+
+async def _apply(app: "App", new) -> None:  # type: ignore[no-untyped-def]
+    old_services = {s.name: s for s in app.config.services}
+    app.config = new.__class__(**{**_fields(new), "control": app.config.control,
+                                  "store_path": app.config.store_path})
+    errors = []
+    for svc in new.services:
+        before = old_services.pop(svc.name, None)
+        if before is not None and before.listen == svc.listen:
+            continue
+        for server in app.servers.pop(svc.name, []):
+            server.close()
+        try:
+            app.servers[svc.name] = await listen(svc, app.accept)
+        except OSError as e:
+            errors.append(str(e))
+            log.error("reload: %s", e)
+    for name in old_services:  # removed from the file
+        for server in app.servers.pop(name, []):
+            server.close()
+    app.detectors = {s.name: app.detectors.get(s.name, []) for s in new.services}
+    if app.blacklist is not None:
+        app.blacklist.config = new.blacklist
+    app._record(make_event("config_reload", None, ok=not errors, error="; ".join(errors) or None,
+                           services=[s.name for s in new.services]))
+
+
+def _fields(cfg) -> dict:  # type: ignore[no-untyped-def]
+    return {name: getattr(cfg, name) for name in cfg.__dataclass_fields__}
