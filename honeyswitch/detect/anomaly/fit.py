@@ -49,9 +49,8 @@ def fit(requests: Sequence[bytes], config: ModelConfig | None = None, service: s
     if len(requests) < MIN_SAMPLES:
         raise ValueError(f"need at least {MIN_SAMPLES} training requests, got {len(requests)}")
     raw = [bytes(r[: cfg.shape.cap]) for r in requests]
-    fm = feature_matrix([
-        RequestFeatures.of(r, cfg.shape, None if lengths is None else lengths[i]) for i, r in enumerate(raw)
-    ])
+    true_lengths = [len(r) for r in requests] if lengths is None else list(lengths)
+    fm = feature_matrix([RequestFeatures.of(r, cfg.shape, n) for r, n in zip(raw, true_lengths, strict=True)])
     oof = out_of_fold_scores(fm, raw, cfg)
     threshold = max(float(np.quantile(oof, cfg.quantile)) * cfg.margin, 1e-9)
     return fit_once(fm, raw, cfg, service, threshold)
@@ -96,7 +95,7 @@ def out_of_fold_scores(fm: FeatureMatrix, raw: Sequence[bytes], cfg: ModelConfig
     return scores
 
 
-def training_scores(model: AnomalyModel, requests: Sequence[bytes]) -> FloatArray:
+def score_many(model: AnomalyModel, requests: Sequence[bytes]) -> FloatArray:
     """Scores of many requests under ``model``, vectorised (for reports and tests)."""
     shape = model.config.shape
     raw = [bytes(r[: shape.cap]) for r in requests]
