@@ -19,6 +19,7 @@ from .core.types import State, SwitchRequested
 from .detect.base import CombinedInspector, FlowInfo, InlineDetector, StreamInspector
 from .events import make_event
 from .record.eventlog import EventLog
+from .record.recorder import Recorder
 from .record.transcripts import TranscriptStore
 from .relay import sockets
 from .relay.backends import Peer
@@ -49,7 +50,7 @@ class App:
         self.counters: dict[str, int] = {}
         self.started = time.time()
         self._stopping = asyncio.Event()
-        self._listeners: list[Callable[[dict[str, Any]], None]] = []
+        self.recorder = Recorder()
 
     # -------------------------------------------------------------- lifecycle
 
@@ -59,6 +60,7 @@ class App:
             path.mkdir(parents=True, exist_ok=True)
         self.store = Store(cfg.store_path)
         self.eventlog = EventLog(cfg.events_path)
+        self.recorder.eventlog, self.recorder.store = self.eventlog, self.store
         self.blacklist = Blacklist(self.store, cfg.blacklist, on_change=self._record)
         self.transcripts = TranscriptStore(cfg.transcripts_dir, cfg.transcript_history, cfg.transcript_max)
         try:
@@ -105,10 +107,9 @@ class App:
             self.transcripts.close()
         if self.eventlog is not None:
             self.eventlog.close()
-            self.eventlog = None
         if self.store is not None:
             self.store.close()
-            self.store = None
+        self.recorder.eventlog = self.recorder.store = None
 
     def listening(self, service: str) -> list[tuple[str, int]]:
         return bound_ports(self.servers.get(service, []))
@@ -174,19 +175,17 @@ class App:
             "transcript": str(path) if path else None,
         }
         self.emit("session_end", runner, fields)
-        if self.store is not None:
-            self.store.upsert_session(
-                {**_session_fields(runner), "started": runner.started, "ended": runner.ended, **fields}
-            )
 
     # ----------------------------------------------------------- operator side
 
     def switch_session(self, session_id: str, by: str, reason: str = "") -> bool:
+        """Switch a live session; False if it has no honeypot (its policy then applies)."""
         runner = self.registry.get(session_id)
-        if runner is None or runner.session.state is not State.MIRROR:
-            return runner is not None and runner.session.reached_honeypot
-        runner.request(SwitchRequested(by, reason))
-        return True
+        if runner is None:
+            return False
+        if runner.session.state in (State.MIRROR, State.MAIN_ONLY):
+            runner.request(SwitchRequested(by, reason))
+        return runner.session.reached_honeypot
 
     def switch_client(self, ip: str, by: str, reason: str = "") -> list[str]:
         switched = []
@@ -200,21 +199,13 @@ class App:
 
     def subscribe(self, callback: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
         """Receive every event (dashboard, tests); returns the unsubscribe function."""
-        self._listeners.append(callback)
-        return lambda: self._listeners.remove(callback)
+        self.recorder.subscribe(callback)
+        return lambda: self.recorder.unsubscribe(callback)
 
     # --------------------------------------------------------------- internals
 
     def _record(self, event: dict[str, Any]) -> None:
-        if self.eventlog is not None:
-            self.eventlog.write(event)
-        if self.store is not None:
-            self.store.add_event(event)
-        for callback in list(self._listeners):
-            try:
-                callback(event)
-            except Exception:  # a subscriber must not break recording
-                log.exception("event subscriber failed")
+        self.recorder.record(event)
 
     def _count(self, name: str) -> None:
         self.counters[name] = self.counters.get(name, 0) + 1

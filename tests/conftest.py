@@ -1,6 +1,7 @@
 """Shared fixtures: real loopback servers as backends, and a running honeyswitch."""
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any, AsyncIterator, Callable
 
@@ -9,13 +10,15 @@ import pytest
 from honeyswitch.testing import servers
 from honeyswitch.testing.servers import TestServer
 
-# uvloop is what the daemon runs on; the asyncio default is kept covered by test_loops.py.
-if os.environ.get("HONEYSWITCH_TEST_LOOP", "uvloop") == "uvloop":
+
+def pytest_asyncio_loop_factories(config: Any, item: Any) -> dict[str, Callable[[], Any]]:
+    """Tests run on uvloop, as the daemon does; HONEYSWITCH_TEST_LOOP=asyncio runs them
+    on asyncio's own loop (the fallback when uvloop is missing)."""
+    if os.environ.get("HONEYSWITCH_TEST_LOOP", "uvloop") == "asyncio":
+        return {"asyncio": asyncio.new_event_loop}
     import uvloop
 
-    @pytest.fixture(scope="session")
-    def event_loop_policy() -> Any:
-        return uvloop.EventLoopPolicy()
+    return {"uvloop": uvloop.new_event_loop}
 
 
 @pytest.fixture

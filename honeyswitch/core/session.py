@@ -26,13 +26,14 @@ torn whatever the honeypot says.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any
 
 from ..detect.base import Alert, StreamInspector
 from .types import (
-    Align,
     AlertRaised,
+    Align,
     CancelTimer,
     Close,
     Command,
@@ -104,17 +105,25 @@ class Session:
         self._shut: set[End] = set()
         self._lost: set[End] = set()
         self._paused: dict[End, set[str]] = {CLIENT: set(), MAIN: set(), HONEYPOT: set()}
-        self._client_write_paused = False
+        self._write_paused: set[End] = set()
         # Honeypot output beyond main_sent, for bytes alignment.
         self._ahead: deque[bytes] = deque()
         self._ahead_start = 0
         self._ahead_len = 0
         self._aligned = True
         self._skip = 0  # honeypot bytes to discard after a bytes switch
+        # The inspector sees the server stream the client sees, each byte once: main's
+        # bytes, then the honeypot's from the position it has not seen in main's version.
+        self._main_inspected = 0
+        self._inspect_hp_from = 0
         # Client bytes waiting for the honeypot connection, and held in SWITCHING.
         self._pending_hp: list[bytes] = []
         self._pending_hp_len = 0
         self._pending_hp_eof = False
+        # Client bytes that arrived before main's connection was up.  Reading the client
+        # is paused until then, but a transport may already hold a chunk it has read.
+        self._pending_main: list[bytes] = []
+        self._pending_main_eof = False
         self._held: list[bytes] = []
         self._held_len = 0
 
@@ -171,10 +180,10 @@ class Session:
             self._alerts(self.inspector.feed(data, True), out)
         state = self.state
         if state is State.MIRROR:
-            out.append(Send(MAIN, data))
+            self._to_main(data, out)
             self._to_honeypot(data, out)
         elif state is State.MAIN_ONLY:
-            out.append(Send(MAIN, data))
+            self._to_main(data, out)
         elif state is State.SWITCHING:
             self._held.append(data)
             self._held_len += len(data)
@@ -183,10 +192,18 @@ class Session:
         elif state in (State.HONEYPOT, State.DIRECT):
             self._to_honeypot(data, out)
 
+    def _to_main(self, data: bytes, out: list[Command]) -> None:
+        if MAIN in self._open:
+            out.append(Send(MAIN, data))
+        elif MAIN not in self._shut:
+            self._pending_main.append(data)
+
     def _to_honeypot(self, data: bytes, out: list[Command]) -> None:
         if HONEYPOT in self._open:
             out.append(Send(HONEYPOT, data))
             return
+        if HONEYPOT in self._shut:
+            return  # it finished or failed: no connection will take these bytes
         self._pending_hp.append(data)
         self._pending_hp_len += len(data)
         if self._pending_hp_len > self.policy.honeypot_buffer:
@@ -197,9 +214,10 @@ class Session:
 
     def _main_data(self, data: bytes, out: list[Command]) -> None:
         state = self.state
-        if state in (State.MIRROR, State.MAIN_ONLY) and self.inspector is not None:
-            # Main's reply is inspected before the client sees it: a switch here hands
-            # the client the honeypot's version of it instead.
+        if self.inspector is not None and state in (State.MIRROR, State.MAIN_ONLY, State.SWITCHING):
+            # Main's reply is inspected before the client sees it: a bytes switch here
+            # hands the client the honeypot's version of it instead.
+            self._main_inspected += len(data)
             self._alerts(self.inspector.feed(data, False), out)
             state = self.state
         if state in (State.MIRROR, State.MAIN_ONLY, State.SWITCHING):
@@ -220,14 +238,19 @@ class Session:
         elif state is State.SWITCHING:
             out.append(SetTimer(QUIET_TIMER, self.policy.quiet_time))
         elif state in (State.HONEYPOT, State.DIRECT):
-            if self.inspector is not None:
-                self._alerts(self.inspector.feed(data, False), out)
             if self._skip:
                 cut = min(self._skip, len(data))
                 self._skip -= cut
-                data = data[cut:]
+                start, data = start + cut, data[cut:]
+            self._inspect_honeypot(start, data, out)
             if data and CLIENT not in self._shut:
                 out.append(Send(CLIENT, data))
+
+    def _inspect_honeypot(self, start: int, data: bytes, out: list[Command]) -> None:
+        """Inspect the honeypot's bytes from ``start`` on that the inspector has not seen."""
+        new = data[max(0, self._inspect_hp_from - start) :]
+        if self.inspector is not None and new:
+            self._alerts(self.inspector.feed(new, False), out)
 
     def _keep_ahead(self, start: int, data: bytes) -> None:
         if not self._ahead:
@@ -328,11 +351,15 @@ class Session:
         self._close(MAIN, out, reset=True)
         self._paused[MAIN].clear()
         self._resume(CLIENT, "main", out)
-        if self._client_write_paused:
+        if HONEYPOT in self._open:
+            self._resume(CLIENT, "connect", out)  # it may have waited for main, not needed now
+        if CLIENT in self._write_paused:
             self._pause(HONEYPOT, "client", out)
         if was is State.MIRROR:
+            self._inspect_hp_from = self._main_inspected
             if self.hp_received > self.main_sent:
                 joined = b"".join(self._ahead)
+                self._inspect_honeypot(self.main_sent, joined, out)
                 if joined and CLIENT not in self._shut:
                     out.append(Send(CLIENT, joined))
             else:
@@ -340,6 +367,7 @@ class Session:
             self._ahead.clear()
             self._ahead_len = 0
         else:  # SWITCHING: everything the honeypot said so far was discarded
+            self._inspect_hp_from = self.hp_received
             out.append(CancelTimer(QUIET_TIMER))
             out.append(CancelTimer(DEADLINE_TIMER))
             held, self._held, self._held_len = self._held, [], 0
@@ -354,12 +382,17 @@ class Session:
         )
         if CLIENT in self._eof_from:
             self._shutdown(HONEYPOT, out)
-        if HONEYPOT in self._eof_from and not self._skip:
+        if HONEYPOT in self._eof_from:
+            # Even while skipping: a honeypot that ended short of main will say no more.
             self._shutdown(CLIENT, out)
         self._check_done(out)
 
     def _on_timer(self, ev: TimerFired, out: list[Command]) -> None:
-        if self.state is State.SWITCHING and ev.name in (QUIET_TIMER, DEADLINE_TIMER):
+        if self.state is not State.SWITCHING:
+            return
+        if ev.name == QUIET_TIMER and "client" in self._paused[MAIN]:
+            return  # main is not silent, we stopped reading it; rearmed on WriteResumed
+        if ev.name in (QUIET_TIMER, DEADLINE_TIMER):
             self._cut_over(out)
 
     def _drop_honeypot(self, why: str, out: list[Command]) -> None:
@@ -378,6 +411,13 @@ class Session:
         if end in self._shut and end is not CLIENT:
             return  # closed while connecting; the relay closes it
         self._open.add(end)
+        if self._paused[end]:
+            out.append(PauseReading(end))  # paused while connecting: there was nothing to pause
+        if end is MAIN:
+            pending_main, self._pending_main = self._pending_main, []
+            out.extend(Send(MAIN, chunk) for chunk in pending_main)
+            if self._pending_main_eof:
+                self._shutdown(MAIN, out)
         if end is HONEYPOT:
             pending, self._pending_hp, self._pending_hp_len = self._pending_hp, [], 0
             out.extend(Send(HONEYPOT, chunk) for chunk in pending)
@@ -442,6 +482,9 @@ class Session:
             self._switch("abort", "honeypot lost during switch", out)
             return
         out.extend(Send(MAIN, chunk) for chunk in held)
+        self._resume(CLIENT, "honeypot", out)
+        if MAIN in self._write_paused:
+            self._pause(CLIENT, "main", out)
         self._resume(CLIENT, "hold", out)
         if CLIENT in self._eof_from:
             self._shutdown(MAIN, out)
@@ -464,14 +507,14 @@ class Session:
                 self._shutdown(CLIENT, out)
             elif state is State.SWITCHING:
                 self._cut_over(out)  # main finished talking: nothing left to drain
-        elif state in (State.HONEYPOT, State.DIRECT) and not self._skip:
+        elif state in (State.HONEYPOT, State.DIRECT):
             self._shutdown(CLIENT, out)
         self._check_done(out)
 
     def _on_write_paused(self, ev: WritePaused, out: list[Command]) -> None:
         end = ev.end
+        self._write_paused.add(end)
         if end is CLIENT:
-            self._client_write_paused = True
             serving = self.serving
             if serving is not None:
                 self._pause(serving, "client", out)
@@ -480,15 +523,19 @@ class Session:
                 self._pause(CLIENT, "main", out)
         elif self.state is State.MIRROR:
             self._drop_honeypot("honeypot fell behind, buffer limit reached", out)
-        elif self.state in (State.HONEYPOT, State.DIRECT):
-            self._pause(CLIENT, "honeypot", out)
+        elif self.state in (State.SWITCHING, State.HONEYPOT, State.DIRECT):
+            self._pause(CLIENT, "honeypot", out)  # it gets the client's bytes (held ones first)
 
     def _on_write_resumed(self, ev: WriteResumed, out: list[Command]) -> None:
         end = ev.end
+        self._write_paused.discard(end)
         if end is CLIENT:
-            self._client_write_paused = False
+            draining = self.state is State.SWITCHING and "client" in self._paused[MAIN]
             self._resume(MAIN, "client", out)
             self._resume(HONEYPOT, "client", out)
+            if draining:
+                # Main may still have a reply to finish: give it a fresh quiet period.
+                out.append(SetTimer(QUIET_TIMER, self.policy.quiet_time))
         elif end is MAIN:
             self._resume(CLIENT, "main", out)
         else:
@@ -505,6 +552,9 @@ class Session:
             return
         if end is HONEYPOT and HONEYPOT not in self._open:
             self._pending_hp_eof = True
+            return
+        if end is MAIN and MAIN not in self._open:
+            self._pending_main_eof = True
             return
         self._shut.add(end)
         out.append(Shutdown(end))
@@ -547,7 +597,7 @@ class Session:
                 out.append(ResumeReading(end))
 
 
-_HANDLERS = {
+_HANDLERS: dict[type, Callable[[Session, Any, list[Command]], None]] = {
     DataReceived: Session._on_data,
     Opened: Session._on_opened,
     OpenFailed: Session._on_open_failed,

@@ -8,8 +8,10 @@ event can never break a line or reach a terminal as an escape sequence.  ``reope
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
-from typing import IO, Any, Mapping
+from typing import IO, Any
 
 from .escape import dumps
 from .writer import Writer
@@ -33,7 +35,7 @@ class EventLog:
         """Queue one event (copied now, serialised on the writer thread).
 
         Returns False if the writer's queue was full and the event was dropped."""
-        return self.writer.submit(lambda ev=dict(event): self._append(ev))
+        return self.writer.submit(partial(self._append, dict(event)))
 
     def reopen(self) -> None:
         """Close the file; the next event creates it anew at ``path`` (logrotate)."""

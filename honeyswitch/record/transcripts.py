@@ -11,11 +11,11 @@ shows what led up to the switch.  A file is bounded by ``max_bytes``; past it a
 
 File format, one JSON object per line::
 
-    {"t": 1764097763.1, "header": "honeyswitch-transcript", "version": 1, "session_id": ...,
+    {"t": 1795633763.1, "header": "honeyswitch-transcript", "version": 1, "session_id": ...,
      "meta": {...}, "dropped_records": 0, "dropped_bytes": {"client": 0, ...}}
-    {"t": 1764097763.2, "s": "client", "d": "<base64>"}
-    {"t": 1764097763.3, "mark": "switch", "by": "detector:signature", ...}
-    {"t": 1764097790.0, "mark": "end", "truncated": false, "omitted_bytes": 0}
+    {"t": 1795633763.2, "s": "client", "d": "<base64>"}
+    {"t": 1795633763.3, "mark": "switch", "by": "detector:signature", ...}
+    {"t": 1795633790.0, "mark": "end", "truncated": false, "omitted_bytes": 0}
 
 Reading, text rendering and pcap export live in :mod:`.render` and :mod:`.pcap` and are
 re-exported here.
@@ -26,8 +26,9 @@ import os
 import re
 import time
 from collections import deque
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .escape import b64, dumps
 from .pcap import to_pcap
@@ -43,6 +44,7 @@ VERSION = 1
 # client typing one byte per packet from holding a million tiny records in memory.
 RECORD_COST = 48
 FILE_MODE = 0o640
+_STREAM_SET = frozenset(STREAMS)
 _SAFE_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}")
 
 Record = tuple[float, str | None, Any]  # (t, stream, bytes) or (t, None, mark/header dict)
@@ -118,31 +120,32 @@ class Transcript:
         """Record ``data`` seen on ``stream`` ("client", "main" or "honeypot")."""
         if self.closed or not data:
             return
+        if stream not in _STREAM_SET:
+            raise ValueError(f"unknown transcript stream {stream!r}")
         data = bytes(data)  # the relay may reuse its buffer
         rec = (self.store.now(), stream, data)
         if self._out is None:
             self._remember(rec, len(data) + RECORD_COST)
         else:
-            self._send(rec, 4 * ((len(data) + 2) // 3) + RECORD_COST)
+            self._send(rec, _file_size(rec))
 
     def mark(self, note: str, **fields: Any) -> None:
         """Record a point in the session, e.g. ``mark("switch", by=..., reason=...)``."""
         if self.closed:
             return
-        body = {"mark": note, **fields}
-        rec = (self.store.now(), None, body)
-        size = len(dumps(body)) + 32
+        rec: Record = (self.store.now(), None, {"mark": note, **fields})
         if self._out is None:
-            self._remember(rec, size)
+            self._remember(rec, _cost(rec))
         else:
-            self._send(rec, size)
+            self._send(rec, _file_size(rec))
 
     def _remember(self, rec: Record, cost: int) -> None:
         limit = self.store.history_bytes
         if cost > limit:
-            rec, cost = self._tail_of(rec, limit)
-            if rec is None:
+            tail, cost = self._tail_of(rec, limit)
+            if tail is None:
                 return
+            rec = tail
         ring = self._ring
         while ring and self._ring_size + cost > limit:
             self._drop(ring.popleft())
@@ -154,19 +157,18 @@ class Transcript:
         t, stream, data = rec
         keep = limit - RECORD_COST
         if stream is None or keep <= 0:
-            self._drop(rec)
+            self._drop(rec, in_ring=False)
             return None, 0
         self.dropped_bytes[stream] += len(data) - keep
         return (t, stream, data[-keep:]), limit
 
-    def _drop(self, rec: Record) -> None:
+    def _drop(self, rec: Record, in_ring: bool = True) -> None:
         _, stream, data = rec
         self.dropped_records += 1
         if stream is not None:
             self.dropped_bytes[stream] += len(data)
-            self._ring_size -= len(data) + RECORD_COST
-        else:
-            self._ring_size -= len(dumps(data)) + 32
+        if in_ring:
+            self._ring_size -= _cost(rec)
 
     def _send(self, rec: Record, size: int) -> None:
         assert self._out is not None
@@ -194,12 +196,12 @@ class Transcript:
         header = {"header": HEADER, "version": VERSION, "session_id": self.session_id,
                   "meta": self.meta, "history_bytes": self.store.history_bytes,
                   "dropped_records": self.dropped_records, "dropped_bytes": dict(self.dropped_bytes)}
-        self._out = deque([(self.store.now(), None, header)])
-        self._written = len(dumps(header))
+        first: Record = (self.store.now(), None, header)
+        self._out = deque([first])
+        self._written = _file_size(first)
         history, self._ring, self._ring_size = self._ring, deque(), 0
         for rec in history:
-            size = len(dumps(rec[2])) + 32 if rec[1] is None else 4 * ((len(rec[2]) + 2) // 3) + RECORD_COST
-            self._send(rec, size)
+            self._send(rec, _file_size(rec))
         self._schedule()
         return self.path
 
@@ -236,11 +238,29 @@ class Transcript:
         if not lines:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Opened per drain, not held: hundreds of switched sessions must not hold
+        # hundreds of descriptors, and a drain usually carries many records.
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
         try:
-            os.write(fd, "".join(lines).encode("ascii"))
+            view = memoryview("".join(lines).encode("ascii"))
+            while view:
+                view = view[os.write(fd, view):]
         finally:
             os.close(fd)
+
+
+def _cost(rec: Record) -> int:
+    """What ``rec`` costs in the memory ring."""
+    if rec[1] is None:
+        return len(dumps(rec[2])) + RECORD_COST
+    return len(rec[2]) + RECORD_COST
+
+
+def _file_size(rec: Record) -> int:
+    """About how many bytes ``rec`` takes in the file (base64 grows data by 4/3)."""
+    if rec[1] is None:
+        return len(dumps(rec[2])) + RECORD_COST
+    return 4 * ((len(rec[2]) + 2) // 3) + RECORD_COST
 
 
 def _line(rec: Record) -> str:

@@ -43,10 +43,10 @@ class StreamConn(asyncio.Protocol):
         self.end = end
         self.transport: asyncio.Transport | None = None
         self._closed = False
+        self.reading_paused = False  # what the session wants
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]  # uvloop's are not subclasses
         sockets.tune(transport)
 
     def data_received(self, data: bytes) -> None:
@@ -94,11 +94,13 @@ class StreamConn(asyncio.Protocol):
             t.close()
 
     def pause_reading(self) -> None:
+        self.reading_paused = True
         t = self.transport
         if t is not None and not t.is_closing():
             t.pause_reading()
 
     def resume_reading(self) -> None:
+        self.reading_paused = False
         t = self.transport
         if t is not None and not t.is_closing():
             t.resume_reading()
@@ -119,8 +121,7 @@ class ExecConn(asyncio.SubprocessProtocol):
         self._kill_handle: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.SubprocessTransport)
-        self.proc = transport
+        self.proc = transport  # type: ignore[assignment]
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
         if fd == 1:
@@ -169,7 +170,7 @@ class ExecConn(asyncio.SubprocessProtocol):
         if self.proc is None or self._eof_sent:
             return None
         pipe = self.proc.get_pipe_transport(0)
-        return pipe if isinstance(pipe, asyncio.WriteTransport) and not pipe.is_closing() else None
+        return pipe if pipe is not None and not pipe.is_closing() else None  # type: ignore[return-value]
 
     def write(self, data: bytes) -> None:
         if (pipe := self._stdin()) is not None:
@@ -204,8 +205,7 @@ class ExecConn(asyncio.SubprocessProtocol):
     def _pipe(self, fd: int) -> asyncio.ReadTransport | None:
         if self.proc is None:
             return None
-        pipe = self.proc.get_pipe_transport(fd)
-        return pipe if isinstance(pipe, asyncio.ReadTransport) else None
+        return self.proc.get_pipe_transport(fd)  # type: ignore[return-value]
 
     def pause_reading(self) -> None:
         if (pipe := self._pipe(1)) is not None and pipe.is_reading():

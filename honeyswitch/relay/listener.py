@@ -28,6 +28,14 @@ class ClientConn(StreamConn):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self.sink = self._accept(self.service, self)  # type: ignore[assignment]
+        if self.reading_paused:
+            # uvloop starts reading an accepted connection after connection_made returns,
+            # undoing a pause made inside it; pause again before the first read.
+            asyncio.get_running_loop().call_soon(self._repause)
+
+    def _repause(self) -> None:
+        if self.reading_paused:
+            self.pause_reading()
 
 
 async def listen(

@@ -13,7 +13,8 @@ import heapq
 import ipaddress
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..config import BlacklistConfig
 from ..events import iso_timestamp, make_event

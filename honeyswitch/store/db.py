@@ -13,9 +13,11 @@ import json
 import os
 import sqlite3
 import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
+from ..events import iso_timestamp
 from ..record.escape import dumps
 from ..record.writer import Writer
 from .schema import SESSION_COLUMNS, migrate
@@ -64,13 +66,15 @@ class Store:
         """Queue an insert-or-update of a sessions row; only the given columns change.
 
         Raises ValueError at once for a missing session_id or an unknown column."""
+        # NOT NULL columns given as None keep what they have (or their default).
+        row = {k: v for k, v in row.items() if not (v is None and k in ("switched", "score"))}
         cols = tuple(row)
         if "session_id" not in row:
             raise ValueError("session row needs a session_id")
         unknown = [c for c in cols if c not in SESSION_COLUMNS]
         if unknown:
             raise ValueError(f"unknown session column(s): {', '.join(unknown)}")
-        values = tuple(row[c] for c in cols)
+        values = tuple(_column_value(c, row[c]) for c in cols)
         updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != "session_id")
         sql = (f"INSERT INTO sessions ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
                + (f" ON CONFLICT (session_id) DO UPDATE SET {updates}" if updates
@@ -141,7 +145,7 @@ class Store:
         with self._read_lock:
             cur = self._read.execute(sql, params)
             names = [d[0] for d in cur.description]
-            return [dict(zip(names, row)) for row in cur.fetchall()]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
     def events(self, session_id: str | None = None, event_type: str | None = None,
                limit: int = 100, src_ip: str | None = None) -> list[dict[str, Any]]:
@@ -171,6 +175,13 @@ class Store:
         """Changes when another connection (process, or our writer) commits."""
         with self._read_lock:
             return int(self._read.execute("PRAGMA data_version").fetchone()[0])
+
+
+def _column_value(column: str, value: Any) -> Any:
+    # Times are ISO text throughout the store; accept epoch seconds from callers too.
+    if column in ("started", "ended") and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return iso_timestamp(value)
+    return value
 
 
 def _session_out(row: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 NFT_TABLE = "inet honeyswitch"
 SET_V4 = "honeyswitch_blacklist"
@@ -32,7 +33,7 @@ def _remaining(entry: Mapping[str, Any], now: float) -> int | None:
     expires = entry.get("expires")
     if expires is None:
         return None
-    return max(1, math.ceil(expires - now))
+    return max(1, math.ceil(float(expires) - now))
 
 
 def export_text(entries: Iterable[Mapping[str, Any]], now: float = 0.0) -> str:

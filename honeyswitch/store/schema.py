@@ -8,7 +8,7 @@ epoch seconds because expiry is compared numerically on every check.
 from __future__ import annotations
 
 import sqlite3
-from typing import Iterator
+from collections.abc import Iterator
 
 MIGRATIONS: list[str] = [
     # 1: events, sessions, blacklist

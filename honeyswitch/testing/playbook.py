@@ -20,7 +20,6 @@ again; only the new steps run, so tests may look at the session in between.
 """
 from __future__ import annotations
 
-import difflib
 import enum
 from collections.abc import Iterable
 from dataclasses import MISSING, dataclass, fields, is_dataclass
@@ -112,12 +111,46 @@ class Playbook:
         before = self.transcript[: len(self.transcript) - len(actual) - 1]
         lines = ["playbook mismatch after", *(_line(x) for x in before), ""]
         lines.append(f">> {fmt(step.event)}")
-        diff = difflib.ndiff(
-            [f"<< {fmt(c)}" for c in step.expected], [f"<< {fmt(c)}" for c in actual]
-        )
-        lines.extend(line for line in diff if not line.startswith("?"))
-        lines.append("(- expected, + actual" + (", Emit ignored)" if self.ignore_emits else ")"))
+        lines.extend(self._diff(step.expected, actual))
+        ignored = ", . ignored" if self.ignore_emits else ""
+        lines.append(f"(- expected only, + actual only{ignored})")
         return "\n".join(lines)
+
+    def _diff(self, expected: list[Command], actual: list[Command]) -> list[str]:
+        lines: list[str] = []
+        i = j = 0
+        for pi, pj in [*_common(expected, actual), (len(expected), len(actual))]:
+            lines.extend(f"- << {fmt(c)}" for c in expected[i:pi])
+            for c in actual[j:pj]:
+                mark = "." if self.ignore_emits and isinstance(c, Emit) else "+"
+                lines.append(f"{mark} << {fmt(c)}")
+            if pj < len(actual):
+                lines.append(f"  << {fmt(actual[pj])}")
+            i, j = pi + 1, pj + 1
+        return lines
+
+
+def _common(expected: list[Command], actual: list[Command]) -> list[tuple[int, int]]:
+    """Index pairs of a longest common subsequence under :func:`matches`, for the diff."""
+    n, m = len(expected), len(actual)
+    best = [[0] * (m + 1) for _ in range(n + 1)]
+    for a in range(n - 1, -1, -1):
+        for b in range(m - 1, -1, -1):
+            if matches(expected[a], actual[b]):
+                best[a][b] = best[a + 1][b + 1] + 1
+            else:
+                best[a][b] = max(best[a + 1][b], best[a][b + 1])
+    pairs: list[tuple[int, int]] = []
+    a = b = 0
+    while a < n and b < m:
+        if matches(expected[a], actual[b]) and best[a][b] == best[a + 1][b + 1] + 1:
+            pairs.append((a, b))
+            a, b = a + 1, b + 1
+        elif best[a + 1][b] >= best[a][b + 1]:
+            a += 1
+        else:
+            b += 1
+    return pairs
 
 
 def matches(expected: Command, actual: Command) -> bool:

@@ -68,6 +68,8 @@ class TestServer:
             rec.reset = True
         except (BrokenPipeError, ConnectionError):
             rec.reset = True
+        except asyncio.CancelledError:
+            pass  # the server is closing
         finally:
             rec.done.set()
             writer.close()

@@ -76,8 +76,11 @@ async def test_quiet_switch_gives_whole_replies_from_a_lagging_different_honeypo
             writer.write(b"REQ %d\n" % i)
             await writer.drain()
             lines.append(await asyncio.wait_for(reader.readline(), 5))
-        # A request whose reply is still in flight when the switch comes.
+        # A request whose reply is still in flight at main when the switch comes.
         writer.write(b"REQ 5\n")
+        await writer.drain()
+        while b"REQ 5" not in main.conns[0].received:
+            await asyncio.sleep(0.001)
         assert app.switch_session(sid, "operator", "test")
         lines.append(await asyncio.wait_for(reader.readline(), 5))
         for i in range(6, 10):
@@ -117,14 +120,18 @@ async def test_honeypot_failures_never_disturb_a_benign_client(tmp_path, make_se
             {"name": "stall", "main": main.url, "honeypot": stalled.url, "honeypot_buffer": "256KiB"},
         ],
     )
-    payload = servers.pattern(3 * MB, seed=3)
+    small = servers.pattern(3 * MB, seed=3)
+    # Loopback socket buffers alone hold several MB: the stalled honeypot needs more
+    # than that before honeyswitch's own buffer limit is what fills up.
+    big = servers.pattern(32 * MB, seed=4)
 
     async def run_client(app, service: str) -> bytes:
+        payload = big if service == "stall" else small
         reader, writer = await connect(app, service)
 
         async def send() -> None:
             for i in range(0, len(payload), 16 << 10):
-                writer.write(payload[i : i + 16 << 10])
+                writer.write(payload[i : i + (16 << 10)])
                 await writer.drain()
             writer.write_eof()
 
@@ -135,13 +142,14 @@ async def test_honeypot_failures_never_disturb_a_benign_client(tmp_path, make_se
     async with running(cfg) as (app, events):
         for service in ("refused", "crash", "stall"):
             got = await run_client(app, service)
-            assert hashlib.sha256(got).digest() == hashlib.sha256(payload).digest(), service
+            expected = big if service == "stall" else small
+            assert hashlib.sha256(got).digest() == hashlib.sha256(expected).digest(), service
         failures = {e["service"] for e in events.of_type("backend_failure", end="honeypot")}
         dropped = {e["service"] for e in events.of_type("honeypot_dropped")}
         ends = await asyncio.gather(*(events.wait_for("session_end", service=s) for s in ("refused", "crash", "stall")))
     assert {"refused", "crash"} <= failures
     assert {"refused", "crash", "stall"} <= dropped
-    assert all(e["bytes_main_to_client"] == len(payload) for e in ends)
+    assert [e["bytes_main_to_client"] for e in ends] == [len(small), len(small), len(big)]
 
 
 async def test_switch_without_honeypot_applies_the_policy(tmp_path, make_server):

@@ -10,6 +10,11 @@ The anomaly model looks at a request through three *views*, each a 256-bin byte 
 * ``tail``: the last ``tail_len`` bytes (of the first ``cap``): a POST body or the last
   command of a pipelined batch.
 
+Besides raw byte counts, each view gives the counts the *rare-byte* part of the score
+uses: for ``head`` and ``tail`` these are taken after percent-decoding (``%3C`` -> ``<``,
+``+`` -> space) when ``Shape.percent_decode`` is on, so URL-encoded injections show the
+bytes they really carry (HTTP inspectors normalise URIs for the same reason).
+
 :class:`RequestFeatures` is updated incrementally, so an inline inspector can score the
 request-in-progress at every protocol boundary in O(chunk) work, and keeps at most
 ``head_len + tail_len`` bytes per session instead of the request itself.
@@ -38,6 +43,31 @@ class Shape:
     cap: int = 16384
     head_len: int = 512
     tail_len: int = 256
+    percent_decode: bool = False
+
+
+_HEX = np.full(256, -1, dtype=np.int16)
+for _i, _c in enumerate(b"0123456789abcdef"):
+    _HEX[_c] = _i
+    _HEX[bytes([_c]).upper()[0]] = _i
+
+
+def percent_decode(data: bytes) -> bytes:
+    """Decode ``%XX`` escapes and ``+`` (one pass, like urllib's unquote_plus), vectorised."""
+    if b"%" not in data and b"+" not in data:
+        return data
+    a = np.frombuffer(data, dtype=np.uint8)
+    out = a.copy()
+    out[a == 0x2B] = 0x20
+    idx = np.flatnonzero(a[:-2] == 0x25)
+    hi, lo = _HEX[a[idx + 1]], _HEX[a[idx + 2]]
+    ok = (hi >= 0) & (lo >= 0)  # escapes cannot overlap: '%' is not a hex digit
+    idx = idx[ok]
+    out[idx] = (hi[ok] * 16 + lo[ok]).astype(np.uint8)
+    keep = np.ones(a.size, dtype=bool)
+    keep[idx + 1] = False
+    keep[idx + 2] = False
+    return out[keep].tobytes()
 
 
 def byte_counts(data: bytes | bytearray | memoryview) -> IntArray:
@@ -105,6 +135,12 @@ class RequestFeatures:
             return byte_counts(self._tail), len(self._tail)
         raise KeyError(name)
 
+    def rare_view(self, name: str) -> IntArray:
+        """Counts for the rare-byte part: head/tail percent-decoded when enabled."""
+        if name == "full" or not self.shape.percent_decode:
+            return self.view(name)[0]
+        return byte_counts(percent_decode(bytes(self._head if name == "head" else self._tail)))
+
     def nonprint_fraction(self) -> float:
         if not self.captured:
             return 0.0
@@ -115,8 +151,9 @@ class RequestFeatures:
 class FeatureMatrix:
     """Features of many requests, one row each, for training and batch scoring."""
 
-    freqs: dict[str, FloatArray]  # view -> (n, 256) relative byte frequencies
+    freqs: dict[str, FloatArray]  # view -> (n, 256) relative byte frequencies (float32)
     lengths: dict[str, IntArray]  # view -> (n,) view lengths
+    rare: dict[str, npt.NDArray[np.int32]]  # view -> (n, 256) counts for the rare-byte part
     total: IntArray  # (n,) true request lengths
     nonprint: FloatArray  # (n,) fraction of non-printable bytes
 
@@ -127,6 +164,7 @@ class FeatureMatrix:
         return FeatureMatrix(
             {k: v[idx] for k, v in self.freqs.items()},
             {k: v[idx] for k, v in self.lengths.items()},
+            {k: v[idx] for k, v in self.rare.items()},
             self.total[idx],
             self.nonprint[idx],
         )
@@ -142,12 +180,15 @@ def feature_matrix(items: list[RequestFeatures]) -> FeatureMatrix:
     """Stack many accumulated requests into matrices."""
     freqs: dict[str, FloatArray] = {}
     lengths: dict[str, IntArray] = {}
+    rare: dict[str, npt.NDArray[np.int32]] = {}
     for name in VIEWS:
         pairs = [f.view(name) for f in items]
         counts = np.array([c for c, _ in pairs], dtype=np.int64).reshape(len(items), 256)
         lens = np.array([n for _, n in pairs], dtype=np.int64)
-        freqs[name] = frequencies(counts, lens)
+        freqs[name] = frequencies(counts, lens).astype(np.float32)
         lengths[name] = lens
+        decoded = [f.rare_view(name) for f in items]
+        rare[name] = np.array(decoded, dtype=np.int32).reshape(len(items), 256)
     total = np.array([f.length for f in items], dtype=np.int64)
     nonprint = np.array([f.nonprint_fraction() for f in items], dtype=np.float64)
-    return FeatureMatrix(freqs, lengths, total, nonprint)
+    return FeatureMatrix(freqs, lengths, rare, total, nonprint)

@@ -1,31 +1,51 @@
 """A PAYL-style model of one service's normal client requests, and its anomaly score.
 
-The score of a request adds up, in units of "typical training distance":
+A request's score is built from *parts*, each a number that is small for normal traffic:
 
-* **payl**: the mean over views (full request, first line, last bytes; see
-  :mod:`.features`) of the PAYL distance divided by its bucket's typical training
-  distance (:mod:`.payl`);
-* **length**: ``length_weight * log2(length / longest training request)`` when the request
-  is longer than any seen (0 otherwise): overflows and stuffed requests;
-* **nonprint**: ``nonprint_weight * (fraction of non-printable bytes - the training
-  99th percentile)`` when positive: shellcode and binary junk in a text protocol;
-* **ngram** (optional, off by default, see the patent note in :mod:`.ngram`):
-  ``ngram_weight * fraction of never-seen n-grams``.
+* ``payl``: PAYL's distance Σ|x_i−ȳ_i|/(σ_i+α) of each view (full request, first line,
+  last bytes; :mod:`.features`) against its length bucket, divided by the bucket's typical
+  training distance, averaged over the views (:mod:`.payl`);
+* ``rare_<view>``: log2(1 + how many bytes of the view are *rare* for it), where rare
+  byte values are those that fewer than ``rare_df`` (1 %) of training requests contained
+  at all.  A 1-gram histogram barely moves when 20 odd bytes sit in a 600-byte request;
+  a count of never-seen bytes does.  The log keeps one long run from swamping the rest;
+* ``length``: log2(length / longest training request), when longer than any seen;
+* ``nonprint`` (off by default): fraction of non-printable bytes above the training 99th
+  percentile.  The evaluation measured no gain from it (PAYL's terms for never-seen bytes
+  already flag binary junk in a text protocol), so it is opt-in via ``parts``;
+* ``ngram`` (optional, off by default; patent note in :mod:`.ngram`): fraction of the
+  request's n-grams never seen in training.
 
-A request is anomalous when its score exceeds the model's ``threshold``, calibrated from
-the training data by :mod:`.calibrate` (out-of-fold scores, a high quantile, a margin).
+Each part is divided by its *unit*: its out-of-fold 99th percentile over the training
+requests, floored (``FLOORS``) so a part that is always 0 in training (say, rare bytes)
+still has a meaningful unit (one rare byte).  The score is the **sum** of the normalised
+parts, so weak evidence in two parts adds up (the evaluation in
+``tests/detect/anomaly/test_anomaly_eval.py`` measured sum above max, and each part's
+contribution); the alert names the largest.  A request is anomalous when its score
+exceeds ``threshold`` (:mod:`.fit` explains its calibration).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from .features import VIEWS, FeatureMatrix, RequestFeatures, Shape, frequencies
 from .ngram import BloomFilter, NgramCounter
 from .payl import FloatArray, ViewModel
 
 FORMAT_VERSION = 1
+PARTS: tuple[str, ...] = ("payl", "rare", "length", "nonprint")
+DEFAULT_PARTS: tuple[str, ...] = ("payl", "rare", "length")  # nonprint: no measured gain
+FLOORS = {"payl": 0.1, "rare": 1.0, "length": 0.5, "nonprint": 0.02, "ngram": 0.05}
+REASONS = {
+    "payl": "byte distribution unlike normal requests of this length",
+    "rare": "bytes rarely or never seen in normal requests",
+    "length": "longer than any normal request",
+    "nonprint": "unusually many non-printable bytes",
+    "ngram": "many byte sequences never seen in normal requests",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,20 +58,20 @@ class ModelConfig:
     bucket_ratio: float = 1.25
     shape: Shape = field(default_factory=Shape)
     views: tuple[str, ...] = VIEWS
-    length_weight: float = 2.0
-    nonprint_weight: float = 20.0
+    parts: tuple[str, ...] = DEFAULT_PARTS  # which parts count (see PARTS; for ablation)
+    rare_df: float = 0.01
     ngram: int = 0  # n-gram size; 0 = off (the default: patent note in ngram.py)
-    ngram_weight: float = 10.0
     ngram_k: int = 3
     ngram_bits_log2: int = 22
-    quantile: float = 0.995
-    margin: float = 1.1
+    unit_quantile: float = 0.99
+    quantile: float = 0.99
+    margin: float = 1.0
     folds: int = 5
 
 
 @dataclass(frozen=True, slots=True)
 class Score:
-    """One request's anomaly score and what it is made of."""
+    """One request's anomaly score and the normalised parts it is the sum of."""
 
     total: float
     threshold: float
@@ -66,6 +86,23 @@ class Score:
     def ratio(self) -> float:
         """How far over (>1) or under (<1) the threshold."""
         return self.total / self.threshold
+
+    @property
+    def top(self) -> str:
+        """The part that contributed most."""
+        return max(self.parts, key=lambda k: self.parts[k])
+
+    def reason(self) -> str:
+        top = self.top
+        return REASONS[top.split("_", 1)[0]] + (f" ({top.split('_', 1)[1]})" if "_" in top else "")
+
+
+def part_names(cfg: ModelConfig) -> list[str]:
+    """Names of the parts a model with this config computes (and needs units for)."""
+    names = ["payl"] if "payl" in cfg.parts else []
+    names += [f"rare_{v}" for v in cfg.views] if "rare" in cfg.parts else []
+    names += [p for p in ("length", "nonprint") if p in cfg.parts]
+    return names + (["ngram"] if cfg.ngram else [])
 
 
 class RequestState:
@@ -93,8 +130,10 @@ class AnomalyModel:
     service: str
     config: ModelConfig
     views: dict[str, ViewModel]
+    rare: dict[str, npt.NDArray[np.bool_]]  # view -> (256,) bytes rare in training
     max_length: int  # longest training request
     nonprint_ref: float  # 99th percentile of training non-printable fractions
+    units: dict[str, float]  # part -> its unit (see module docstring)
     threshold: float
     n_samples: int
     bloom: BloomFilter | None = None
@@ -112,28 +151,49 @@ class AnomalyModel:
 
     def score_state(self, state: RequestState) -> Score:
         feats = state.features
-        z = [self.views[v].zscore(frequencies(*feats.view(v)), feats.view(v)[1]) for v in self.config.views]
-        parts = {"payl": float(np.mean(z))}
-        parts.update(self._extras(feats.length, feats.nonprint_fraction(),
-                                  state.ngrams.novelty() if state.ngrams is not None else None))
+        raw = self.raw_parts_one(feats, state.ngrams.novelty() if state.ngrams is not None else None)
+        parts = {k: v / self.units[k] for k, v in raw.items()}
         return Score(sum(parts.values()), self.threshold, feats.length, parts)
 
-    def _extras(self, length: int, nonprint: float, novelty: float | None) -> dict[str, float]:
-        cfg = self.config
-        over = max(0.0, float(np.log2(max(length, 1) / max(self.max_length, 1))))
-        out = {"length": cfg.length_weight * over,
-               "nonprint": cfg.nonprint_weight * max(0.0, nonprint - self.nonprint_ref)}
+    def raw_parts_one(self, feats: RequestFeatures, novelty: float | None) -> dict[str, float]:
+        """Un-normalised parts of one request."""
+        views = self.config.views
+        out: dict[str, float] = {}
+        if "payl" in self.config.parts:
+            z = [self.views[v].zscore(frequencies(*feats.view(v)), feats.view(v)[1]) for v in views]
+            out["payl"] = float(np.mean(z))
+        if "rare" in self.config.parts:
+            for v in views:
+                out[f"rare_{v}"] = float(np.log2(1 + feats.rare_view(v)[self.rare[v]].sum()))
+        extras = self._extras(np.array([feats.length]), np.array([feats.nonprint_fraction()]),
+                              None if novelty is None else np.array([novelty]))
+        out.update({k: float(v[0]) for k, v in extras.items()})
+        return out
+
+    def raw_parts(self, fm: FeatureMatrix, novelty: FloatArray | None = None) -> dict[str, FloatArray]:
+        """Un-normalised parts of many requests, vectorised (training and calibration)."""
+        views = self.config.views
+        out: dict[str, FloatArray] = {}
+        if "payl" in self.config.parts:
+            out["payl"] = np.mean([self.views[v].zscores(fm.freqs[v], fm.lengths[v]) for v in views], axis=0)
+        if "rare" in self.config.parts:
+            for v in views:
+                out[f"rare_{v}"] = np.log2(1.0 + fm.rare[v][:, self.rare[v]].sum(axis=1))
+        out.update(self._extras(fm.total, fm.nonprint, novelty))
+        return out
+
+    def _extras(self, total: npt.NDArray[np.int64], nonprint: FloatArray,
+                novelty: FloatArray | None) -> dict[str, FloatArray]:
+        out: dict[str, FloatArray] = {}
+        if "length" in self.config.parts:
+            out["length"] = np.maximum(0.0, np.log2(np.maximum(total, 1) / max(self.max_length, 1)))
+        if "nonprint" in self.config.parts:
+            out["nonprint"] = np.maximum(0.0, nonprint - self.nonprint_ref)
         if novelty is not None:
-            out["ngram"] = cfg.ngram_weight * novelty
+            out["ngram"] = np.asarray(novelty, dtype=np.float64)
         return out
 
     def score_matrix(self, fm: FeatureMatrix, novelty: FloatArray | None = None) -> FloatArray:
-        """Vectorised total scores of many requests (training and calibration)."""
-        cfg = self.config
-        z = np.mean([self.views[v].zscores(fm.freqs[v], fm.lengths[v]) for v in cfg.views], axis=0)
-        over = np.maximum(0.0, np.log2(np.maximum(fm.total, 1) / max(self.max_length, 1)))
-        total = z + cfg.length_weight * over
-        total = total + cfg.nonprint_weight * np.maximum(0.0, fm.nonprint - self.nonprint_ref)
-        if novelty is not None:
-            total = total + cfg.ngram_weight * novelty
-        return np.asarray(total, dtype=np.float64)
+        """Vectorised total scores of many requests."""
+        raw = self.raw_parts(fm, novelty)
+        return np.sum([v / self.units[k] for k, v in raw.items()], axis=0)

@@ -84,7 +84,7 @@ class BloomFilter:
             return np.zeros(0, dtype=bool)
         pos = self._positions(hashes)
         hit = (self.bits[(pos >> np.uint64(3)).astype(np.intp)] >> (pos & np.uint64(7)).astype(np.uint8)) & 1
-        return hit.reshape(self.k, -1).all(axis=0)
+        return np.asarray(hit.reshape(self.k, -1).all(axis=0), dtype=bool)
 
     def novel_count(self, data: bytes) -> tuple[int, int]:
         """(n-grams never seen, n-grams) of ``data``."""

@@ -157,4 +157,4 @@ def _flow_fields(
     else:
         view = flow_view(direction, src, dst)
     keys = ("flow_src_ip", "flow_src_port", "flow_dest_ip", "flow_dest_port")
-    return dict(zip(keys, view))
+    return dict(zip(keys, view, strict=True))

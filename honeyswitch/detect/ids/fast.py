@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from datetime import tzinfo
-from typing import Callable
 
 from .alert import (
     MAX_LINE,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import csv
 import time
+from collections.abc import Callable, Iterable
 from datetime import tzinfo
-from typing import Callable, Iterable
 
 from .alert import (
     MAX_LINE,
@@ -74,7 +74,7 @@ class Snort2CsvParser:
         values = split_csv(line)
         if len(values) != len(self.fields):
             raise ValueError(f"expected {len(self.fields)} CSV fields, got {len(values)}")
-        return self._build(dict(zip(self.fields, values)), line)
+        return self._build(dict(zip(self.fields, values, strict=True)), line)
 
     def _build(self, row: dict[str, str], line: str) -> IdsAlert:
         stamp = row.get("timestamp", "").strip()
@@ -98,12 +98,15 @@ class Snort2CsvParser:
         )
 
 
-def split_csv(line: str) -> list[str]:
-    """One CSV record; quoted fields may hold commas and backslash-escaped quotes."""
+def split_csv(line: str, after_comma_space: bool = False) -> list[str]:
+    """One CSV record; quoted fields may hold commas and backslash-escaped quotes.
+    ``after_comma_space``: the separator is ``", "`` (Snort 3)."""
     if "\x00" in line:  # the csv module refuses NUL with its own error type
         raise ValueError("NUL in CSV line")
     try:
-        return next(csv.reader([line], escapechar="\\", doublequote=False, strict=True))
+        reader = csv.reader([line], escapechar="\\", doublequote=False, strict=True,
+                            skipinitialspace=after_comma_space)
+        return next(reader)
     except (csv.Error, StopIteration) as exc:
         raise ValueError(f"bad CSV: {exc}") from None
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Iterable
 from datetime import tzinfo
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from .alert import (
     MAX_LINE,
@@ -153,10 +154,10 @@ class Snort3CsvParser:
         line = check_length(line, self._max_line)
         if not line.strip():
             return None
-        values = [v.strip() for v in split_csv(line)]
+        values = [v.strip() for v in split_csv(line, after_comma_space=True)]
         if len(values) != len(self.fields):
             raise ValueError(f"expected {len(self.fields)} CSV fields, got {len(values)}")
-        return self._record.build(dict(zip(self.fields, values)), line)
+        return self._record.build(dict(zip(self.fields, values, strict=True)), line)
 
 
 def parse_field_list(fields: str | Iterable[str]) -> tuple[str, ...]:

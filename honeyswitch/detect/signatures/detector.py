@@ -1,0 +1,89 @@
+"""The signature detector: a compiled ruleset shared by every session's inspector.
+
+It owns what is shared across sessions: the prefilter databases, the per-service rule
+applicability, and the threshold / detection_filter state (which counts by source, so
+it must outlive sessions).  Everything per session lives in
+:class:`~.stream.SignatureInspector`.  Like the rest of the sans-IO core, a detector is
+used from one thread (its hyperscan scratch space is not thread-safe).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+from ..base import Alert, FlowInfo
+from .engine import Engine
+from .http import HttpRequestParser
+from .profile import DirectionProfile, build_profile
+from .rule import Rule
+from .ruleset import Ruleset
+from .state import ThresholdTracker
+from .stream import SignatureInspector
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Per-session bounds (bytes), all attacker-facing."""
+
+    stream_window: int = 32 << 10  # reassembly window per direction
+    http_max_line: int = 8 << 10  # request line; longer ones are inspected truncated
+    http_max_headers: int = 32 << 10  # header block kept per request
+    http_max_body: int = 32 << 10  # request body inspected per request
+    max_flowbits: int = 256  # distinct flowbits per session
+
+    def __post_init__(self) -> None:
+        for name in self.__dataclass_fields__:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
+
+
+class SignatureDetector:
+    """``InlineDetector`` running Snort/Suricata-style rules on each session's streams.
+
+    ``protocols`` maps service names to application protocols (``{"web": "http",
+    "cache": "redis"}``); services not listed are guessed from their port, and HTTP is
+    also recognised from the first client bytes.  ``prefilter`` is ``"auto"``,
+    ``"hyperscan"`` or ``"python"``.
+    """
+
+    name = "signature"
+
+    def __init__(self, ruleset: Ruleset | Sequence[Rule], *,
+                 protocols: Mapping[str, str] | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 prefilter: str = "auto", limits: Limits | None = None) -> None:
+        rules = ruleset.rules if isinstance(ruleset, Ruleset) else tuple(ruleset)
+        self.engine = Engine(rules, prefilter)
+        self.protocols = {k: v.lower() for k, v in (protocols or {}).items()}
+        self.thresholds = ThresholdTracker(clock)
+        self.limits = limits or Limits()
+        self._profiles: dict[tuple[str, tuple[int, ...], bool], DirectionProfile] = {}
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        return self.engine.rules
+
+    def new_stream(self, flow: FlowInfo) -> SignatureInspector:
+        return SignatureInspector(self, flow)
+
+    def new_http_parser(self) -> HttpRequestParser:
+        lim = self.limits
+        return HttpRequestParser(lim.http_max_line, lim.http_max_headers, lim.http_max_body)
+
+    def profile(self, proto: str, server_ports: tuple[int, ...], to_server: bool) -> DirectionProfile:
+        """Which rules apply to one direction of a service (cached)."""
+        key = (proto, server_ports, to_server)
+        prof = self._profiles.get(key)
+        if prof is None:
+            prof = build_profile(self.engine.rules, proto, server_ports, to_server)
+            self._profiles[key] = prof
+        return prof
+
+    def make_alert(self, rule: Rule, to_server: bool) -> Alert:
+        details = {"sid": rule.sid, "rev": rule.rev, "gid": rule.gid, "msg": rule.msg,
+                   "classtype": rule.classtype, "priority": rule.priority,
+                   "action": rule.action,
+                   "direction": "to_server" if to_server else "to_client"}
+        return Alert(rule.score, self.name, f"[{rule.gid}:{rule.sid}:{rule.rev}] {rule.msg}",
+                     details)

@@ -1,0 +1,301 @@
+"""A small, bounded, incremental HTTP/1.x *request* parser for the sticky buffers.
+
+Fed the client's bytes in whatever chunks they arrive, it reports three moments of each
+request: the request line is complete (``LEVEL_LINE``), the headers are complete
+(``LEVEL_HEADERS``), the body is complete or its inspection limit reached
+(``LEVEL_BODY``).  It handles pipelining, requests split anywhere, obs-folded headers,
+``Content-Length`` and chunked bodies.  Everything is bounded: an over-long request line
+is reported truncated and the rest of it skipped; headers past the limit are dropped;
+only the first ``max_body`` body bytes are kept.  A stream that stops looking like HTTP,
+or becomes a tunnel (CONNECT, Upgrade), is no longer parsed.
+
+The buffers follow Suricata's definitions (see ``http-keywords.rst``), with one
+documented difference: ``http.uri`` is percent-decoded but dot segments are *not*
+removed, so ``../`` stays visible to rules.
+"""
+from __future__ import annotations
+
+import re
+from .buffers import LEVEL_BODY, LEVEL_HEADERS, LEVEL_LINE
+
+METHODS = frozenset({b"GET", b"POST", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"PATCH",
+                     b"CONNECT", b"TRACE", b"PROPFIND", b"PROPPATCH", b"MKCOL", b"COPY",
+                     b"MOVE", b"LOCK", b"UNLOCK", b"SEARCH", b"REPORT", b"DEBUG"})
+_TOKEN = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}$")
+_PCT = re.compile(rb"%([0-9A-Fa-f]{2})")
+_HEADER_VALUES = {"http.user_agent": b"user-agent", "http.cookie": b"cookie",
+                  "http.host.raw": b"host", "http.accept": b"accept",
+                  "http.accept_enc": b"accept-encoding", "http.accept_lang": b"accept-language",
+                  "http.referer": b"referer", "http.connection": b"connection",
+                  "http.content_type": b"content-type", "http.content_len": b"content-length"}
+MAX_HEADERS = 256
+MAX_BLANK_LINES = 16
+MAX_CHUNK_LINE = 1024
+
+
+def looks_like_http(data: bytes) -> bool:
+    """Does a client stream start like an HTTP/1.x request?"""
+    method, sep, _ = data[:16].partition(b" ")
+    return bool(sep) and method in METHODS
+
+
+def normalize_uri(raw: bytes) -> bytes:
+    """Strip ``scheme://authority`` from absolute-form, then percent-decode."""
+    low = raw[:8].lower()
+    if low.startswith(b"http://") or low.startswith(b"https://"):
+        rest = raw[raw.index(b"//") + 2 :]
+        slash = rest.find(b"/")
+        raw = rest[slash:] if slash >= 0 else b"/"
+    return _PCT.sub(lambda m: bytes((int(m.group(1), 16),)), raw)
+
+
+class HttpRequest:
+    """One request's parts; buffers are built on first use and cached."""
+
+    def __init__(self, line: bytes, truncated: bool) -> None:
+        self.request_line = line
+        self.line_truncated = truncated
+        parts = line.split()
+        self.method = parts[0] if parts else b""
+        if len(parts) >= 3 and parts[-1].upper().startswith(b"HTTP/"):
+            self.protocol: bytes | None = parts[-1]
+            self.uri_raw = b" ".join(parts[1:-1])
+        else:
+            self.protocol = None
+            self.uri_raw = b" ".join(parts[1:])
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.header_raw = bytearray()
+        self.body = bytearray()
+        self.headers_done = False
+        self.rule_hits: set[int] = set()  # prefilter hits so far (kept by the inspector)
+        self._cache: dict[str, bytes | None] = {}
+
+    def header(self, name: bytes) -> bytes | None:
+        """Values of every header ``name`` (lower-case) joined by ", ", or None."""
+        values = [v for n, v in self.headers if n.lower() == name]
+        return b", ".join(values) if values else None
+
+    def buffer(self, name: str) -> bytes | None:
+        if name not in self._cache:
+            self._cache[name] = self._build(name)
+        return self._cache[name]
+
+    def _build(self, name: str) -> bytes | None:
+        if name == "http.method":
+            return self.method
+        if name == "http.uri.raw":
+            return self.uri_raw
+        if name == "http.uri":
+            return normalize_uri(self.uri_raw)
+        if name == "http.request_line":
+            return self.request_line
+        if name == "http.protocol":
+            return self.protocol
+        if name == "http.request_body":
+            return bytes(self.body) if self.body else None
+        if not self.headers_done:
+            return None
+        return self._header_buffer(name)
+
+    def _header_buffer(self, name: str) -> bytes | None:
+        if name in _HEADER_VALUES:
+            return self.header(_HEADER_VALUES[name])
+        if name == "http.host":
+            return self._host()
+        if name == "http.header":
+            return b"".join(n + b": " + v + b"\r\n" for n, v in self.headers
+                            if n.lower() != b"cookie") or None
+        if name == "http.header.raw":
+            return bytes(self.header_raw) or None
+        if name == "http.header_names":
+            return b"\r\n" + b"".join(n + b"\r\n" for n, _ in self.headers) + b"\r\n"
+        if name == "http.start":
+            lines = b"".join(n + b": " + v + b"\r\n" for n, v in self.headers)
+            return self.request_line + b"\r\n" + lines + b"\r\n"
+        return None
+
+    def _host(self) -> bytes | None:
+        low = self.uri_raw[:8].lower()
+        if low.startswith(b"http://") or low.startswith(b"https://"):
+            authority = self.uri_raw.split(b"//", 1)[1].split(b"/", 1)[0]
+        else:
+            authority = self.header(b"host") or b""
+            if not authority and self.header(b"host") is None:
+                return None
+        host = authority.rsplit(b"@", 1)[-1]
+        if not host.startswith(b"["):
+            host = host.split(b":", 1)[0]
+        return host.strip().lower()
+
+
+class HttpRequestParser:
+    """Incremental request parser; :meth:`feed` yields ``(level, request)`` events."""
+
+    def __init__(self, max_line: int = 8 << 10, max_headers: int = 32 << 10,
+                 max_body: int = 32 << 10) -> None:
+        self.max_line, self.max_headers, self.max_body = max_line, max_headers, max_body
+        self.state = "line"  # line | headers | body | chunk_size | chunk_data | chunk_end | trailers | dead
+        self.request: HttpRequest | None = None
+        self._line = bytearray()
+        self._line_over = False  # current line exceeded the limit; skipping to LF
+        self._remaining = 0
+        self._blank = 0
+        self._body_reported = False
+
+    @property
+    def active(self) -> bool:
+        return self.state != "dead"
+
+    def feed(self, data: bytes) -> list[tuple[int, HttpRequest]]:
+        events: list[tuple[int, HttpRequest]] = []
+        pos, n = 0, len(data)
+        while pos < n and self.state != "dead":
+            if self.state in ("body", "chunk_data"):
+                pos = self._body_bytes(data, pos, events)
+            else:
+                pos = self._line_bytes(data, pos, events)
+        return events
+
+    # ----------------------------------------------------------------- lines
+    def _line_bytes(self, data: bytes, pos: int, events: list[tuple[int, HttpRequest]]) -> int:
+        limit = MAX_CHUNK_LINE if self.state.startswith("chunk") else self.max_line
+        lf = data.find(b"\n", pos)
+        end = len(data) if lf < 0 else lf
+        if not self._line_over:
+            room = limit - len(self._line)
+            self._line += data[pos : min(end, pos + room)]
+            if end - pos > room:
+                self._line_over = True
+                self._overflow(events)
+        if lf < 0:
+            return len(data)
+        line = bytes(self._line).rstrip(b"\r")
+        over = self._line_over
+        self._line.clear()
+        self._line_over = False
+        if not over or self.state != "line_skip":
+            self._on_line(line, over, events)
+        else:
+            self.state = "headers"
+        return lf + 1
+
+    def _overflow(self, events: list[tuple[int, HttpRequest]]) -> None:
+        if self.state == "line":
+            # report the truncated request line now: long URIs are what attacks look like
+            self._start_request(bytes(self._line), True, events)
+            if self.state == "headers":
+                self.state = "line_skip"
+        elif self.state != "headers":
+            self.state = "dead"
+
+    def _on_line(self, line: bytes, over: bool, events: list[tuple[int, HttpRequest]]) -> None:
+        state = self.state
+        if state == "line":
+            self._start_request(line, over, events)
+        elif state == "headers":
+            self._header_line(line, events)
+        elif state == "chunk_size":
+            self._chunk_size(line)
+        elif state == "chunk_end":
+            self.state = "chunk_size" if not line else "dead"
+        elif state == "trailers" and not line:
+            self._finish_body(events)
+
+    def _start_request(self, line: bytes, truncated: bool, events: list[tuple[int, HttpRequest]]) -> None:
+        if not line:
+            self._blank += 1
+            if self._blank > MAX_BLANK_LINES:
+                self.state = "dead"
+            return
+        method = line.split(b" ", 1)[0]
+        if not _TOKEN.match(method):
+            self.state = "dead"
+            return
+        self._blank = 0
+        self.request = req = HttpRequest(line, truncated)
+        self._body_reported = False
+        events.append((LEVEL_LINE, req))
+        if req.protocol is None and not truncated:  # HTTP/0.9: no headers, no body
+            req.headers_done = True
+            events.append((LEVEL_HEADERS, req))
+            self._finish_body(events)
+        else:
+            self.state = "headers"
+
+    def _header_line(self, line: bytes, events: list[tuple[int, HttpRequest]]) -> None:
+        req = self.request
+        assert req is not None
+        if not line:
+            req.headers_done = True
+            if len(req.header_raw) + 2 <= self.max_headers:
+                req.header_raw += b"\r\n"
+            events.append((LEVEL_HEADERS, req))
+            self._start_body(req, events)
+            return
+        if len(req.header_raw) + len(line) + 2 > self.max_headers or len(req.headers) >= MAX_HEADERS:
+            return
+        req.header_raw += line + b"\r\n"
+        if line[:1] in (b" ", b"\t") and req.headers:
+            name, value = req.headers[-1]
+            req.headers[-1] = (name, (value + b" " + line.strip()).strip())
+            return
+        name, sep, value = line.partition(b":")
+        if sep and name.strip():
+            req.headers.append((name.strip(), value.strip()))
+
+    # ------------------------------------------------------------------ body
+    def _start_body(self, req: HttpRequest, events: list[tuple[int, HttpRequest]]) -> None:
+        if req.method.upper() == b"CONNECT" or req.header(b"upgrade") is not None:
+            self._finish_body(events)
+            self.state = "dead"  # a tunnel follows: no more HTTP to parse
+            return
+        te = (req.header(b"transfer-encoding") or b"").lower()
+        if b"chunked" in te:
+            self.state = "chunk_size"
+            return
+        length = _content_length(req.header(b"content-length"))
+        if length > 0:
+            self._remaining = length
+            self.state = "body"
+        else:
+            self._finish_body(events)
+
+    def _chunk_size(self, line: bytes) -> None:
+        text = line.split(b";", 1)[0].strip()
+        if not text or len(text) > 16 or not re.fullmatch(rb"[0-9A-Fa-f]+", text):
+            self.state = "dead"
+            return
+        size = int(text, 16)
+        self._remaining = size
+        self.state = "chunk_data" if size else "trailers"
+
+    def _body_bytes(self, data: bytes, pos: int, events: list[tuple[int, HttpRequest]]) -> int:
+        req = self.request
+        assert req is not None
+        take = min(self._remaining, len(data) - pos)
+        room = self.max_body - len(req.body)
+        if room > 0:
+            req.body += data[pos : pos + min(take, room)]
+        self._remaining -= take
+        if len(req.body) >= self.max_body and not self._body_reported:
+            self._body_reported = True
+            events.append((LEVEL_BODY, req))
+        if self._remaining == 0:
+            if self.state == "chunk_data":
+                self.state = "chunk_end"
+            else:
+                self._finish_body(events)
+        return pos + take
+
+    def _finish_body(self, events: list[tuple[int, HttpRequest]]) -> None:
+        if self.request is not None and not self._body_reported:
+            events.append((LEVEL_BODY, self.request))
+        self._body_reported = True
+        self.state = "line"
+
+
+def _content_length(value: bytes | None) -> int:
+    if not value:
+        return 0
+    text = value.split(b",")[0].strip()
+    return int(text) if text.isdigit() and len(text) <= 15 else 0

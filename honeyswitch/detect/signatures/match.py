@@ -1,0 +1,176 @@
+"""Evaluating a chain of matchers against one buffer, with bounded backtracking.
+
+Positions are *window coordinates*: index 0 is ``buf.data[0]``.  A stream buffer is a
+sliding window whose first byte is stream offset ``buf.base``; absolute offsets in rules
+(``offset``, ``depth``, ``isdataat`` ...) are stream offsets, so they are shifted by
+``base`` (a ``depth:5`` content only matches while the stream's first bytes are still
+in the window).  HTTP buffers have ``base == 0``.
+
+``min_end`` makes a match count only if it ends after that position (some of its bytes
+are new), which is how the stream inspector avoids alerting twice on the same bytes.
+When a later element fails, earlier occurrences are retried (the next occurrence after
+the previous one's start), as Suricata does, within a step budget.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .byteops import ByteJump, ByteTest, jump_target
+from .options import Bsize, Content, IsDataAt, Matcher, Pcre
+
+STEP_BUDGET = 2000  # recursion steps per rule evaluation
+PCRE_WINDOW = 32 << 10  # bytes a single pcre search may look at
+
+
+class Buffer:
+    """The bytes of one buffer being inspected, with a lazily lower-cased copy."""
+
+    __slots__ = ("data", "base", "_lower", "_view")
+
+    def __init__(self, data: bytes, base: int = 0) -> None:
+        self.data = data
+        self.base = base
+        self._lower: bytes | None = None
+        self._view: memoryview | None = None
+
+    @property
+    def lower(self) -> bytes:
+        if self._lower is None:
+            self._lower = self.data.lower()
+        return self._lower
+
+    @property
+    def view(self) -> memoryview:
+        if self._view is None:
+            self._view = memoryview(self.data)
+        return self._view
+
+
+@dataclass(frozen=True, slots=True)
+class Chain:
+    """The matchers of one buffer, in rule order."""
+
+    buffer: str
+    items: tuple[Matcher, ...]
+    next_relative: tuple[bool, ...]  # does item i+1 depend on where item i matched?
+
+    @classmethod
+    def of(cls, buffer: str, items: list[Matcher]) -> "Chain":
+        nxt = tuple(_is_relative(items[i + 1]) if i + 1 < len(items) else False
+                    for i in range(len(items)))
+        return cls(buffer, tuple(items), nxt)
+
+
+def _is_relative(item: Matcher) -> bool:
+    return bool(getattr(item, "relative", False))
+
+
+class _Search:
+    __slots__ = ("buf", "chain", "min_end", "budget", "late")
+
+    def __init__(self, buf: Buffer, chain: Chain, min_end: int) -> None:
+        self.buf, self.chain, self.min_end = buf, chain, min_end
+        self.budget = STEP_BUDGET
+        self.late = False  # a full match failed only because it ended too early
+
+    def step(self, i: int, prev: int, end: int) -> bool:
+        self.budget -= 1
+        if self.budget < 0:
+            return False
+        items = self.chain.items
+        if i == len(items):
+            if end > self.min_end or end == -(1 << 62):
+                return True
+            self.late = True
+            return False
+        item = items[i]
+        if isinstance(item, Content):
+            return self._content(i, item, prev, end)
+        if isinstance(item, Pcre):
+            return self._pcre(i, item, prev, end)
+        if isinstance(item, ByteJump):
+            start = prev if item.relative else -self.buf.base
+            target = jump_target(item, self.buf.data, start + item.extract.offset, self.buf.base)
+            return target is not None and self.step(i + 1, target, max(end, target))
+        return self._test(item, prev) and self.step(i + 1, prev, end)
+
+    def _retry(self, i: int) -> bool:
+        return self.budget > 0 and (self.chain.next_relative[i] or self.late)
+
+    def _content(self, i: int, c: Content, prev: int, end: int) -> bool:
+        start, stop = _window(c, prev, self.buf)
+        hay = self.buf.lower if c.nocase else self.buf.data
+        if c.negated:
+            return _find(hay, c, start, stop) < 0 and self.step(i + 1, prev, end)
+        plen = len(c.pattern)
+        pos = _find(hay, c, start, stop)
+        while pos >= 0:
+            mend = pos + plen
+            if self.step(i + 1, mend, max(end, mend)):
+                return True
+            if not self._retry(i) or c.endswith:
+                return False
+            pos = _find(hay, c, pos + 1, stop)
+        return False
+
+    def _pcre(self, i: int, p: Pcre, prev: int, end: int) -> bool:
+        spec = p.spec
+        start = max(prev, 0) if spec.relative else 0
+        view = self.buf.view[start : start + PCRE_WINDOW]
+        m = spec.regex.match(view) if spec.anchored else spec.regex.search(view)
+        if spec.negated:
+            return m is None and self.step(i + 1, prev, end)
+        while m is not None:
+            mend = start + m.end()
+            if self.step(i + 1, mend, max(end, mend)):
+                return True
+            if not self._retry(i) or spec.anchored:
+                return False
+            m = spec.regex.search(view, m.start() + 1)
+        return False
+
+    def _test(self, item: Matcher, prev: int) -> bool:
+        buf = self.buf
+        if isinstance(item, IsDataAt):
+            if item.relative:
+                ok = prev + item.position <= len(buf.data)
+            else:
+                ok = item.position - buf.base < len(buf.data)
+            return ok != item.negated
+        if isinstance(item, Bsize):
+            return item.cmp.test(len(buf.data))
+        if isinstance(item, ByteTest):
+            start = prev if item.relative else -buf.base
+            value = item.extract.read(buf.data, start + item.extract.offset)
+            return value is not None and item.compare(value)
+        return False
+
+
+def _window(c: Content, prev: int, buf: Buffer) -> tuple[int, int]:
+    n = len(buf.data)
+    if c.distance is not None or c.within is not None:
+        dist = c.distance or 0
+        start = prev + dist
+        stop = n if c.within is None else min(n, start + c.within)
+    else:
+        start = c.offset - buf.base
+        stop = n if c.depth is None else min(n, start + c.depth)
+    if c.endswith:
+        start = max(start, n - len(c.pattern))
+    return max(start, 0), stop
+
+
+def _find(hay: bytes, c: Content, start: int, stop: int) -> int:
+    if stop <= start or stop - start < len(c.pattern):
+        return -1
+    if c.endswith:
+        return start if stop == len(hay) and hay.endswith(c.pattern, start, stop) else -1
+    return hay.find(c.pattern, start, stop)
+
+
+NO_POSITION = -(1 << 62)
+
+
+def match_chain(buf: Buffer, chain: Chain, min_end: int = -1) -> bool:
+    """Does ``chain`` match ``buf`` with a match ending after ``min_end``?"""
+    return _Search(buf, chain, min_end).step(0, -buf.base, NO_POSITION)

@@ -1,0 +1,116 @@
+"""Multi-literal prefilters: which of many literals occur in a block of bytes?
+
+:class:`HyperscanPrefilter` compiles every literal (hex-escaped, so NUL and regex
+metacharacters are safe) into one block-mode database with ``HS_FLAG_SINGLEMATCH``, so
+a scan costs at most one Python callback per distinct literal found.  Only the block API
+is used, always with an explicit ``Scratch`` (the python-hyperscan 0.9 stream API has
+segfaulting corners).  A scratch is not thread-safe: a prefilter belongs to one thread.
+
+:class:`PythonPrefilter` is the fallback when hyperscan cannot be imported: literals are
+indexed by their first four (lower-cased) bytes and the 4-grams of the data are
+intersected with that index, then each candidate is confirmed with ``bytes.find``.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Protocol, Sequence
+
+log = logging.getLogger(__name__)
+
+try:  # optional dependency
+    import hyperscan as _hs
+except Exception:  # pragma: no cover - depends on the environment
+    _hs = None
+
+GRAM = 4
+
+
+class Prefilter(Protocol):
+    def scan(self, data: bytes) -> set[int]:
+        """Ids of the literals that occur in ``data``."""
+        ...
+
+
+def hyperscan_available() -> bool:
+    return _hs is not None
+
+
+def make_prefilter(literals: Sequence[tuple[bytes, bool]], engine: str = "auto") -> Prefilter:
+    """A prefilter for ``(literal, nocase)`` pairs, ids being their indexes.
+
+    ``engine`` is ``"hyperscan"``, ``"python"`` or ``"auto"`` (hyperscan if importable
+    and the database compiles, else Python).
+    """
+    if engine not in ("auto", "hyperscan", "python"):
+        raise ValueError(f"unknown prefilter engine {engine!r}")
+    if not literals:
+        return EmptyPrefilter()
+    if engine != "python" and _hs is not None:
+        try:
+            return HyperscanPrefilter(literals)
+        except Exception as exc:  # hyperscan.error and friends
+            if engine == "hyperscan":
+                raise
+            log.warning("hyperscan prefilter failed (%s); using the Python one", exc)
+    elif engine == "hyperscan":
+        raise RuntimeError("hyperscan is not installed")
+    return PythonPrefilter(literals)
+
+
+class EmptyPrefilter:
+    def scan(self, data: bytes) -> set[int]:
+        return set()
+
+
+class HyperscanPrefilter:
+    def __init__(self, literals: Sequence[tuple[bytes, bool]]) -> None:
+        assert _hs is not None
+        exprs = [b"".join(b"\\x%02x" % c for c in lit) for lit, _ in literals]
+        flags = [_hs.HS_FLAG_SINGLEMATCH | (_hs.HS_FLAG_CASELESS if nocase else 0)
+                 for _, nocase in literals]
+        self._db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
+        self._db.compile(expressions=exprs, ids=list(range(len(exprs))),
+                         elements=len(exprs), flags=flags)
+        self._scratch = _hs.Scratch(self._db)
+        self._hits: set[int] = set()
+
+    def _on_match(self, ident: int, start: int, end: int, flags: int, ctx: object) -> None:
+        self._hits.add(ident)
+
+    def scan(self, data: bytes) -> set[int]:
+        if not data:
+            return set()
+        self._hits = hits = set()
+        self._db.scan(data, match_event_handler=self._on_match, scratch=self._scratch)
+        return hits
+
+
+class PythonPrefilter:
+    def __init__(self, literals: Sequence[tuple[bytes, bool]]) -> None:
+        self._literals = [(lit.lower() if nocase else lit, nocase) for lit, nocase in literals]
+        self._index: dict[bytes, list[int]] = {}
+        self._short: list[int] = []
+        for ident, (lit, _) in enumerate(self._literals):
+            if len(lit) >= GRAM:
+                self._index.setdefault(lit[:GRAM].lower(), []).append(ident)
+            else:
+                self._short.append(ident)
+
+    def scan(self, data: bytes) -> set[int]:
+        if not data:
+            return set()
+        lower = data.lower()
+        grams = {lower[i : i + GRAM] for i in range(len(lower) - GRAM + 1)}
+        hits: set[int] = set()
+        for gram in grams.intersection(self._index):
+            for ident in self._index[gram]:
+                if self._present(ident, data, lower):
+                    hits.add(ident)
+        for ident in self._short:
+            if self._present(ident, data, lower):
+                hits.add(ident)
+        return hits
+
+    def _present(self, ident: int, data: bytes, lower: bytes) -> bool:
+        lit, nocase = self._literals[ident]
+        return (lower if nocase else data).find(lit) >= 0

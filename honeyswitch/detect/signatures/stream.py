@@ -1,0 +1,212 @@
+"""The per-session inspector: reassembly windows, HTTP parsing, flowbits.
+
+Each direction keeps a bounded window of its most recent bytes (``stream_window``).
+New bytes are prefiltered (with an overlap of the longest literal, so a literal split
+across chunks is found); a rule whose literal was seen stays a candidate while that
+region is still in the window, so its other contents may arrive later.  Candidates are
+verified on the whole window but only count if the match ends in the new bytes, so a
+rule never alerts twice on the same bytes.  Rules with offset/depth anchors are also
+tried on the chunk alone (the packet view); ``dsize`` rules see only the chunk.
+
+Client bytes of an HTTP service also go through the request parser; HTTP rules are
+evaluated once per request when the buffers they need are complete.
+
+Within one ``feed`` a ``pass`` rule match suppresses every alert of that feed.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+from ..base import Alert, FlowInfo
+from . import buffers as B
+from .http import HttpRequest, HttpRequestParser, looks_like_http
+from .match import Buffer, match_chain
+from .profile import WELL_KNOWN, Side, guess_protocol, session_applies
+from .rule import Rule, Threshold
+
+if TYPE_CHECKING:
+    from .detector import SignatureDetector
+
+
+class _Window:
+    __slots__ = ("buf", "base", "pending")
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.base = 0  # stream offset of buf[0]
+        self.pending: dict[int, int] = {}  # rule id -> stream offset its literal ends by
+
+    @property
+    def end(self) -> int:
+        return self.base + len(self.buf)
+
+    def append(self, data: bytes, limit: int) -> None:
+        self.buf += data
+        extra = len(self.buf) - limit
+        if extra > 0:
+            del self.buf[:extra]
+            self.base += extra
+            self.pending = {r: e for r, e in self.pending.items() if e > self.base}
+
+
+class SignatureInspector:
+    """Inspects one session for one :class:`SignatureDetector`."""
+
+    def __init__(self, detector: "SignatureDetector", flow: FlowInfo) -> None:
+        self.det = detector
+        self.flow = flow
+        self.windows = {True: _Window(), False: _Window()}
+        self.bits: set[str] = set()
+        self.proto: str | None = detector.protocols.get(flow.service) or guess_protocol(flow.dest_port)
+        self.http: HttpRequestParser | None = None
+        self._extra: dict[tuple[str, bool], frozenset[int]] = {}
+        self._alerts: list[Alert] = []
+        self._passed = False
+        if self.proto == "http":
+            self.http = detector.new_http_parser()
+
+    # ------------------------------------------------------------------ feed
+    def feed(self, data: bytes, to_server: bool) -> Sequence[Alert]:
+        if not data:
+            return ()
+        if self.proto is None and to_server:
+            self.proto = "http" if looks_like_http(data) else "tcp"
+            if self.proto == "http":
+                self.http = self.det.new_http_parser()
+        self._alerts, self._passed = [], False
+        self._stream(data, to_server)
+        if to_server and self.http is not None and self.http.active:
+            for level, req in self.http.feed(data):
+                self._http_event(level, req)
+        alerts, self._alerts = self._alerts, []
+        return () if self._passed else alerts
+
+    def _allowed(self, to_server: bool) -> tuple[frozenset[int], frozenset[int]]:
+        proto = self.proto or "tcp"
+        profile = self.det.profile(proto, self._server_ports(proto), to_server)
+        key = (proto, to_server)
+        if key not in self._extra:
+            client = Side(self.flow.src_ip, (self.flow.src_port,))
+            server = Side(self.flow.dest_ip, self._server_ports(proto))
+            rules = self.det.engine.rules
+            self._extra[key] = frozenset(r for r in profile.per_session
+                                         if session_applies(rules[r], client, server, to_server))
+        return profile.allowed, self._extra[key]
+
+    def _server_ports(self, proto: str) -> tuple[int, ...]:
+        known = WELL_KNOWN.get(proto)
+        port = self.flow.dest_port
+        return (port,) if known is None or known == port else (port, known)
+
+    def _filter(self, candidates: Iterable[int], to_server: bool) -> list[int]:
+        allowed, extra = self._allowed(to_server)
+        cands = set(candidates)
+        keep = (cands & allowed) | (cands & extra) if extra else cands & allowed
+        return sorted(keep, key=self.det.engine.order_key.__getitem__)
+
+    # ---------------------------------------------------------------- stream
+    def _stream(self, data: bytes, to_server: bool) -> None:
+        step = max(1, self.det.limits.stream_window // 2)
+        hits: set[int] = set()
+        for start in range(0, len(data), step):
+            hits |= self._stream_piece(data[start : start + step], to_server)
+        engine = self.det.engine
+        packet = (hits & engine.packet_ids) | set(engine.packet_unfiltered[to_server])
+        if packet:
+            chunk = Buffer(data)
+            for rid in self._filter(packet, to_server):
+                rule = engine.rules[rid]
+                if rule.dsize is None or rule.dsize.test(len(data)):
+                    if self._verify(rule, {B.PKT: chunk}, -1):
+                        self._matched(rule, to_server)
+
+    def _stream_piece(self, piece: bytes, to_server: bool) -> set[int]:
+        engine, win = self.det.engine, self.windows[to_server]
+        group = engine.stream[to_server]
+        tail = win.buf[len(win.buf) - min(group.overlap, len(win.buf)) :]
+        old_end = win.end
+        win.append(piece, self.det.limits.stream_window)
+        hits = group.scan(bytes(tail) + piece)
+        for rid in hits - engine.packet_ids:
+            win.pending[rid] = win.end
+        cands = set(win.pending)
+        cands.update(engine.stream_unfiltered[to_server])
+        if not cands:
+            return hits
+        window = Buffer(bytes(win.buf), win.base)
+        chunk: Buffer | None = None
+        for rid in self._filter(cands, to_server):
+            rule = engine.rules[rid]
+            if self._verify(rule, {B.PKT: window}, old_end - win.base):
+                self._matched(rule, to_server)
+            elif rule.anchored and old_end > 0:
+                chunk = chunk or Buffer(piece)
+                if self._verify(rule, {B.PKT: chunk}, -1):
+                    self._matched(rule, to_server)
+        return hits
+
+    # ------------------------------------------------------------------ http
+    def _http_event(self, level: int, req: HttpRequest) -> None:
+        engine = self.det.engine
+        seen = req.rule_hits
+        for name in engine.http_buffers(level):
+            data = req.buffer(name)
+            if data:
+                seen |= engine.http[name].scan(data)
+        cands = {r for r in seen if engine.rules[r].level == level}
+        cands.update(engine.http_unfiltered.get(level, ()))
+        if not cands:
+            return
+        bufs: dict[str, Buffer | None] = {}
+        win = self.windows[True]
+        bufs[B.PKT] = Buffer(bytes(win.buf), win.base)
+        for rid in self._filter(cands, True):
+            rule = engine.rules[rid]
+            if rule.urilen and not _urilen_ok(rule, req):
+                continue
+            for chain in rule.chains:
+                if chain.buffer not in bufs:
+                    data = req.buffer(chain.buffer)
+                    bufs[chain.buffer] = None if data is None else Buffer(data)
+            if self._verify(rule, bufs, -1):
+                self._matched(rule, True)
+
+    # ---------------------------------------------------------------- verify
+    def _verify(self, rule: Rule, bufs: dict[str, Buffer | None], min_end: int) -> bool:
+        for op in rule.flowbit_checks:
+            if not op.holds(self.bits):
+                return False
+        for chain in rule.chains:
+            buf = bufs.get(chain.buffer)
+            if buf is None:
+                return False
+            if not match_chain(buf, chain, min_end if chain.buffer == B.PKT else -1):
+                return False
+        return True
+
+    def _matched(self, rule: Rule, to_server: bool) -> None:
+        for op in rule.flowbit_sets:
+            op.apply(self.bits, self.det.limits.max_flowbits)
+        if rule.action == "pass":
+            self._passed = True
+            return
+        if rule.noalert:
+            return
+        for spec in (rule.detection_filter, rule.threshold):
+            if spec is not None and not self.det.thresholds.allow(spec, self._track(rule, spec, to_server)):
+                return
+        self._alerts.append(self.det.make_alert(rule, to_server))
+
+    def _track(self, rule: Rule, spec: Threshold, to_server: bool) -> tuple[object, ...]:
+        client, server = self.flow.src_ip, self.flow.dest_ip
+        src, dst = (client, server) if to_server else (server, client)
+        value: object = {"by_src": src, "by_dst": dst, "by_both": (src, dst),
+                         "by_flow": self.flow.session_id}.get(spec.track, "")
+        return (rule.gid, rule.sid, spec.kind, spec.track, value)
+
+
+def _urilen_ok(rule: Rule, req: HttpRequest) -> bool:
+    assert rule.urilen is not None
+    cmp, raw = rule.urilen
+    uri = req.buffer("http.uri.raw" if raw else "http.uri")
+    return uri is not None and cmp.test(len(uri))
