@@ -20,6 +20,7 @@ from .detect.base import CombinedInspector, FlowInfo, InlineDetector, StreamInsp
 from .events import make_event
 from .record.eventlog import EventLog
 from .record.recorder import Recorder
+from .record.writer import Writer
 from .record.transcripts import TranscriptStore
 from .relay import sockets
 from .relay.backends import Peer
@@ -42,6 +43,7 @@ class App:
         self.registry = Registry()
         self.detectors: dict[str, list[InlineDetector]] = {s.name: [] for s in config.services}
         self.servers: dict[str, list[asyncio.AbstractServer]] = {}
+        self.writer: Writer | None = None
         self.store: Store | None = None
         self.blacklist: Blacklist | None = None
         self.eventlog: EventLog | None = None
@@ -58,11 +60,15 @@ class App:
         cfg = self.config
         for path in (cfg.store_path.parent, cfg.events_path.parent, cfg.transcripts_dir):
             path.mkdir(parents=True, exist_ok=True)
-        self.store = Store(cfg.store_path)
-        self.eventlog = EventLog(cfg.events_path)
+        # One writer thread does every disk write, in order; the loop never blocks on it.
+        self.writer = Writer(name="honeyswitch-writer")
+        self.store = Store(cfg.store_path, writer=self.writer)
+        self.eventlog = EventLog(cfg.events_path, writer=self.writer)
         self.recorder.eventlog, self.recorder.store = self.eventlog, self.store
         self.blacklist = Blacklist(self.store, cfg.blacklist, on_change=self._record)
-        self.transcripts = TranscriptStore(cfg.transcripts_dir, cfg.transcript_history, cfg.transcript_max)
+        self.transcripts = TranscriptStore(
+            cfg.transcripts_dir, cfg.transcript_history, cfg.transcript_max, writer=self.writer
+        )
         try:
             for svc in cfg.services:
                 self.servers[svc.name] = await listen(svc, self.accept)
@@ -109,6 +115,8 @@ class App:
             self.eventlog.close()
         if self.store is not None:
             self.store.close()
+        if self.writer is not None:
+            self.writer.close()
         self.recorder.eventlog = self.recorder.store = None
 
     def listening(self, service: str) -> list[tuple[str, int]]:

@@ -8,6 +8,8 @@ import sys
 from honeyswitch.detect.anomaly import ModelConfig, Shape, collect, save_model, train_model
 from honeyswitch.detect.anomaly.train import MAX_SAMPLES
 
+_DEFAULTS = ModelConfig()
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
     p = subparsers.add_parser(
@@ -25,12 +27,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="decode %%XX in first line and tail for the rare-byte part (recommended for HTTP)")
     p.add_argument("--ngram", type=int, default=0, metavar="N",
                    help="add the Anagram-like n-gram part (off by default: patent note in the docs)")
-    p.add_argument("--quantile", type=float, default=ModelConfig.quantile,
+    p.add_argument("--quantile", type=float, default=_DEFAULTS.quantile,
                    help="quantile of out-of-fold training scores used as threshold (default %(default)s)")
-    p.add_argument("--margin", type=float, default=ModelConfig.margin, help="threshold multiplier (default %(default)s)")
-    p.add_argument("--min-bucket-samples", type=int, default=ModelConfig.min_bucket_samples,
+    p.add_argument("--margin", type=float, default=_DEFAULTS.margin, help="threshold multiplier (default %(default)s)")
+    p.add_argument("--min-bucket-samples", type=int, default=_DEFAULTS.min_bucket_samples,
                    help="merge length buckets until each has this many samples (default %(default)s)")
-    p.add_argument("--cap", type=int, default=Shape.cap, help="bytes of each request looked at (default %(default)s)")
+    p.add_argument("--cap", type=int, default=_DEFAULTS.shape.cap, help="bytes of each request looked at (default %(default)s)")
     p.add_argument("--max-samples", type=int, default=MAX_SAMPLES, help="sample at most this many requests")
     p.set_defaults(func=run)
     return p

@@ -49,7 +49,7 @@ class Blacklist:
                  on_change: Callable[[dict[str, Any]], None] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.store = store
-        self.config = config
+        self._config = config
         self.on_change = on_change
         self.clock = clock
         self._entries: dict[str, Entry] = {}
@@ -161,9 +161,18 @@ class Blacklist:
         """The active entries as ``text``, ``nft`` or ``ipset`` (see :mod:`.export`)."""
         return _export(fmt, self.entries(), self.clock())
 
+    @property
+    def config(self) -> BlacklistConfig:
+        return self._config
+
+    @config.setter
+    def config(self, config: BlacklistConfig) -> None:
+        self.set_config(config)
+
     def set_config(self, config: BlacklistConfig) -> None:
-        """Use a reloaded config; entries now on the allowlist are removed."""
-        self.config = config
+        """Use a reloaded config (also ``bl.config = new``); entries now on the
+        allowlist are removed."""
+        self._config = config
         for key in [k for k in self._entries if config.allowed(k)]:
             self.remove(key, "allowlist")
 

@@ -142,6 +142,33 @@ def test_main_only_relays_between_client_and_main() -> None:
     )
 
 
+def test_client_bytes_read_before_main_is_up_wait_for_it() -> None:
+    # Reading is paused until main connects, but a transport may hold a chunk already.
+    pb = Playbook(Session(SessionPolicy()))
+    pb.run(START)
+    assert (
+        pb
+        >> DataReceived(CLIENT, b"early")
+        >> EofReceived(CLIENT)
+        >> Opened(MAIN)
+        << Send(MAIN, b"early") << Shutdown(MAIN) << ResumeReading(CLIENT)
+        >> Opened(HONEYPOT)
+        << Send(HONEYPOT, b"early") << Shutdown(HONEYPOT)
+    )
+
+
+def test_client_bytes_for_a_main_that_never_came_go_nowhere() -> None:
+    pb = Playbook(Session(SessionPolicy()))
+    pb.run(START, DataReceived(CLIENT, b"early"), Opened(HONEYPOT))
+    assert (
+        pb
+        >> OpenFailed(MAIN, "refused")
+        << Emit("backend_failure", {"end": "main"})
+        << Close(HONEYPOT, reset=True)
+        << Close(CLIENT, reset=True)
+    )
+
+
 def test_late_honeypot_gets_pending_bytes_in_order_then_the_eof() -> None:
     pb = Playbook(Session(SessionPolicy()))
     pb.run(START, Opened(MAIN))

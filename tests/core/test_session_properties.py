@@ -67,8 +67,8 @@ def chunks(draw: st.DrawFn, data: bytes) -> list[bytes]:
 
 @st.composite
 def scripts(draw: st.DrawFn, *, switch: bool = True, quiet_timer: bool = False) -> Script:
-    """Main's, the honeypot's and the client's chunks interleaved at random, the honeypot
-    opening at a random point (before it speaks) and, maybe, a switch and a quiet timer."""
+    """Main's, the honeypot's and the client's chunks interleaved at random, the backends
+    connecting at random points (before they speak) and, maybe, a switch and a quiet timer."""
     stream = draw(st.binary(max_size=300))
     client = draw(st.binary(max_size=40))
     queues = {
@@ -78,11 +78,12 @@ def scripts(draw: st.DrawFn, *, switch: bool = True, quiet_timer: bool = False) 
     }
     order = draw(st.permutations([end for end, q in queues.items() for _ in q]))
     events: list[Event] = [DataReceived(end, queues[end].popleft()) for end in order]
-    first_hp = next(
-        (i for i, e in enumerate(events) if isinstance(e, DataReceived) and e.end is HONEYPOT),
-        len(events),
-    )
-    events.insert(draw(st.integers(0, first_hp)), Opened(HONEYPOT))
+    for backend in (MAIN, HONEYPOT):  # each connects before it speaks
+        first = next(
+            (i for i, e in enumerate(events) if isinstance(e, DataReceived) and e.end is backend),
+            len(events),
+        )
+        events.insert(draw(st.integers(0, first)), Opened(backend))
     if switch:
         at = draw(st.integers(0, len(events)))
         events.insert(at, SWITCH)
@@ -93,7 +94,7 @@ def scripts(draw: st.DrawFn, *, switch: bool = True, quiet_timer: bool = False) 
 
 def play(session: Session, events: list[Event]) -> list[tuple[Event | None, list[Command]]]:
     steps: list[tuple[Event | None, list[Command]]] = [(None, session.start())]
-    for event in [Opened(MAIN), *events]:
+    for event in events:
         steps.append((event, session.handle(event)))
     return steps
 

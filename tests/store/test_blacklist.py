@@ -200,8 +200,10 @@ def test_set_config_removes_newly_allowed(store: Store) -> None:
     events: list[dict[str, Any]] = []
     bl = Blacklist(store, BlacklistConfig(ttl=0), on_change=events.append)
     bl.add("10.1.1.1", "r", "op")
-    bl.set_config(CONFIG)
-    assert not bl.is_listed("10.1.1.1")
+    bl.add("192.0.2.1", "r", "op")
+    bl.config = CONFIG  # what a config reload does
+    assert not bl.is_listed("10.1.1.1") and bl.is_listed("192.0.2.1")
+    assert bl.config is CONFIG
     assert events[-1]["event_type"] == "blacklist_remove" and events[-1]["by"] == "allowlist"
 
 

@@ -9,8 +9,11 @@ Three sources, all bounded and all giving :class:`~.requests.Request` objects:
 * JSON-lines transcripts (a file, or every ``*.jsonl`` below a directory), one record
   per chunk: ``{"t": <time>, "s": "client" | "main" | "honeypot", "d": <base64>}``,
   each file being one session; ``main`` and ``honeypot`` bytes both count as the
-  server's reply.  Malformed lines are skipped and counted (a recorder killed mid-write
-  leaves half a line).
+  server's reply.  Header and mark records (no ``"s"``) are passed over, except that a
+  ``{"mark": "switch"}`` ends the session's training data: from there on the client is
+  a detected attacker, and the request in progress (the one that tripped the switch) is
+  dropped.  Malformed lines are skipped and counted (a recorder killed mid-write leaves
+  half a line).
 
 Large inputs are reduced to ``max_samples`` requests by seeded reservoir sampling, so
 memory stays bounded and the sample is uniform over the whole input.
@@ -96,7 +99,10 @@ def requests_from_transcripts(root: str | Path, cap: int = DEFAULT_CAP,
         with open(path, "rb") as fh:
             for line in _lines(fh, skipped):
                 record = _record(line, skipped)
-                if record is not None:
+                if record == "switch":
+                    splitter = RequestSplitter(cap)  # drop the request that tripped it
+                    break
+                if isinstance(record, tuple):
                     yield from splitter.feed(*record)
         yield from splitter.end()
 
@@ -113,10 +119,15 @@ def _lines(fh: BinaryIO, skipped: TrainingSet | None) -> Iterator[bytes]:
             yield line
 
 
-def _record(line: bytes, skipped: TrainingSet | None) -> tuple[Direction, bytes] | None:
-    """``(direction, bytes)`` of one transcript line, or None (counted) if malformed."""
+def _record(line: bytes, skipped: TrainingSet | None) -> tuple[Direction, bytes] | str | None:
+    """``(direction, bytes)`` of a data line, ``"switch"`` at a switch mark, else None.
+
+    Malformed lines are counted in ``skipped``; header and other mark lines are not.
+    """
     try:
         rec = json.loads(line)
+        if isinstance(rec, dict) and "s" not in rec and ("header" in rec or "mark" in rec):
+            return "switch" if rec.get("mark") == "switch" else None
         side = rec["s"]
         data = base64.b64decode(rec["d"], validate=True)
         if side not in ("client", "main", "honeypot"):

@@ -63,6 +63,7 @@ class Engine:
         self.packet_unfiltered: dict[bool, tuple[int, ...]] = {}
         self.packet_ids = frozenset(i for i, r in enumerate(self.rules) if r.packet)
         self.order_key = [(r.order, i) for i, r in enumerate(self.rules)]
+        self.level_of = [r.level for r in self.rules]
         self.http: dict[str, Group] = {}
         self.http_unfiltered: dict[int, tuple[int, ...]] = {}
         self._place(prefilter)
@@ -91,7 +92,11 @@ class Engine:
         for buf, ids in http_ids.items():
             self.http[buf] = build_group(self.rules, ids, prefilter)
         self.http_unfiltered = {level: tuple(ids) for level, ids in http_free.items()}
+        by_level: dict[int, list[str]] = {}
+        for buf in self.http:
+            by_level.setdefault(B.LEVELS[buf], []).append(buf)
+        self._http_by_level = {level: tuple(bufs) for level, bufs in by_level.items()}
 
     def http_buffers(self, level: int) -> tuple[str, ...]:
         """Buffers completed at ``level`` that some rule has a literal in."""
-        return tuple(b for b in self.http if B.LEVELS[b] == level)
+        return self._http_by_level.get(level, ())

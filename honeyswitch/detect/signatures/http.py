@@ -67,13 +67,21 @@ class HttpRequest:
         self.header_raw = bytearray()
         self.body = bytearray()
         self.headers_done = False
-        self.rule_hits: set[int] = set()  # prefilter hits so far (kept by the inspector)
+        self.rule_hits: dict[int, set[int]] = {}  # level -> rule ids whose literal was seen
         self._cache: dict[str, bytes | None] = {}
+        self._by_name: dict[bytes, bytes] | None = None
 
     def header(self, name: bytes) -> bytes | None:
         """Values of every header ``name`` (lower-case) joined by ", ", or None."""
-        values = [v for n, v in self.headers if n.lower() == name]
-        return b", ".join(values) if values else None
+        if self._by_name is None or not self.headers_done:
+            by_name: dict[bytes, list[bytes]] = {}
+            for n, v in self.headers:
+                by_name.setdefault(n.lower(), []).append(v)
+            if not self.headers_done:
+                values = by_name.get(name)
+                return b", ".join(values) if values else None
+            self._by_name = {k: b", ".join(v) for k, v in by_name.items()}
+        return self._by_name.get(name)
 
     def buffer(self, name: str) -> bytes | None:
         if name not in self._cache:

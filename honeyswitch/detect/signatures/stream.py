@@ -59,7 +59,7 @@ class SignatureInspector:
         self.bits: set[str] = set()
         self.proto: str | None = detector.protocols.get(flow.service) or guess_protocol(flow.dest_port)
         self.http: HttpRequestParser | None = None
-        self._extra: dict[tuple[str, bool], frozenset[int]] = {}
+        self._extra: dict[tuple[str, bool], tuple[frozenset[int], frozenset[int]]] = {}
         self._alerts: list[Alert] = []
         self._passed = False
         if self.proto == "http":
@@ -83,15 +83,17 @@ class SignatureInspector:
 
     def _allowed(self, to_server: bool) -> tuple[frozenset[int], frozenset[int]]:
         proto = self.proto or "tcp"
-        profile = self.det.profile(proto, self._server_ports(proto), to_server)
         key = (proto, to_server)
-        if key not in self._extra:
+        found = self._extra.get(key)
+        if found is None:
+            profile = self.det.profile(proto, self._server_ports(proto), to_server)
             client = Side(self.flow.src_ip, (self.flow.src_port,))
             server = Side(self.flow.dest_ip, self._server_ports(proto))
             rules = self.det.engine.rules
-            self._extra[key] = frozenset(r for r in profile.per_session
-                                         if session_applies(rules[r], client, server, to_server))
-        return profile.allowed, self._extra[key]
+            extra = frozenset(r for r in profile.per_session
+                              if session_applies(rules[r], client, server, to_server))
+            found = self._extra[key] = (profile.allowed, extra)
+        return found
 
     def _server_ports(self, proto: str) -> tuple[int, ...]:
         known = WELL_KNOWN.get(proto)
@@ -148,28 +150,33 @@ class SignatureInspector:
     # ------------------------------------------------------------------ http
     def _http_event(self, level: int, req: HttpRequest) -> None:
         engine = self.det.engine
-        seen = req.rule_hits
+        levels = engine.level_of
         for name in engine.http_buffers(level):
             data = req.buffer(name)
             if data:
-                seen |= engine.http[name].scan(data)
-        cands = {r for r in seen if engine.rules[r].level == level}
+                for rid in engine.http[name].scan(data):
+                    req.rule_hits.setdefault(levels[rid], set()).add(rid)
+        cands = req.rule_hits.pop(level, set())
         cands.update(engine.http_unfiltered.get(level, ()))
         if not cands:
             return
         bufs: dict[str, Buffer | None] = {}
-        win = self.windows[True]
-        bufs[B.PKT] = Buffer(bytes(win.buf), win.base)
         for rid in self._filter(cands, True):
             rule = engine.rules[rid]
             if rule.urilen and not _urilen_ok(rule, req):
                 continue
             for chain in rule.chains:
                 if chain.buffer not in bufs:
-                    data = req.buffer(chain.buffer)
-                    bufs[chain.buffer] = None if data is None else Buffer(data)
+                    bufs[chain.buffer] = self._request_buffer(req, chain.buffer)
             if self._verify(rule, bufs, -1):
                 self._matched(rule, True)
+
+    def _request_buffer(self, req: HttpRequest, name: str) -> Buffer | None:
+        if name == B.PKT:
+            win = self.windows[True]
+            return Buffer(bytes(win.buf), win.base)
+        data = req.buffer(name)
+        return None if data is None else Buffer(data)
 
     # ---------------------------------------------------------------- verify
     def _verify(self, rule: Rule, bufs: dict[str, Buffer | None], min_end: int) -> bool:

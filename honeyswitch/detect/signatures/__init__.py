@@ -1,0 +1,33 @@
+"""Inline Snort/Suricata-style signatures, sans-IO.
+
+Build once, then give every session an inspector::
+
+    ruleset = load_ruleset([default_rules_path(), "/etc/honeyswitch/local.rules"],
+                           classification="/etc/suricata/classification.config")
+    detector = SignatureDetector(ruleset, protocols={"web": "http", "cache": "redis"})
+    inspector = detector.new_stream(flow)          # per session
+    alerts = inspector.feed(chunk, to_server=True)  # before forwarding the chunk
+
+Modules: :mod:`.parse` (rule text -> :class:`Rule`), :mod:`.options` / :mod:`.match`
+(content, pcre, byte_* semantics), :mod:`.http` (request buffers), :mod:`.engine` /
+:mod:`.prefilter` (multi-literal prefilter), :mod:`.stream` (per-session inspector),
+:mod:`.ruleset` (files, skip reasons), :mod:`.state` (flowbits, thresholds).
+"""
+from __future__ import annotations
+
+from .classify import DEFAULT_CLASSIFICATION, ScorePolicy, load_classification
+from .detector import Limits, SignatureDetector
+from .errors import RuleError, Unsupported
+from .parse import ParseContext, parse_rule
+from .prefilter import hyperscan_available
+from .rule import Rule
+from .ruleset import (Ruleset, Skipped, default_rules_path, load_file, load_ruleset,
+                      make_context, parse_rules)
+from .stream import SignatureInspector
+
+__all__ = [
+    "DEFAULT_CLASSIFICATION", "Limits", "ParseContext", "Rule", "RuleError", "Ruleset",
+    "ScorePolicy", "SignatureDetector", "SignatureInspector", "Skipped", "Unsupported",
+    "default_rules_path", "hyperscan_available", "load_classification", "load_file",
+    "load_ruleset", "make_context", "parse_rule", "parse_rules",
+]

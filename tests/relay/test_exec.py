@@ -1,0 +1,99 @@
+"""exec: backends: a program started per session with the stream on stdin/stdout."""
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import sys
+
+from honeyswitch.demo import service
+from honeyswitch.testing import servers
+from honeyswitch.testing.harness import connect, make_config, running, session_of
+
+DEMO_STDIO = shlex.join([sys.executable, "-m", "honeyswitch.demo.service", "--stdio", "--data", "fake"])
+
+
+async def test_exec_honeypot_takes_over_a_line_service(tmp_path):
+    main_store = service.Store(dict(service.REAL_DATA))
+    main_srv = await service.serve(main_store, "127.0.0.1", 0)
+    main_url = f"tcp://127.0.0.1:{main_srv.sockets[0].getsockname()[1]}"
+    cfg = make_config(
+        tmp_path,
+        [{"name": "kv", "main": main_url, "honeypot": f"exec:{DEMO_STDIO}", "align": "quiet",
+          "quiet_time": 0.1}],
+    )
+    try:
+        async with running(cfg) as (app, events):
+            reader, writer = await connect(app)
+            assert await asyncio.wait_for(reader.readline(), 5) == service.GREETING
+            writer.write(b"GET customer:1001\n")
+            assert b"DE89" in await asyncio.wait_for(reader.readline(), 5)
+            sid = await session_of(app, writer)
+            app.switch_session(sid, "operator", "test")
+            writer.write(b"GET customer:1001\n")
+            assert b"DE00" in await asyncio.wait_for(reader.readline(), 5)
+            writer.write(b"QUIT\n")
+            assert await asyncio.wait_for(reader.readline(), 5) == b"BYE\n"
+            assert await asyncio.wait_for(reader.read(), 5) == b""  # the program exited: EOF
+            writer.close()
+            end = await events.wait_for("session_end")
+    finally:
+        main_srv.close()
+    assert end["switched"] is True
+    assert main_store.log == ["GET customer:1001\n"]
+
+
+async def test_exec_backend_gets_connection_facts_and_is_reaped(tmp_path):
+    main = await servers.TestServer(servers.echo()).start()
+    script = 'echo "$TCPREMOTEIP $HONEYSWITCH_SESSION"; echo oops >&2; exec cat'
+    cfg = make_config(
+        tmp_path,
+        [{"name": "sh", "main": main.url, "honeypot": "exec:/bin/sh -c " + shlex.quote(script)}],
+    )
+    before = _children()
+    async with running(cfg) as (app, events):
+        reader, writer = await connect(app)
+        writer.write(b"hello\n")
+        assert await asyncio.wait_for(reader.readline(), 5) == b"hello\n"
+        sid = await session_of(app, writer)
+        app.switch_session(sid, "operator", "test")
+        writer.write(b"after\n")
+        # bytes alignment: main sent 6 bytes, so the honeypot's first 6 are skipped.
+        got = await asyncio.wait_for(reader.readuntil(b"after\n"), 5)
+        writer.close()
+        await events.wait_for("session_end")
+        await asyncio.sleep(0.3)
+    await main.close()
+    assert got.endswith(b"hello\nafter\n")
+    assert sid.encode() in got  # $HONEYSWITCH_SESSION reached the program
+    assert _children() <= before, "exec backend left a process behind"
+
+
+async def test_exec_program_that_cannot_start_leaves_main_serving(tmp_path):
+    main = await servers.TestServer(servers.echo()).start()
+    cfg = make_config(tmp_path, [{"name": "x", "main": main.url, "honeypot": "exec:/nonexistent/program"}])
+    async with running(cfg) as (app, events):
+        reader, writer = await connect(app)
+        writer.write(b"still served\n")
+        assert await asyncio.wait_for(reader.readline(), 5) == b"still served\n"
+        writer.close()
+        failure = await events.wait_for("backend_failure")
+    await main.close()
+    assert failure["end"] == "honeypot"
+
+
+def _children() -> set[int]:
+    """Live (non-zombie) children of this process."""
+    me = os.getpid()
+    out = set()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == me:
+            out.add(int(pid))
+    return out
