@@ -99,13 +99,12 @@ class Playbook:
         return self.session.handle(event)
 
     def _matches(self, expected: list[Command], actual: list[Command]) -> bool:
-        i = 0
-        for command in actual:
-            if i < len(expected) and matches(expected[i], command):
-                i += 1
-            elif not (self.ignore_emits and isinstance(command, Emit)):
-                return False
-        return i == len(expected)
+        pairs = _common(expected, actual)
+        paired = {j for _, j in pairs}
+        return len(pairs) == len(expected) and all(
+            j in paired or (self.ignore_emits and isinstance(c, Emit))
+            for j, c in enumerate(actual)
+        )
 
     def _report(self, step: _Step, actual: list[Command]) -> str:
         before = self.transcript[: len(self.transcript) - len(actual) - 1]
@@ -131,7 +130,7 @@ class Playbook:
 
 
 def _common(expected: list[Command], actual: list[Command]) -> list[tuple[int, int]]:
-    """Index pairs of a longest common subsequence under :func:`matches`, for the diff."""
+    """Index pairs of a longest common subsequence under :func:`matches`."""
     n, m = len(expected), len(actual)
     best = [[0] * (m + 1) for _ in range(n + 1)]
     for a in range(n - 1, -1, -1):

@@ -49,7 +49,7 @@ class _Quiet:
     """Inspector for a service without a model."""
 
     def feed(self, data: bytes, to_server: bool) -> Sequence[Alert]:
-        return ()
+        return []
 
 
 class AnomalyDetector:
@@ -84,7 +84,7 @@ class AnomalyInspector:
 
     def feed(self, data: bytes, to_server: bool) -> Sequence[Alert]:
         if not data:
-            return ()
+            return []
         return self._client(data) if to_server else self.finish()
 
     def finish(self) -> list[Alert]:

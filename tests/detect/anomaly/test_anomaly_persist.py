@@ -33,6 +33,13 @@ def _write(path: Path, arrays: dict[str, np.ndarray], pickle: bool = False) -> P
     return path
 
 
+def _three_buckets(arrays: dict[str, np.ndarray], edges: list[int]) -> None:
+    """Give the full view three buckets (copies of its first) with the given edges."""
+    arrays["full.edges"] = np.array(edges, dtype=np.int64)
+    for key in ("full.mean", "full.std", "full.count", "full.scale"):
+        arrays[key] = np.repeat(arrays[key][:1], 3, axis=0)
+
+
 def _meta(arrays: dict[str, np.ndarray]) -> dict:
     return json.loads(arrays["meta"].tobytes())
 
@@ -93,7 +100,8 @@ def test_oversized_member_rejected(tmp_path: Path) -> None:
     [
         (lambda a: a.update({"full.mean": np.full_like(a["full.mean"], np.nan)}), "NaN"),
         (lambda a: a.update({"full.std": a["full.std"][:, :100].copy()}), "expected"),
-        (lambda a: a.update({"head.edges": a["head.edges"][::-1].copy()}), "start at 0"),
+        (lambda a: a.update({"head.edges": a["head.edges"] + 1}), "start at 0"),
+        (lambda a: _three_buckets(a, [0, 50, 50]), "increase"),
         (lambda a: a.update({"full.count": np.zeros_like(a["full.count"])}), "counts"),
         (lambda a: a.update({"tail.scale": -a["tail.scale"]}), "scales"),
         (lambda a: a.update({"full.mean": a["full.mean"] + 2.0}), r"\[0, 1\]"),
@@ -102,7 +110,8 @@ def test_oversized_member_rejected(tmp_path: Path) -> None:
         (lambda a: a.update({"extra": np.zeros(3)}), "unexpected"),
         (lambda a: a.pop("tail.std"), "missing"),
         (lambda a: a.update({"meta": np.frombuffer(b"{not json", np.uint8)}), "not JSON"),
-        (lambda a: a.update({"full.mean": a["full.mean"].astype(np.float32)}), "expected"),
+        (lambda a: a.update({"full.mean": a["full.mean"].astype(np.float32)}), "not allowed"),
+        (lambda a: a.update({"full.count": a["full.count"].astype(np.float64)}), "expected"),
     ],
 )
 def test_bad_arrays_rejected(tmp_path: Path, model_file: Path, mutate, message: str) -> None:  # type: ignore[no-untyped-def]
