@@ -184,24 +184,28 @@ def _body(rng: random.Random) -> tuple[str, str]:
 
 
 def http_request(rng: random.Random, uas: list[str], params: dict[str, str] | None = None,
-                 body: tuple[str, str] | None = None, extra_header: str | None = None) -> bytes:
-    """One benign-looking request; ``params``/``body``/``extra_header`` let attacks ride on it."""
+                 body: tuple[str, str] | None = None, extra_header: str | None = None,
+                 encoding: str = "utf-8") -> bytes:
+    """One benign-looking request; ``params``/``body``/``extra_header`` let attacks ride on it.
+
+    ``params={"": "a=1&b=2"}`` passes an already-encoded query string.
+    """
     host = rng.choice(["shop.example.com", "www.example.com", "api.example.com", "10.0.0.5:8080"])
     method = "POST" if body is not None else rng.choices(["GET", "POST", "HEAD"], [78, 18, 4])[0]
     path = _path(rng)
     if params is None and method != "POST" and rng.random() < 0.55:
         params = _query(rng)
-    target = path + ("?" + encode_query(params, rng) if params and "=" not in str(params.get("")) else "")
-    if params and "" in params:  # pre-encoded query string
-        target = path + "?" + params[""]
+    target = path
+    if params:
+        target += "?" + (params[""] if "" in params else encode_query(params, rng))
     hs = _headers(rng, uas, host)
     if extra_header:
         hs.insert(rng.randint(1, len(hs)), extra_header)
     text = ""
     if method == "POST":
         ctype, text = body if body is not None else _body(rng)
-        hs += [f"Content-Type: {ctype}", f"Content-Length: {len(text.encode())}"]
-    return (f"{method} {target} HTTP/1.1\r\n" + "\r\n".join(hs) + "\r\n\r\n" + text).encode()
+        hs += [f"Content-Type: {ctype}", f"Content-Length: {len(text.encode(encoding))}"]
+    return (f"{method} {target} HTTP/1.1\r\n" + "\r\n".join(hs) + "\r\n\r\n" + text).encode(encoding)
 
 
 def benign_http(n: int, seed: int) -> list[bytes]:
@@ -356,6 +360,33 @@ def _carry(rng: random.Random, uas: list[str], value: str) -> bytes:
     if rng.random() < 0.75:
         return http_request(rng, uas, params={"": query})
     return http_request(rng, uas, body=("application/x-www-form-urlencoded", query))
+
+
+def oversized_http(seed: int) -> list[bytes]:
+    """Requests of normal-looking material, far longer than normal: header stuffing,
+    parameter floods, giant cookies (the overflow/DoS shape, not its bytes)."""
+    rng = random.Random(seed)
+    uas = user_agents()
+    out = []
+    for _ in range(8):
+        out.append(http_request(rng, uas, extra_header="Cookie: session=" + _token(rng, rng.randint(8000, 40000))))
+        out.append(http_request(rng, uas, extra_header="\r\n".join([f"Accept-Language: {rng.choice(LANGS)}"] * rng.randint(200, 900))))
+        flood = "&".join(f"id={rng.randint(1, 999)}" for _ in range(rng.randint(1000, 5000)))
+        out.append(http_request(rng, uas, params={"": flood}))
+    return out
+
+
+def binary_http(seed: int) -> list[bytes]:
+    """Binary junk where text is expected: raw bytes in a body or a header."""
+    rng = random.Random(seed)
+    uas = user_agents()
+    out = []
+    for _ in range(12):
+        body = bytes(rng.randrange(256) for _ in range(rng.randint(200, 2000))).decode("latin-1")
+        out.append(http_request(rng, uas, body=("application/octet-stream", body), encoding="latin-1"))
+        junk = bytes(rng.randint(0x80, 0xFF) for _ in range(rng.randint(50, 300))).decode("latin-1")
+        out.append(http_request(rng, uas, params={}, extra_header="X-Data: " + junk, encoding="latin-1"))
+    return out
 
 
 # --------------------------------------------------------------------------- redis
