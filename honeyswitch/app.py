@@ -12,7 +12,8 @@ import logging
 import secrets
 import signal
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .config import Config, ServiceConfig
 from .core.types import State, SwitchRequested
@@ -20,8 +21,8 @@ from .detect.base import CombinedInspector, FlowInfo, InlineDetector, StreamInsp
 from .events import make_event
 from .record.eventlog import EventLog
 from .record.recorder import Recorder
-from .record.writer import Writer
 from .record.transcripts import TranscriptStore
+from .record.writer import Writer
 from .relay import sockets
 from .relay.backends import Peer
 from .relay.listener import ClientConn, bound_ports, listen
@@ -42,7 +43,7 @@ class App:
         self.config = config
         self.registry = Registry()
         self.detectors: dict[str, list[InlineDetector]] = {s.name: [] for s in config.services}
-        self.servers: dict[str, list[asyncio.AbstractServer]] = {}
+        self.servers: dict[str, list[asyncio.Server]] = {}
         self.writer: Writer | None = None
         self.store: Store | None = None
         self.blacklist: Blacklist | None = None
@@ -158,7 +159,7 @@ class App:
 
     def open_transcript(self, runner: SessionRunner) -> Transcript:
         assert self.transcripts is not None
-        meta = {**_session_fields(runner), "main": runner.service.main.url, "honeypot": runner.service.honeypot.url}
+        meta = {**(_session_fields(runner) or {}), "main": runner.service.main.url, "honeypot": runner.service.honeypot.url}
         return self.transcripts.open(runner.id, meta)
 
     def on_switch(self, runner: SessionRunner) -> None:

@@ -12,9 +12,10 @@ import os
 import re
 import shlex
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, NoReturn
 
 from .core.session import SessionPolicy
 from .core.types import Align, NoHoneypotPolicy
@@ -129,7 +130,7 @@ class _Reader:
             if key not in known:
                 self.fail(key, f"unknown key (known: {', '.join(sorted(known))})")
 
-    def fail(self, key: str, problem: str) -> None:
+    def fail(self, key: str, problem: str) -> NoReturn:
         where = f"{self.prefix}.{key}" if self.prefix and key else (self.prefix or key)
         raise ConfigError(f"{self.src}: {where}: {problem}")
 
@@ -224,13 +225,15 @@ _SERVICE_KEYS = {
 
 def _service(src: str, index: int, table: Mapping[str, Any]) -> ServiceConfig:
     r = _Reader(src, f"service[{index}]", table, _SERVICE_KEYS)
-    name = r.get("name", str, None) if "name" in table else r.fail("name", "is required")
+    if "name" not in table:
+        r.fail("name", "is required")
+    name: str = r.get("name", str, "")
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
         r.fail("name", f"must be 1-64 of A-Z a-z 0-9 _ . -, not {name!r}")
     raw_listen = table.get("listen")
     if raw_listen is None:
         r.fail("listen", "is required")
-    items = [raw_listen] if isinstance(raw_listen, str) else raw_listen
+    items: Any = [raw_listen] if isinstance(raw_listen, str) else raw_listen
     if not isinstance(items, list) or not items or not all(isinstance(i, str) for i in items):
         r.fail("listen", "must be \"host:port\" or a list of them")
     listen = []

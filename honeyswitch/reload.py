@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def reload_config(app: "App") -> None:
+def reload_config(app: App) -> None:
     try:
         new = load(app.config.source)
     except ConfigError as e:
@@ -32,7 +32,7 @@ def reload_config(app: "App") -> None:
     spawn(_apply(app, new), name="reload")
 
 
-async def _apply(app: "App", new) -> None:  # type: ignore[no-untyped-def]
+async def _apply(app: App, new) -> None:  # type: ignore[no-untyped-def]
     old_services = {s.name: s for s in app.config.services}
     app.config = new.__class__(**{**_fields(new), "control": app.config.control,
                                   "store_path": app.config.store_path})

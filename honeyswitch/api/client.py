@@ -21,7 +21,7 @@ class ApiClient:
         self.timeout = timeout
 
     @classmethod
-    def from_config(cls, config: Config) -> "ApiClient":
+    def from_config(cls, config: Config) -> ApiClient:
         if config.control.listen is None:
             raise ApiError(f"{config.source}: control.listen is empty: the control API is off")
         host, port = config.control.listen

@@ -9,13 +9,16 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from .. import __version__
 from ..config import ControlConfig
 from ..relay.registry import describe
+from ..store.blacklist import Blacklist
+from ..store.db import Store
 from . import auth
 
 if TYPE_CHECKING:
@@ -23,10 +26,10 @@ if TYPE_CHECKING:
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_BODY = 64 << 10
-APP_KEY: web.AppKey["App"] = web.AppKey("honeyswitch", object)  # type: ignore[arg-type]
+APP_KEY: web.AppKey[App] = web.AppKey("honeyswitch", object)  # type: ignore[arg-type]
 
 
-def build_app(app: "App", token: str) -> web.Application:
+def build_app(app: App, token: str) -> web.Application:
     expected = token.encode()
 
     @web.middleware
@@ -55,7 +58,7 @@ def build_app(app: "App", token: str) -> web.Application:
     return web_app
 
 
-async def start_api(app: "App", control: ControlConfig) -> web.AppRunner:
+async def start_api(app: App, control: ControlConfig) -> web.AppRunner:
     """Serve the API on ``control.listen``; returns the runner (``cleanup()`` stops it)."""
     assert control.listen is not None
     runner = web.AppRunner(build_app(app, auth.token(control, create=True)), access_log=None)
@@ -122,7 +125,7 @@ async def switch_client(request: web.Request) -> web.Response:
 
 async def list_blacklist(request: web.Request) -> web.Response:
     app = request.app[APP_KEY]
-    return _json({"blacklist": app.blacklist.entries()})
+    return _json({"blacklist": _blacklist(app).entries()})
 
 
 async def add_blacklist(request: web.Request) -> web.Response:
@@ -132,7 +135,7 @@ async def add_blacklist(request: web.Request) -> web.Response:
     ttl = body.get("ttl")
     if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl < 0):
         raise web.HTTPBadRequest(reason="ttl must be a number of seconds >= 0")
-    entry = app.blacklist.add(ip, reason=_str(body, "reason", "operator"), by="operator", ttl=ttl)
+    entry = _blacklist(app).add(ip, reason=_str(body, "reason", "operator"), by="operator", ttl=ttl)
     if entry is None:
         return _error(409, f"{ip} is on the allowlist")
     return _json({"added": entry})
@@ -141,7 +144,7 @@ async def add_blacklist(request: web.Request) -> web.Response:
 async def remove_blacklist(request: web.Request) -> web.Response:
     app = request.app[APP_KEY]
     ip = _ip(request.match_info["ip"])
-    if not app.blacklist.remove(ip, by="operator"):
+    if not _blacklist(app).remove(ip, by="operator"):
         return _error(404, f"{ip} is not blacklisted")
     return _json({"removed": ip})
 
@@ -153,7 +156,7 @@ async def list_events(request: web.Request) -> web.Response:
         limit = max(1, min(int(q.get("limit", "100")), 10000))
     except ValueError:
         raise web.HTTPBadRequest(reason="limit must be an integer") from None
-    rows = app.store.events(session_id=q.get("session_id"), event_type=q.get("event_type"), limit=limit)
+    rows = _store(app).events(session_id=q.get("session_id"), event_type=q.get("event_type"), limit=limit)
     return _json({"events": rows})
 
 
@@ -184,6 +187,18 @@ def _ip(value: Any) -> str:
         return str(ipaddress.ip_address(str(value)))
     except ValueError:
         raise web.HTTPBadRequest(reason="not an IP address") from None
+
+
+def _blacklist(app: App) -> Blacklist:
+    if app.blacklist is None:
+        raise web.HTTPServiceUnavailable(reason="the daemon is starting or stopping")
+    return app.blacklist
+
+
+def _store(app: App) -> Store:
+    if app.store is None:
+        raise web.HTTPServiceUnavailable(reason="the daemon is starting or stopping")
+    return app.store
 
 
 def _json(data: Any, status: int = 200) -> web.Response:

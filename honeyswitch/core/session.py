@@ -392,6 +392,10 @@ class Session:
             return
         if ev.name == QUIET_TIMER and "client" in self._paused[MAIN]:
             return  # main is not silent, we stopped reading it; rearmed on WriteResumed
+        if ev.name == QUIET_TIMER and self.main_sent and not self.hp_received:
+            # Late, not quiet (a program still starting): its first words would repeat
+            # what main already said.  Its output rearms the timer; the deadline bounds it.
+            return
         if ev.name in (QUIET_TIMER, DEADLINE_TIMER):
             self._cut_over(out)
 

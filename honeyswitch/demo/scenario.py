@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import aiohttp
 
@@ -66,14 +66,16 @@ async def run_demo(workdir: Path, out: Print = print) -> int:
     hp_store = service.Store(dict(service.FAKE_DATA))
     main_srv = await service.serve(main_store, "127.0.0.1", 0)
     hp_srv = await service.serve(hp_store, "127.0.0.1", 0)
+    main_port = main_srv.sockets[0].getsockname()[1]
+    hp_port = hp_srv.sockets[0].getsockname()[1]
     token = secrets.token_urlsafe(16)
     cfg = build(
         {
             "service": [{
                 "name": "demo-kv",
                 "listen": "127.0.0.1:0",
-                "main": f"tcp://127.0.0.1:{main_srv.sockets[0].getsockname()[1]}",
-                "honeypot": f"tcp://127.0.0.1:{hp_srv.sockets[0].getsockname()[1]}",
+                "main": f"tcp://127.0.0.1:{main_port}",
+                "honeypot": f"tcp://127.0.0.1:{hp_port}",
                 # The honeypot's records differ from main's, so its replies differ in
                 # length: quiet alignment hands over between whole replies.
                 "align": "quiet",
@@ -135,11 +137,10 @@ async def _play(app: App, token: str, main_store: service.Store, hp_store: servi
     out(f"  main has backdoor key? {'backdoor:ssh' in main_store.data}; "
         f"honeypot has it? {'backdoor:ssh' in hp_store.data}")
     out(f"  main's real password intact? {main_store.data['config:db_password'] == service.REAL_DATA['config:db_password']}")
-    out(f"  attacker's address blacklisted: {[e['ip'] for e in app.blacklist.entries()]}")
+    out(f"  attacker's address blacklisted: {[e['ip'] for e in app.blacklist.entries()] if app.blacklist else []}")
 
-    app.store.flush(5)
-    app.eventlog.flush(5)
-    app.transcripts.flush(5)
+    assert app.writer is not None
+    app.writer.flush(5)
     transcript = cfg.transcripts_dir / f"{sid}.jsonl"
     out("\n5. Records:")
     out(f"  events (JSON lines): {cfg.events_path}")

@@ -82,7 +82,7 @@ async def handle(store: Store, reader: asyncio.StreamReader, writer: asyncio.Str
         writer.close()
 
 
-async def serve(store: Store, host: str, port: int) -> asyncio.AbstractServer:
+async def serve(store: Store, host: str, port: int) -> asyncio.Server:
     return await asyncio.start_server(lambda r, w: handle(store, r, w), host, port, limit=MAX_LINE)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from typing import Callable
+from collections.abc import Callable
 
 from ..config import ServiceConfig
 from ..core.types import End
@@ -40,10 +40,10 @@ class ClientConn(StreamConn):
 
 async def listen(
     service: ServiceConfig, accept: Acceptor, *, reuse_port: bool = False
-) -> list[asyncio.AbstractServer]:
+) -> list[asyncio.Server]:
     """Start a server on each of the service's listen addresses."""
     loop = asyncio.get_running_loop()
-    servers = []
+    servers: list[asyncio.Server] = []
     for host, port in service.listen:
         try:
             server = await loop.create_server(
@@ -62,7 +62,7 @@ async def listen(
     return servers
 
 
-def bound_ports(servers: list[asyncio.AbstractServer]) -> list[tuple[str, int]]:
+def bound_ports(servers: list[asyncio.Server]) -> list[tuple[str, int]]:
     """The addresses actually bound (port 0 in config picks a free one, for tests)."""
     out = []
     for s in servers:

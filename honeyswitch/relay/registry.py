@@ -1,7 +1,8 @@
 """The live sessions of this process, by id and by client address."""
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ..core.types import State
 from .runner import SessionRunner

@@ -51,7 +51,7 @@ CLIENT, MAIN, HONEYPOT = End.CLIENT, End.MAIN, End.HONEYPOT
 class Transcript(Protocol):
     def add(self, stream: str, data: bytes) -> None: ...
     def mark(self, note: str, **fields: Any) -> None: ...
-    def persist(self) -> None: ...
+    def persist(self) -> Any: ...
     def close(self) -> Any: ...
 
 
@@ -232,7 +232,7 @@ class SessionRunner:
                 open_backend(backend, self, end, self.peer, write_high=high),
                 self.service.connect_timeout,
             )
-        except (OSError, asyncio.TimeoutError, ValueError) as exc:
+        except (TimeoutError, OSError, ValueError) as exc:
             self._connecting.pop(end, None)
             reason = "connect timeout" if isinstance(exc, asyncio.TimeoutError) else str(exc)
             self._closed.add(end)

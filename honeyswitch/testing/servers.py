@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
 
 Handler = Callable[["ConnRecord", asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 READ_SIZE = 256 << 10
@@ -39,7 +39,7 @@ class TestServer:
         self.server: asyncio.AbstractServer | None = None
         self.connected = asyncio.Event()
 
-    async def start(self, port: int = 0) -> "TestServer":
+    async def start(self, port: int = 0) -> TestServer:
         self.server = await asyncio.start_server(self._serve, self.host, port, limit=1 << 20)
         return self
 

@@ -1,8 +1,6 @@
 """The control API over real HTTP: auth, validation, switching, blacklist."""
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 import pytest
 

@@ -8,10 +8,9 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from honeyswitch.testing.harness import make_config, running, session_of
-from honeyswitch.testing.procs import RedisServer
-
 from honeyswitch.testing import require
+from honeyswitch.testing.harness import make_config, running
+from honeyswitch.testing.procs import RedisServer
 
 
 @pytest.fixture

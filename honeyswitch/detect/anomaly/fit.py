@@ -83,7 +83,7 @@ def fit_once(fm: FeatureMatrix, raw: Sequence[bytes], cfg: ModelConfig, service:
                     cfg.bucket_first, cfg.bucket_ratio)
         for v in cfg.views
     }
-    rare = {v: (fm.rare[v] > 0).mean(axis=0) < cfg.rare_df if cfg.rare_df > 0 else np.zeros(256, bool)
+    rare = {v: (fm.rare[v] > 0).mean(axis=0) <= cfg.rare_df
             for v in cfg.views}
     bloom = None
     if cfg.ngram:

@@ -74,8 +74,11 @@ class DirWatch:
         """Return at once if something changed since the last call, else at the next
         change or after ``timeout`` seconds."""
         if not self._event.is_set():
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
+            # races with the event, and stop() would then wait on a task that never ends
             try:
-                await asyncio.wait_for(self._event.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._event.wait()
             except TimeoutError:
                 pass
         self._event.clear()

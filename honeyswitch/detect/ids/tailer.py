@@ -157,7 +157,7 @@ class AlertTailer:
         return alert
 
     async def _run(self) -> None:
-        while True:
+        while self._task is not None:
             for alert in self.poll():
                 await self._emit(alert)
             if self._follower.more:

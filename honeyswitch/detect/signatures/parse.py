@@ -92,7 +92,7 @@ class _Builder:
             "byte_jump": self._byte_jump, "flow": self._flow, "flowbits": self._flowbits,
             "noalert": lambda _v: self.meta.__setitem__("noalert", True),
             "dsize": lambda v: self._once("dsize", parse_comparison(v, "dsize")),
-            "urilen": self._urilen, "threshold": self._threshold,
+            "urilen": self._urilen, "threshold": self._threshold, "flags": self._flags,
             "detection_filter": self._detection_filter, "classtype": self._classtype,
             "priority": lambda v: self._once("priority", parse_int(v, "priority", 1, 255)),
             "metadata": lambda v: self.meta["metadata"].extend(split_args(v)),
@@ -191,6 +191,12 @@ class _Builder:
                 self.meta["packet"] = True
             elif word not in _FLOW_OK:
                 raise invalid("flow", f"unknown flow option {word[:30]!r}")
+
+    def _flags(self, value: str | None) -> None:
+        # Inline we see only data, which travels in ACK (usually PSH) segments.
+        spec = (value or "").split(",")[0].strip().upper()
+        if not spec or set(spec) - set("AP+*"):
+            raise Unsupported("flags: TCP flags other than ACK/PSH", spec[:12])
 
     def _flowbits(self, value: str | None) -> None:
         op = parse_flowbits(value)

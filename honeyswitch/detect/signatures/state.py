@@ -48,9 +48,10 @@ def parse_threshold(value: str | None, detection_filter: bool) -> Threshold:
     """``type limit, track by_src, count 1, seconds 60`` (no type for detection_filter)."""
     what = "detection_filter" if detection_filter else "threshold"
     fields: dict[str, str] = {}
+    allowed = ("track", "count", "seconds") if detection_filter else ("type", "track", "count", "seconds")
     for part in split_args(value):
         key, _, val = part.partition(" ")
-        if key in fields or key not in ("type", "track", "count", "seconds"):
+        if key in fields or key not in allowed:
             raise invalid(what, f"bad field {key[:20]!r}")
         fields[key] = val.strip()
     kind = "detection_filter" if detection_filter else fields.get("type", "")

