@@ -69,10 +69,10 @@ def fit_view(freqs: FloatArray, lengths: IntArray, alpha: float, min_samples: in
     b = bucket_of(edges, lengths)
     nb = len(edges)
     count = np.bincount(b, minlength=nb).astype(np.int64)
-    sums = np.zeros((nb, 256))
-    sq = np.zeros((nb, 256))
-    np.add.at(sums, b, freqs)
-    np.add.at(sq, b, freqs * freqs)
+    onehot = (b[None, :] == np.arange(nb)[:, None]).astype(np.float64)  # (B, n); B is small
+    x = freqs.astype(np.float64)
+    sums = onehot @ x
+    sq = onehot @ (x * x)
     n = np.maximum(count, 1)[:, None]
     mean = sums / n
     std = np.sqrt(np.maximum(sq / n - mean * mean, 0.0))

@@ -22,6 +22,7 @@ METHODS = frozenset({b"GET", b"POST", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"
                      b"CONNECT", b"TRACE", b"PROPFIND", b"PROPPATCH", b"MKCOL", b"COPY",
                      b"MOVE", b"LOCK", b"UNLOCK", b"SEARCH", b"REPORT", b"DEBUG"})
 _TOKEN = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}$")
+_TOKEN_PREFIX = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]*$")
 _PCT = re.compile(rb"%([0-9A-Fa-f]{2})")
 _HEADER_VALUES = {"http.user_agent": b"user-agent", "http.cookie": b"cookie",
                   "http.host.raw": b"host", "http.accept": b"accept",
@@ -176,6 +177,8 @@ class HttpRequestParser:
                 self._line_over = True
                 self._overflow(events)
         if lf < 0:
+            if self.state == "line" and _bad_start(self._line):
+                self.state = "dead"
             return len(data)
         line = bytes(self._line).rstrip(b"\r")
         over = self._line_over
@@ -300,6 +303,13 @@ class HttpRequestParser:
             events.append((LEVEL_BODY, self.request))
         self._body_reported = True
         self.state = "line"
+
+
+def _bad_start(line: bytearray) -> bool:
+    """An unfinished request line that already cannot be HTTP (e.g. a TLS hello)."""
+    head = bytes(line[:40]).lstrip(b"\r\n")
+    method = head.split(b" ", 1)[0]
+    return bool(method) and (len(method) > 32 or not _TOKEN_PREFIX.match(method))
 
 
 def _content_length(value: bytes | None) -> int:
