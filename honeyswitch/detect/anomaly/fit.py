@@ -88,8 +88,7 @@ def fit_once(fm: FeatureMatrix, raw: Sequence[bytes], cfg: ModelConfig, service:
     bloom = None
     if cfg.ngram:
         bloom = BloomFilter.empty(cfg.ngram, cfg.ngram_k, cfg.ngram_bits_log2)
-        for r in raw:
-            bloom.add(r)
+        bloom.add_many(list(raw))
     return AnomalyModel(
         service=service, config=cfg, views=views, rare=rare, max_length=int(fm.total.max()),
         nonprint_ref=float(np.quantile(fm.nonprint, 0.99)), units=units, threshold=threshold,

@@ -74,9 +74,18 @@ class BloomFilter:
             return ((hashes[None, :] * _MULTS[: self.k, None]) >> shift).ravel()
 
     def add(self, data: bytes) -> None:
-        pos = self._positions(ngram_hashes(data, self.n))
-        np.bitwise_or.at(self.bits, (pos >> np.uint64(3)).astype(np.intp),
-                         (np.uint8(1) << (pos & np.uint64(7)).astype(np.uint8)))
+        self.add_hashes(ngram_hashes(data, self.n))
+
+    def add_many(self, items: list[bytes]) -> None:
+        if items:
+            self.add_hashes(np.concatenate([ngram_hashes(d, self.n) for d in items]))
+
+    def add_hashes(self, hashes: U64) -> None:
+        pos = self._positions(hashes)
+        byte_idx = (pos >> np.uint64(3)).astype(np.intp)
+        bit = (pos & np.uint64(7)).astype(np.uint8)
+        for j in range(8):  # one vector OR per bit position (duplicates are harmless)
+            self.bits[byte_idx[bit == j]] |= np.uint8(1 << j)
 
     def seen(self, hashes: U64) -> npt.NDArray[np.bool_]:
         """For each n-gram hash: might it have been added? (no false negatives)."""
