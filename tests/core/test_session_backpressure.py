@@ -203,7 +203,7 @@ def test_slow_main_no_longer_holds_the_client_after_a_bytes_switch() -> None:
 
 def test_quiet_switch_waits_while_main_is_held_back_by_the_client() -> None:
     pb = mirror(QUIET)
-    pb.run(SwitchRequested("operator"))
+    pb.run(DataReceived(HONEYPOT, b"hp reply"), SwitchRequested("operator"))
     assert (
         pb
         >> WritePaused(CLIENT)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from hypothesis import given
 from hypothesis import strategies as st
 
-from honeyswitch.core.session import QUIET_TIMER, Session, SessionPolicy
+from honeyswitch.core.session import DEADLINE_TIMER, QUIET_TIMER, Session, SessionPolicy
 from honeyswitch.core.types import (
     Align,
     Command,
@@ -117,7 +117,7 @@ def test_bytes_switch_gives_the_client_the_stream_exactly_once(
     recorder = Recorder()
     policy = SessionPolicy(honeypot_buffer=max(honeypot_buffer, len(script.client)))
     session = Session(policy, inspector=recorder)
-    steps = play(session, [*script.events, TimerFired(QUIET_TIMER)])
+    steps = play(session, [*script.events, TimerFired(DEADLINE_TIMER)])
     cmds = all_commands(steps)
     switch = next(c for c in cmds if isinstance(c, Emit) and c.event_type == "switch")
     if switch.fields["align"] == "bytes":
@@ -157,7 +157,7 @@ def test_switch_on_mains_reply_gives_the_client_the_stream_exactly_once(
 @given(scripts(quiet_timer=True))
 def test_quiet_switch_forwards_main_then_honeypot_never_a_mix(script: Script) -> None:
     session = Session(SessionPolicy(align=Align.QUIET))
-    cmds = all_commands(play(session, [*script.events, TimerFired(QUIET_TIMER)]))
+    cmds = all_commands(play(session, [*script.events, TimerFired(DEADLINE_TIMER)]))
     done = next(c for c in cmds if isinstance(c, Emit) and c.event_type == "switch_done")
     a, b = done.fields["main_bytes_to_client"], done.fields["honeypot_bytes"]
     assert sent(cmds, CLIENT) == script.stream[:a] + script.stream[b:]

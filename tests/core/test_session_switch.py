@@ -556,6 +556,39 @@ def test_quiet_deadline_cuts_over_even_if_never_quiet() -> None:
     )
 
 
+def test_quiet_waits_for_a_late_honeypot_to_say_its_first_words() -> None:
+    # An exec: honeypot still starting has said nothing though main has: its silence
+    # is lateness, and its greeting must not reach a client that already had main's.
+    pb = mirror(QUIET)
+    pb.run(DataReceived(MAIN, b"220 ready\r\n"), DataReceived(CLIENT, b"HELO x\r\n"))
+    assert (
+        pb
+        >> SwitchRequested("operator")
+        << Emit("switch")
+        << SetTimer(QUIET_TIMER, 0.2) << SetTimer(DEADLINE_TIMER, 3.0)
+        >> TimerFired(QUIET_TIMER)
+        >> DataReceived(HONEYPOT, b"220 ready\r\n250 hi\r\n")
+        << SetTimer(QUIET_TIMER, 0.2)
+        >> TimerFired(QUIET_TIMER)
+        << Close(MAIN, reset=True)
+        << CancelTimer(QUIET_TIMER) << CancelTimer(DEADLINE_TIMER)
+        << Emit("switch_done")
+    )
+
+
+def test_quiet_deadline_cuts_over_from_a_honeypot_that_never_speaks() -> None:
+    pb = mirror(QUIET)
+    pb.run(DataReceived(MAIN, b"220 ready\r\n"), SwitchRequested("operator"))
+    assert (
+        pb
+        >> TimerFired(QUIET_TIMER)
+        >> TimerFired(DEADLINE_TIMER)
+        << Close(MAIN, reset=True)
+        << CancelTimer(QUIET_TIMER) << CancelTimer(DEADLINE_TIMER)
+        << Emit("switch_done")
+    )
+
+
 def test_quiet_main_eof_during_drain_completes_the_switch() -> None:
     pb = switching()
     assert (

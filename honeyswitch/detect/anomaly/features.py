@@ -54,11 +54,11 @@ for _i, _c in enumerate(b"0123456789abcdef"):
 
 def percent_decode(data: bytes) -> bytes:
     """Decode ``%XX`` escapes and ``+`` (one pass, like urllib's unquote_plus), vectorised."""
-    if b"%" not in data and b"+" not in data:
+    data = data.replace(b"+", b" ")
+    if b"%" not in data:
         return data
     a = np.frombuffer(data, dtype=np.uint8)
     out = a.copy()
-    out[a == 0x2B] = 0x20
     idx = np.flatnonzero(a[:-2] == 0x25)
     hi, lo = _HEX[a[idx + 1]], _HEX[a[idx + 2]]
     ok = (hi >= 0) & (lo >= 0)  # escapes cannot overlap: '%' is not a hex digit
@@ -74,7 +74,19 @@ def byte_counts(data: bytes | bytearray | memoryview) -> IntArray:
     """256-bin histogram of ``data``, vectorised."""
     if not data:
         return np.zeros(256, dtype=np.int64)
-    return np.bincount(np.frombuffer(data, dtype=np.uint8), minlength=256).astype(np.int64)
+    return np.bincount(np.frombuffer(data, dtype=np.uint8), minlength=256)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Every view of a request at one moment, rows in ``VIEWS`` order."""
+
+    counts: IntArray  # (3, 256) raw byte counts
+    rare: IntArray  # (3, 256) counts for the rare-byte part (decoded head/tail if enabled)
+    lengths: tuple[int, int, int]
+
+
+_OFFSETS = np.arange(4, dtype=np.intp) * 256
 
 
 class RequestFeatures:
@@ -125,21 +137,32 @@ class RequestFeatures:
             self._head += part[:room]
             self._head_done = len(self._head) >= self.shape.head_len
 
+    def snapshot(self) -> Snapshot:
+        """Counts of all views at once (a handful of numpy calls, whatever the views)."""
+        head, tail = bytes(self._head), bytes(self._tail)
+        parts = [head, tail]
+        if self.shape.percent_decode:
+            parts += [percent_decode(head), percent_decode(tail)]
+        arr = np.frombuffer(b"".join(parts), dtype=np.uint8).astype(np.intp)
+        arr += np.repeat(_OFFSETS[: len(parts)], [len(p) for p in parts])
+        binned = np.bincount(arr, minlength=256 * len(parts)).reshape(len(parts), 256)
+        counts = np.empty((3, 256), dtype=np.int64)
+        counts[0], counts[1:] = self._full, binned[:2]
+        rare = counts
+        if self.shape.percent_decode:
+            rare = np.empty((3, 256), dtype=np.int64)
+            rare[0], rare[1:] = self._full, binned[2:]
+        return Snapshot(counts, rare, (self.captured, len(head), len(tail)))
+
     def view(self, name: str) -> tuple[IntArray, int]:
         """(byte counts, number of bytes) of one view."""
-        if name == "full":
-            return self._full, self.captured
-        if name == "head":
-            return byte_counts(self._head), len(self._head)
-        if name == "tail":
-            return byte_counts(self._tail), len(self._tail)
-        raise KeyError(name)
+        snap = self.snapshot()
+        i = VIEWS.index(name)
+        return snap.counts[i], snap.lengths[i]
 
     def rare_view(self, name: str) -> IntArray:
         """Counts for the rare-byte part: head/tail percent-decoded when enabled."""
-        if name == "full" or not self.shape.percent_decode:
-            return self.view(name)[0]
-        return byte_counts(percent_decode(bytes(self._head if name == "head" else self._tail)))
+        return self.snapshot().rare[VIEWS.index(name)]
 
     def nonprint_fraction(self) -> float:
         if not self.captured:
@@ -181,14 +204,14 @@ def feature_matrix(items: list[RequestFeatures]) -> FeatureMatrix:
     freqs: dict[str, FloatArray] = {}
     lengths: dict[str, IntArray] = {}
     rare: dict[str, npt.NDArray[np.int32]] = {}
-    for name in VIEWS:
-        pairs = [f.view(name) for f in items]
-        counts = np.array([c for c, _ in pairs], dtype=np.int64).reshape(len(items), 256)
-        lens = np.array([n for _, n in pairs], dtype=np.int64)
-        freqs[name] = frequencies(counts, lens).astype(np.float32)
-        lengths[name] = lens
-        decoded = [f.rare_view(name) for f in items]
-        rare[name] = np.array(decoded, dtype=np.int32).reshape(len(items), 256)
+    snaps = [f.snapshot() for f in items]
+    counts = np.array([sn.counts for sn in snaps], dtype=np.int64).reshape(len(items), 3, 256)
+    rares = np.array([sn.rare for sn in snaps], dtype=np.int32).reshape(len(items), 3, 256)
+    lens = np.array([sn.lengths for sn in snaps], dtype=np.int64).reshape(len(items), 3)
+    for i, name in enumerate(VIEWS):
+        freqs[name] = frequencies(counts[:, i], lens[:, i]).astype(np.float32)
+        lengths[name] = lens[:, i]
+        rare[name] = rares[:, i]
     total = np.array([f.length for f in items], dtype=np.int64)
     nonprint = np.array([f.nonprint_fraction() for f in items], dtype=np.float64)
     return FeatureMatrix(freqs, lengths, rare, total, nonprint)

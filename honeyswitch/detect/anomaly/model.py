@@ -28,14 +28,16 @@ exceeds ``threshold`` (:mod:`.fit` explains its calibration).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
-from .features import VIEWS, FeatureMatrix, RequestFeatures, Shape, frequencies
+from .features import VIEWS, FeatureMatrix, RequestFeatures, Shape
 from .ngram import BloomFilter, NgramCounter
 from .payl import FloatArray, ViewModel
+from .scorer import Tables
 
 FORMAT_VERSION = 1
 PARTS: tuple[str, ...] = ("payl", "rare", "length", "nonprint")
@@ -139,6 +141,10 @@ class AnomalyModel:
     threshold: float
     n_samples: int
     bloom: BloomFilter | None = None
+    _tables: Tables = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_tables", Tables(self.views, self.rare))
 
     def new_request(self) -> RequestState:
         return RequestState(self.config.shape, self.bloom)
@@ -158,18 +164,20 @@ class AnomalyModel:
         return Score(sum(parts.values()), self.threshold, feats.length, parts)
 
     def raw_parts_one(self, feats: RequestFeatures, novelty: float | None) -> dict[str, float]:
-        """Un-normalised parts of one request."""
-        views = self.config.views
+        """Un-normalised parts of one request (the fast path, see :mod:`.scorer`)."""
+        cfg = self.config
+        snap = feats.snapshot()
         out: dict[str, float] = {}
-        if "payl" in self.config.parts:
-            z = [self.views[v].zscore(frequencies(*feats.view(v)), feats.view(v)[1]) for v in views]
-            out["payl"] = float(np.mean(z))
-        if "rare" in self.config.parts:
-            for v in views:
-                out[f"rare_{v}"] = float(np.log2(1 + feats.rare_view(v)[self.rare[v]].sum()))
-        extras = self._extras(np.array([feats.length]), np.array([feats.nonprint_fraction()]),
-                              None if novelty is None else np.array([novelty]))
-        out.update({k: float(v[0]) for k, v in extras.items()})
+        if "payl" in cfg.parts:
+            out["payl"] = self._tables.payl(snap)
+        if "rare" in cfg.parts:
+            out.update(self._tables.rare_parts(snap))
+        if "length" in cfg.parts:
+            out["length"] = max(0.0, math.log2(max(feats.length, 1) / max(self.max_length, 1)))
+        if "nonprint" in cfg.parts:
+            out["nonprint"] = max(0.0, feats.nonprint_fraction() - self.nonprint_ref)
+        if novelty is not None:
+            out["ngram"] = novelty
         return out
 
     def raw_parts(self, fm: FeatureMatrix, novelty: FloatArray | None = None) -> dict[str, FloatArray]:

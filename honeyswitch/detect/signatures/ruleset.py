@@ -77,7 +77,7 @@ def iter_rule_lines(text: str) -> Iterator[tuple[int, str]]:
     """(first line number, logical line) with ``\\`` continuations joined."""
     pending: list[str] = []
     start = 0
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(text.split("\n"), 1):
         if not pending:
             start = number
         stripped = line.rstrip()

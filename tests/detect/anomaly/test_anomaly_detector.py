@@ -9,7 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from honeyswitch.detect.anomaly import (
-    AlertPolicy, AnomalyDetector, AnomalyModel, ModelConfig, Shape, fit, split_stream,
+    AlertPolicy,
+    AnomalyDetector,
+    AnomalyModel,
+    ModelConfig,
+    Shape,
+    fit,
+    split_stream,
 )
 from honeyswitch.detect.base import FlowInfo, InlineDetector
 

@@ -17,7 +17,12 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 from anomaly_corpus import (
-    attack_http, attack_redis, benign_http, benign_redis, binary_http, oversized_http,
+    attack_http,
+    attack_redis,
+    benign_http,
+    benign_redis,
+    binary_http,
+    oversized_http,
 )
 
 from honeyswitch.detect.anomaly import AnomalyModel, ModelConfig, Shape, fit, score_many

@@ -13,7 +13,11 @@ from hypothesis import strategies as st
 from honeyswitch.detect.anomaly import ModelConfig, Shape, fit, score_many
 from honeyswitch.detect.anomaly.buckets import bucket_of, initial_edges, merge_edges
 from honeyswitch.detect.anomaly.features import (
-    RequestFeatures, byte_counts, feature_matrix, frequencies, percent_decode,
+    RequestFeatures,
+    byte_counts,
+    feature_matrix,
+    frequencies,
+    percent_decode,
 )
 from honeyswitch.detect.anomaly.ngram import BloomFilter, NgramCounter, ngram_hashes
 from honeyswitch.detect.anomaly.payl import fit_view

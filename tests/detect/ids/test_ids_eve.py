@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -52,7 +52,7 @@ def test_backwards_alert_has_client_to_server_view(parser, shared_alerts):
     assert first.server == ("192.168.100.10", 80)
     assert first.community_id == "1:UH7rhrIrktGi4daOxCPEIpalXtM="
     assert first.action == "allowed"
-    assert first.timestamp == datetime(2024, 11, 25, 16, 0, 0, 8000, timezone.utc).timestamp()
+    assert first.timestamp == datetime(2024, 11, 25, 16, 0, 0, 8000, UTC).timestamp()
     assert first.raw.startswith('{"timestamp":"2024-11-25T16:00:00.008000+0000"')
     assert len(first.raw) <= 512
 
@@ -83,7 +83,7 @@ def test_ipv6_normalised_and_direction_without_flow_object(parser):
     alert = parser.parse_line(_event())
     assert alert.src_ip == "2001:db8::1" and alert.dest_ip == "198.51.100.7"
     assert alert.client == ("198.51.100.7", 50123) and alert.server == ("2001:db8::1", 443)
-    assert alert.timestamp == datetime(2026, 11, 25, 15, 29, 18, 395060, timezone.utc).timestamp()
+    assert alert.timestamp == datetime(2026, 11, 25, 15, 29, 18, 395060, UTC).timestamp()
 
 
 def test_alert_flow_object_is_read_too(parser):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -13,7 +13,6 @@ from honeyswitch.detect.ids import (
     SuricataFastParser,
 )
 
-UTC = timezone.utc
 NOW = datetime(2026, 11, 25, 19, 0, tzinfo=UTC).timestamp()
 
 

@@ -3,7 +3,7 @@ ValueError, and every string it returns encodes as UTF-8."""
 from __future__ import annotations
 
 import json
-from datetime import timezone
+from datetime import UTC
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,7 +19,7 @@ SNORT3_JSON = ('{ "timestamp" : "07/16-09:23:39.153899", "proto" : "TCP", "dir" 
 PARSER_NAMES = sorted(PARSERS)
 
 
-PARSERS_UNDER_TEST = [make_parser(name, tz=timezone.utc, max_line=4096) for name in PARSER_NAMES]
+PARSERS_UNDER_TEST = [make_parser(name, tz=UTC, max_line=4096) for name in PARSER_NAMES]
 
 
 def check(line: str) -> None:

@@ -1,13 +1,12 @@
 """Snort 2 alert_csv, Snort 3 alert_json and alert_csv, from fixtures in the manuals' formats."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from honeyswitch.detect.ids import Snort2CsvParser, Snort3CsvParser, Snort3JsonParser, make_parser
 
-UTC = timezone.utc
 NOW = datetime(2026, 11, 25, 19, 0, tzinfo=UTC).timestamp()
 
 

@@ -1,13 +1,11 @@
 """Timestamps without a year, in local time or a given zone."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from honeyswitch.detect.ids.stamps import parse_clock, parse_iso
-
-UTC = timezone.utc
 
 
 def ts(*args: int) -> float:

@@ -271,7 +271,7 @@ async def test_inotify_wakes_the_tailer_long_before_the_poll(tmp_path):
         for sid in range(20):
             start = time.monotonic()
             append(path, eve(sid))
-            await until(lambda: len(got) == sid + 1, timeout=WAIT)
+            await until(lambda n=sid + 1: len(got) == n, timeout=WAIT)
             delays.append(time.monotonic() - start)
     delays.sort()
     assert delays[len(delays) // 2] < 0.1, delays  # p50; the poll would take 30 s
