@@ -1,20 +1,21 @@
 """``honeyswitch score``: score request files against an anomaly model.
 
-Exit status: 0 when no file is anomalous, 1 when at least one is, 2 on errors.
+Exit status, like grep: 0 when no file is anomalous, 1 when at least one is, 2 on errors.
 """
 from __future__ import annotations
 
 import argparse
-import sys
 
-from honeyswitch.detect.anomaly import load_model
+from .common import fail, shown
+
+EXIT_NONE, EXIT_ANOMALOUS, EXIT_ERROR = 0, 1, 2
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
     p = subparsers.add_parser(
         "score", help="score request files against an anomaly model",
         description="Print each file's anomaly score (one request per file) and whether it is "
-                    "above the model's threshold. Exit 1 if any file is anomalous.")
+                    "above the model's threshold. Exit 1 if any file is anomalous, 2 on errors.")
     p.add_argument("--model", required=True, help="model file written by 'honeyswitch train'")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.set_defaults(func=run)
@@ -31,24 +32,26 @@ def _read(path: str, cap: int) -> tuple[bytes, int]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from honeyswitch.detect.anomaly import load_model
+
     try:
         model = load_model(args.model)
-    except (ValueError, OSError) as exc:
-        print(f"honeyswitch score: {exc}", file=sys.stderr)
-        return 2
-    status = 0
+    except OSError as exc:
+        return fail(f"score: {shown(args.model)}: {exc.strerror or exc}", EXIT_ERROR)
+    except ValueError as exc:
+        return fail(f"score: {shown(exc)}", EXIT_ERROR)
+    status = EXIT_NONE
     for path in args.files:
         try:
             data, length = _read(path, model.config.shape.cap)
         except OSError as exc:
-            print(f"honeyswitch score: {path}: {exc.strerror or exc}", file=sys.stderr)
-            status = 2
+            fail(f"score: {shown(path)}: {exc.strerror or exc}", EXIT_ERROR)
+            status = EXIT_ERROR
             continue
         score = model.score(data, length)
-        verdict = "ANOMALOUS" if score.anomalous else "normal"
-        why = f"  {score.reason()}" if score.anomalous else ""
-        print(f"{path}\t{score.total:.3f}\t{verdict}{why}")
-        if score.anomalous and status == 0:
-            status = 1
-    print(f"threshold {model.threshold:.3f}", file=sys.stderr)
+        verdict = f"ANOMALOUS  {score.reason()}" if score.anomalous else "normal"
+        print(f"{shown(path)}\t{score.total:.3f}\t{verdict}")
+        if score.anomalous and status == EXIT_NONE:
+            status = EXIT_ANOMALOUS
+    print(f"threshold {model.threshold:.3f} ({shown(model.service)}, {model.n_samples} training samples)")
     return status

@@ -1,14 +1,13 @@
-"""``honeyswitch train``: learn a service's normal client requests into a model file."""
+"""``honeyswitch train``: learn a service's normal client requests into a model file.
+
+numpy and the anomaly package are imported when the command runs, so the rest of the
+CLI works on an installation without the ``detect`` extra.
+"""
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import sys
 
-from honeyswitch.detect.anomaly import ModelConfig, Shape, collect, save_model, train_model
-from honeyswitch.detect.anomaly.train import MAX_SAMPLES
-
-_DEFAULTS = ModelConfig()
+from .common import EXIT_FAIL, EXIT_OK, fail, shown
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
@@ -24,28 +23,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--port", type=int, help="server TCP port in the capture")
     p.add_argument("-o", "--output", required=True, help="model file to write (.npz)")
     p.add_argument("--percent-decode", action="store_true",
-                   help="decode %%XX in first line and tail for the rare-byte part (recommended for HTTP)")
+                   help="decode %%XX in the first line and tail for the rare-byte part (recommended for HTTP)")
     p.add_argument("--ngram", type=int, default=0, metavar="N",
-                   help="add the Anagram-like n-gram part (off by default: patent note in the docs)")
-    p.add_argument("--quantile", type=float, default=_DEFAULTS.quantile,
-                   help="quantile of out-of-fold training scores used as threshold (default %(default)s)")
-    p.add_argument("--margin", type=float, default=_DEFAULTS.margin, help="threshold multiplier (default %(default)s)")
-    p.add_argument("--min-bucket-samples", type=int, default=_DEFAULTS.min_bucket_samples,
-                   help="merge length buckets until each has this many samples (default %(default)s)")
-    p.add_argument("--cap", type=int, default=_DEFAULTS.shape.cap, help="bytes of each request looked at (default %(default)s)")
-    p.add_argument("--max-samples", type=int, default=MAX_SAMPLES, help="sample at most this many requests")
+                   help="add the Anagram-like n-gram part (off by default: see the patent note in the docs)")
+    p.add_argument("--quantile", type=float, help="quantile of out-of-fold training scores taken as "
+                                                   "threshold (default 0.99: about 1%% false positives)")
+    p.add_argument("--margin", type=float, help="threshold multiplier (default 1.0)")
+    p.add_argument("--min-bucket-samples", type=int, help="merge length buckets until each has this many (default 30)")
+    p.add_argument("--cap", type=int, help="bytes of each request looked at (default 16384)")
+    p.add_argument("--max-samples", type=int, default=50000, help="sample at most this many requests (default %(default)s)")
     p.set_defaults(func=run)
     return p
 
 
-def _config(args: argparse.Namespace) -> ModelConfig:
-    return dataclasses.replace(
-        ModelConfig(), quantile=args.quantile, margin=args.margin, ngram=args.ngram,
-        min_bucket_samples=args.min_bucket_samples,
-        shape=Shape(cap=args.cap, percent_decode=args.percent_decode))
-
-
 def run(args: argparse.Namespace) -> int:
+    from honeyswitch.detect.anomaly import collect, save_model, train_model
+
     try:
         cfg = _config(args)
         if args.from_pcap and args.port is None:
@@ -55,15 +48,28 @@ def run(args: argparse.Namespace) -> int:
         data = collect(source, where, cap=cfg.shape.cap, port=args.port, max_samples=args.max_samples)
         model = train_model(data.requests, cfg, args.service)
         save_model(model, args.output)
-    except (ValueError, OSError) as exc:
-        print(f"honeyswitch train: {exc}", file=sys.stderr)
-        return 2
+    except OSError as exc:
+        return fail(f"train: {shown(exc.filename or '')}: {exc.strerror or exc}", EXIT_FAIL)
+    except ValueError as exc:
+        return fail(f"train: {shown(exc)}", EXIT_FAIL)
     buckets = ", ".join(f"{v}={len(vm.edges)}" for v, vm in model.views.items())
-    print(f"service {model.service}: {len(data.requests)} samples"
-          + (f" (sampled from {data.seen})" if data.seen > len(data.requests) else ""))
+    sampled = f" (sampled from {data.seen})" if data.seen > len(data.requests) else ""
+    print(f"service {shown(model.service)}: {len(data.requests)} samples{sampled}")
     if data.skipped:
         print("skipped: " + ", ".join(f"{n} {why}" for why, n in sorted(data.skipped.items())))
     print(f"buckets: {buckets}")
     print(f"threshold: {model.threshold:.4f} (quantile {cfg.quantile}, margin {cfg.margin})")
-    print(f"wrote {args.output}")
-    return 0
+    print(f"wrote {shown(args.output)}")
+    return EXIT_OK
+
+
+def _config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from honeyswitch.detect.anomaly import ModelConfig, Shape
+
+    base = ModelConfig()
+    given = {"quantile": args.quantile, "margin": args.margin, "min_bucket_samples": args.min_bucket_samples}
+    shape = Shape(cap=args.cap if args.cap is not None else base.shape.cap, percent_decode=args.percent_decode)
+    return dataclasses.replace(base, ngram=args.ngram, shape=shape,
+                               **{k: v for k, v in given.items() if v is not None})

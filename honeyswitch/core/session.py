@@ -106,6 +106,14 @@ class Session:
         self._lost: set[End] = set()
         self._paused: dict[End, set[str]] = {CLIENT: set(), MAIN: set(), HONEYPOT: set()}
         self._write_paused: set[End] = set()
+        # Reply turns, for quiet alignment: a backend's output after client bytes (or its
+        # first output, a greeting) starts a turn.  A honeypot with fewer turns than main
+        # still owes replies, however quiet it is for the moment.
+        self._turns = {MAIN: 0, HONEYPOT: 0}
+        self._awaiting = {MAIN: True, HONEYPOT: True}
+        # A lagging honeypot gets several requests before it answers the first: each
+        # answer after a pause of its own (turn_gap) is a turn too, while it owes any.
+        self._hp_last_at = 0.0
         # Honeypot output beyond main_sent, for bytes alignment.
         self._ahead: deque[bytes] = deque()
         self._ahead_start = 0
@@ -170,10 +178,12 @@ class Session:
         elif ev.end is MAIN:
             self._main_data(ev.data, out)
         else:
-            self._honeypot_data(ev.data, out)
+            self._honeypot_data(ev.data, ev.at, out)
 
     def _client_data(self, data: bytes, out: list[Command]) -> None:
         self.client_received += len(data)
+        if self.state is State.MIRROR:
+            self._awaiting[MAIN] = self._awaiting[HONEYPOT] = True
         if self.inspector is not None:
             # Inline: inspected before forwarding, so a request that crosses the
             # threshold is routed by the state the alert leads to.
@@ -214,6 +224,9 @@ class Session:
 
     def _main_data(self, data: bytes, out: list[Command]) -> None:
         state = self.state
+        if self._awaiting[MAIN]:
+            self._awaiting[MAIN] = False
+            self._turns[MAIN] += 1
         if self.inspector is not None and state in (State.MIRROR, State.MAIN_ONLY, State.SWITCHING):
             # Main's reply is inspected before the client sees it: a bytes switch here
             # hands the client the honeypot's version of it instead.
@@ -228,9 +241,10 @@ class Session:
             if state is State.SWITCHING:
                 out.append(SetTimer(QUIET_TIMER, self.policy.quiet_time))
 
-    def _honeypot_data(self, data: bytes, out: list[Command]) -> None:
+    def _honeypot_data(self, data: bytes, at: float, out: list[Command]) -> None:
         start = self.hp_received
         self.hp_received += len(data)
+        self._count_honeypot_turn(at)
         state = self.state
         if state is State.MIRROR:
             if self._aligned and self.hp_received > self.main_sent:
@@ -251,6 +265,14 @@ class Session:
         new = data[max(0, self._inspect_hp_from - start) :]
         if self.inspector is not None and new:
             self._alerts(self.inspector.feed(new, False), out)
+
+    def _count_honeypot_turn(self, at: float) -> None:
+        turns = self._turns
+        paused = at - self._hp_last_at >= self.policy.quiet_time / 10 and at > 0
+        if self._awaiting[HONEYPOT] or (paused and turns[HONEYPOT] < turns[MAIN]):
+            self._awaiting[HONEYPOT] = False
+            turns[HONEYPOT] += 1
+        self._hp_last_at = at
 
     def _keep_ahead(self, start: int, data: bytes) -> None:
         if not self._ahead:
@@ -392,9 +414,10 @@ class Session:
             return
         if ev.name == QUIET_TIMER and "client" in self._paused[MAIN]:
             return  # main is not silent, we stopped reading it; rearmed on WriteResumed
-        if ev.name == QUIET_TIMER and self.main_sent and not self.hp_received:
-            # Late, not quiet (a program still starting): its first words would repeat
-            # what main already said.  Its output rearms the timer; the deadline bounds it.
+        if ev.name == QUIET_TIMER and self._turns[HONEYPOT] < self._turns[MAIN]:
+            # Late, not quiet (a program still starting, a slow reply): what it still owes
+            # would repeat what main already said.  Its output rearms the timer; the
+            # deadline bounds the wait.
             return
         if ev.name in (QUIET_TIMER, DEADLINE_TIMER):
             self._cut_over(out)

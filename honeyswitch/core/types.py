@@ -59,6 +59,7 @@ class OpenFailed:
 class DataReceived:
     end: End
     data: bytes
+    at: float = 0.0  # the relay's monotonic clock; quiet alignment reads reply gaps from it
 
 
 @dataclass(frozen=True, slots=True)

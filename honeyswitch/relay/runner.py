@@ -125,15 +125,15 @@ class SessionRunner:
     def on_data(self, end: End, data: bytes) -> None:
         if end in self._closed:
             return
-        self.last_activity = self._loop.time()
+        self.last_activity = now = self._loop.time()
         if end is CLIENT:
             # Recorded after the core has seen it: a switch this chunk triggers (inline
             # detection) is marked before it, as the chunk only went to the honeypot.
-            self._feed(DataReceived(end, data))
+            self._feed(DataReceived(end, data, now))
             self.transcript.add("client", data)
         else:
             self.transcript.add(end.value, data)
-            self._feed(DataReceived(end, data))
+            self._feed(DataReceived(end, data, now))
 
     def on_eof(self, end: End) -> None:
         if end not in self._closed:

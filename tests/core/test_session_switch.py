@@ -759,3 +759,56 @@ def test_quiet_drain_is_inspected_too() -> None:
         << SetTimer(QUIET_TIMER, 0.2)
     )
 
+
+
+def test_quiet_waits_for_the_replies_a_lagging_honeypot_still_owes() -> None:
+    # The honeypot greeted but has not answered the request main already answered:
+    # a quiet moment is not the end of its turn.
+    pb = mirror(QUIET)
+    pb.run(
+        DataReceived(MAIN, b"+OK ready\n"),
+        DataReceived(HONEYPOT, b"+OK ready\n"),
+        DataReceived(CLIENT, b"GET a\n"),
+        DataReceived(MAIN, b"VALUE 1\n"),
+    )
+    assert (
+        pb
+        >> SwitchRequested("operator")
+        << Emit("switch")
+        << SetTimer(QUIET_TIMER, 0.2) << SetTimer(DEADLINE_TIMER, 3.0)
+        >> DataReceived(CLIENT, b"GET b\n")
+        >> TimerFired(QUIET_TIMER)  # still owes the reply to "GET a": keeps waiting
+        >> DataReceived(HONEYPOT, b"VALUE fake\n")
+        << SetTimer(QUIET_TIMER, 0.2)
+        >> TimerFired(QUIET_TIMER)
+        << Close(MAIN, reset=True)
+        << CancelTimer(QUIET_TIMER) << CancelTimer(DEADLINE_TIMER)
+        << Send(HONEYPOT, b"GET b\n")
+        << Emit("switch_done")
+        >> DataReceived(HONEYPOT, b"VALUE fake-b\n")
+        << Send(CLIENT, b"VALUE fake-b\n")
+    )
+
+
+def test_quiet_counts_each_paused_answer_of_a_backlogged_honeypot_as_a_turn() -> None:
+    # Three requests went out before the lagging honeypot answered the first; its
+    # answers come 50 ms apart (well over quiet_time / 10), one turn each.
+    pb = mirror(QUIET)
+    for i in range(3):
+        pb.run(DataReceived(CLIENT, b"REQ %d\n" % i, 1.0 + i), DataReceived(MAIN, b"r%d\n" % i, 1.0 + i))
+    pb.run(SwitchRequested("operator"))
+    assert pb.session._turns == {MAIN: 3, HONEYPOT: 0}
+    pb.run(DataReceived(HONEYPOT, b"h0\n", 5.00), DataReceived(HONEYPOT, b"h1\n", 5.05))
+    assert pb.session._turns[HONEYPOT] == 2
+    pb.run(DataReceived(HONEYPOT, b"rest of h1\n", 5.051))  # same answer, no pause
+    assert pb.session._turns[HONEYPOT] == 2
+    assert (
+        pb
+        >> TimerFired(QUIET_TIMER)  # owes one more
+        >> DataReceived(HONEYPOT, b"h2\n", 5.10)
+        << SetTimer(QUIET_TIMER, 0.2)
+        >> TimerFired(QUIET_TIMER)
+        << Close(MAIN, reset=True)
+        << CancelTimer(QUIET_TIMER) << CancelTimer(DEADLINE_TIMER)
+        << Emit("switch_done")
+    )

@@ -5,6 +5,8 @@ import asyncio
 import hashlib
 import re
 
+import pytest
+
 from honeyswitch.testing import servers
 from honeyswitch.testing.harness import connect, make_config, running, session_of
 
@@ -60,13 +62,16 @@ def _numbered(tag: bytes, delay: float = 0.0):
     return servers.lines(reply, greeting=tag + b" ready\n", delay=delay)
 
 
-async def test_quiet_switch_gives_whole_replies_from_a_lagging_different_honeypot(tmp_path, make_server):
+@pytest.mark.parametrize("lag", [0.05, 0.4])  # under and over quiet_time
+async def test_quiet_switch_gives_whole_replies_from_a_lagging_different_honeypot(
+    tmp_path, make_server, lag
+):
     main = await make_server(_numbered(b"MAIN"))
-    honeypot = await make_server(_numbered(b"HONEYPOT", delay=0.05))
+    honeypot = await make_server(_numbered(b"HONEYPOT", delay=lag))
     cfg = make_config(
         tmp_path,
         [{"name": "lines", "main": main.url, "honeypot": honeypot.url, "align": "quiet",
-          "quiet_time": 0.15, "quiet_max": 3.0}],
+          "quiet_time": 0.15, "quiet_max": 5.0}],
     )
     async with running(cfg) as (app, events):
         reader, writer = await connect(app)

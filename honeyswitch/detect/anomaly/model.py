@@ -9,8 +9,8 @@ A request's score is built from *parts*, each a number that is small for normal 
   byte values are those that at most ``rare_df`` of the training requests contained at
   all (default 0: never seen in that view).  A 1-gram histogram barely moves when 20 odd
   bytes sit in a 600-byte request; a count of never-seen bytes does.  The log keeps one
-  long run from swamping the rest.  (Measured: "never seen" beat 0.1-1 %, whose rare
-  sets include bytes of benign UTF-8 text and raise the threshold.);
+  long run from swamping the rest.  ("Never seen" measured better than 0.1-1 %, whose
+  rare sets include bytes of benign UTF-8 text and so raise the threshold);
 * ``length``: log2(length / longest training request), when longer than any seen;
 * ``nonprint`` (off by default): fraction of non-printable bytes above the training 99th
   percentile.  The evaluation measured no gain from it (PAYL's terms for never-seen bytes
@@ -21,10 +21,10 @@ A request's score is built from *parts*, each a number that is small for normal 
 Each part is divided by its *unit*: its out-of-fold 99th percentile over the training
 requests, floored (``FLOORS``) so a part that is always 0 in training (say, rare bytes)
 still has a meaningful unit (one rare byte).  The score is the **sum** of the normalised
-parts, so weak evidence in two parts adds up (the evaluation in
-``tests/detect/anomaly/test_anomaly_eval.py`` measured sum above max, and each part's
-contribution); the alert names the largest.  A request is anomalous when its score
-exceeds ``threshold`` (:mod:`.fit` explains its calibration).
+parts, so weak evidence in two parts adds up (sum beat max when this was developed); the
+alert names the largest part.  ``tests/detect/anomaly/test_anomaly_eval.py`` measures
+what each part adds.  A request is anomalous when its score exceeds ``threshold``
+(:mod:`.fit` explains its calibration).
 """
 from __future__ import annotations
 

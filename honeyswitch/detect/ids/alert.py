@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 MAX_LINE = 64 * 1024  # chars; EVE lines with http/files objects are a few KiB
@@ -106,6 +107,7 @@ def raw_excerpt(line: str, limit: int = MAX_RAW) -> str:
     return clean_text(line, limit)
 
 
+@lru_cache(maxsize=8192)  # the same few addresses recur; ipaddress costs ~5 us a call
 def normalise_ip(text: str) -> str:
     """Canonical text of an IP address: compressed IPv6, IPv4-mapped IPv6 as IPv4.
 

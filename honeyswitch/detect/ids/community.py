@@ -14,9 +14,10 @@ the spec's value and, where it differs, that one too.
 """
 from __future__ import annotations
 
-import ipaddress
 from functools import lru_cache
 from typing import Any
+
+from .alert import normalise_ip
 
 try:
     import communityid as _cid
@@ -52,7 +53,7 @@ def community_ids(proto: str, src: Addr, dst: Addr, seed: int = 0) -> list[str]:
 
 
 def _suricata7_id(proto: str, src: Addr, dst: Addr, seed: int) -> str | None:
-    if ipaddress.ip_address(src[0]) != ipaddress.ip_address(dst[0]):
+    if normalise_ip(src[0]) != normalise_ip(dst[0]):
         return None  # only equal addresses are ordered differently
     if _swapped(src[1]) > _swapped(dst[1]):
         src, dst = dst, src

@@ -29,14 +29,21 @@ def flow_key(a: Addr, b: Addr, proto: str = "TCP") -> FlowKey:
 
 
 class SessionIndex:
-    """Live TCP sessions by flow key (and Community ID), for :meth:`match`."""
+    """Live TCP sessions by flow key (and Community ID), for :meth:`match`.
+
+    Community IDs cost ~50 us each with the ``communityid`` package, too much for every
+    accepted connection, so a session's are computed only when first needed: for
+    :meth:`community_ids`, or when an alert carrying one matches no flow key.
+    """
 
     def __init__(self, use_community_id: bool = True, community_seed: int = 0) -> None:
         self._use_cid = use_community_id
         self._seed = community_seed
         self._by_key: dict[FlowKey, dict[str, None]] = {}  # dicts as ordered sets
         self._by_cid: dict[str, dict[str, None]] = {}
-        self._keys: dict[str, tuple[list[FlowKey], list[str]]] = {}
+        self._keys: dict[str, list[FlowKey]] = {}
+        self._cids: dict[str, list[str]] = {}  # sessions whose Community IDs are indexed
+        self._pending: dict[str, None] = {}  # ... and those whose are not yet
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -59,23 +66,22 @@ class SessionIndex:
         if original_server is not None:
             pairs.append((client, original_server))
         keys = list(dict.fromkeys(flow_key(a, b) for a, b in pairs))
-        cids = list(dict.fromkeys(c for key in keys for c in self._cids_of(key)))
         for key in keys:
             self._by_key.setdefault(key, {})[session_id] = None
-        for cid in cids:
-            self._by_cid.setdefault(cid, {})[session_id] = None
-        self._keys[session_id] = (keys, cids)
+        self._keys[session_id] = keys
+        if self._use_cid:
+            self._pending[session_id] = None
 
     def remove(self, session_id: str) -> bool:
         """Forget a session; ``False`` if it was not indexed."""
-        entry = self._keys.pop(session_id, None)
-        if entry is None:
+        keys = self._keys.pop(session_id, None)
+        if keys is None:
             return False
-        keys, cids = entry
         for key in keys:
             _discard(self._by_key, key, session_id)
-        for cid in cids:
+        for cid in self._cids.pop(session_id, ()):
             _discard(self._by_cid, cid, session_id)
+        self._pending.pop(session_id, None)
         return True
 
     def match(self, alert: IdsAlert) -> list[str]:
@@ -85,20 +91,29 @@ class SessionIndex:
         found: dict[str, None] = {}
         for key in _alert_keys(alert):
             found.update(self._by_key.get(key, {}))
-        if alert.community_id and self._by_cid:
+        if not found and alert.community_id and self._use_cid:
+            self._index_pending()
             found.update(self._by_cid.get(alert.community_id, {}))
         return list(found)
 
     def community_ids(self, session_id: str) -> list[str]:
         """The Community IDs a session is indexed by (to log next to the IDS's)."""
-        entry = self._keys.get(session_id)
-        return list(entry[1]) if entry else []
+        if session_id in self._pending:
+            self._index_cids(session_id)
+        return list(self._cids.get(session_id, ()))
 
-    def _cids_of(self, key: FlowKey) -> list[str]:
-        if not self._use_cid:
-            return []
-        proto, a, b = key
-        return community_ids(proto, a, b, self._seed)
+    def _index_pending(self) -> None:
+        for session_id in list(self._pending):
+            self._index_cids(session_id)
+
+    def _index_cids(self, session_id: str) -> None:
+        del self._pending[session_id]
+        cids = list(dict.fromkeys(
+            cid for proto, a, b in self._keys[session_id]
+            for cid in community_ids(proto, a, b, self._seed)))
+        for cid in cids:
+            self._by_cid.setdefault(cid, {})[session_id] = None
+        self._cids[session_id] = cids
 
 
 def _alert_keys(alert: IdsAlert) -> list[FlowKey]:

@@ -24,12 +24,13 @@ from .inotify import DirWatch
 log = logging.getLogger(__name__)
 
 OnAlert = Callable[[IdsAlert], Awaitable[None] | None]
+STOP_TIMEOUT = 5.0  # seconds stop() waits for the task
 _STOP = object()
 
 
 @dataclass(slots=True)
 class TailerStats:
-    lines: int = 0  # complete non-empty lines read
+    lines: int = 0  # complete non-empty lines handed to the parser
     alerts: int = 0
     malformed: int = 0
     overlong: int = 0
@@ -87,7 +88,9 @@ class AlertTailer:
         this returns are never missed."""
         if self._task is not None:
             return
-        self._stopped = False
+        if self._stopped:  # restarted: drop the end marker left for the old readers
+            self._queue = asyncio.Queue(self._queue.maxsize)
+            self._stopped = False
         self._follower.open_initial()
         if self._use_inotify:
             self._watch = DirWatch.create(self.path)
@@ -97,7 +100,9 @@ class AlertTailer:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            _, pending = await asyncio.wait({task}, timeout=STOP_TIMEOUT)
+            if pending:  # an on_alert callback that ignores cancellation
+                log.error("%s: tailer task did not stop within %ss", self.name, STOP_TIMEOUT)
         if self._watch is not None:
             self._watch.close()
             self._watch = None
@@ -152,13 +157,22 @@ class AlertTailer:
             level = logging.WARNING if self.stats.malformed == 1 else logging.DEBUG
             log.log(level, "%s: skipped a malformed line: %s", self.name, exc)
             return None
+        except Exception:  # a parser bug: this line is lost, the tailer is not
+            self.stats.malformed += 1
+            log.exception("%s: parser failed on a line", self.name)
+            return None
         if alert is not None:
             self.stats.alerts += 1
         return alert
 
     async def _run(self) -> None:
         while self._task is not None:
-            for alert in self.poll():
+            try:
+                alerts = self.poll()
+            except OSError as exc:  # e.g. EIO on the log's filesystem: try again later
+                log.warning("%s: reading %s failed: %s", self.name, self.path, exc)
+                alerts = []
+            for alert in alerts:
                 await self._emit(alert)
             if self._follower.more:
                 await asyncio.sleep(0)  # more is waiting; let others run first

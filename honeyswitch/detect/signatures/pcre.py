@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import Unsupported, invalid
 
@@ -81,7 +81,8 @@ def compile_pcre(pattern: str, flags: str) -> re.Pattern[bytes]:
     """Translate and compile; raises Unsupported when Python cannot express it."""
     raw = pattern.encode("utf-8").decode("latin-1")  # one char per byte, as PCRE sees it
     translated = _Translator(raw, ungreedy="G" in flags,
-                             dollar_endonly="E" in flags and "m" not in flags).run()
+                             dollar_endonly="E" in flags and "m" not in flags,
+                             nocase="i" in flags).run()
     py_flags = 0
     for letter, value in (("i", re.IGNORECASE), ("s", re.DOTALL), ("m", re.MULTILINE),
                           ("x", re.VERBOSE)):
@@ -95,19 +96,44 @@ def compile_pcre(pattern: str, flags: str) -> re.Pattern[bytes]:
         raise Unsupported("pcre does not compile in Python re", str(exc)[:80]) from None
 
 
+_WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+_HEAD_SETS: dict[str | None, frozenset[str]] = {
+    "\\s": frozenset(" \t\n\r\f\v"), "\\d": frozenset("0123456789"), "\\w": _WORD,
+    "\\n": frozenset("\n"), "\\r": frozenset("\r"), "\\t": frozenset("\t"),
+    "\\f": frozenset("\f"), "\\a": frozenset("\a"),
+}
+
+
+def _distinct_heads(heads: list[frozenset[str] | None]) -> bool:
+    """Can at most one alternative start at any given character?"""
+    if len(heads) < 2:
+        return True
+    seen: set[str] = set()
+    for chars in heads:
+        if chars is None or seen & chars:
+            return False
+        seen |= chars
+    return True
+
+
 @dataclass(slots=True)
 class _Group:
     unbounded: bool = False  # holds an unbounded quantifier (directly or nested)
     atomic: bool = False  # (?>...) never backtracks into itself
     scoped: str = ""  # mid-pattern inline flags turned into a scoped (?flags: group
+    # first-character sets of each alternative (None: unknown), to spot ambiguous
+    # alternations under repetition such as (a|ab)*
+    heads: list[frozenset[str] | None] = field(default_factory=lambda: [None])
+    at_start: bool = True
 
 
 class _Translator:
     """One pass over a PCRE pattern, emitting Python syntax and spotting risky nesting."""
 
-    def __init__(self, src: str, ungreedy: bool, dollar_endonly: bool) -> None:
+    def __init__(self, src: str, ungreedy: bool, dollar_endonly: bool,
+                 nocase: bool = False) -> None:
         self.src, self.i, self.out = src, 0, []  # type: ignore[var-annotated]
-        self.ungreedy, self.dollar_endonly = ungreedy, dollar_endonly
+        self.ungreedy, self.dollar_endonly, self.nocase = ungreedy, dollar_endonly, nocase
         self.groups: list[_Group] = [_Group()]
         self.last_atom_group: _Group | None = None
 
@@ -131,7 +157,7 @@ class _Translator:
                 self._emit(r"\Z")
                 self.i += 1
             else:
-                self._emit(ch)
+                self._emit(ch, head=None if ch in ".^$" else ch)
                 self.i += 1
         if len(self.groups) != 1:
             raise invalid("pcre", "unbalanced parentheses")
@@ -139,9 +165,16 @@ class _Translator:
             self.out.append(")")
         return "".join(self.out)
 
-    def _emit(self, text: str, group: _Group | None = None) -> None:
+    def _emit(self, text: str, group: _Group | None = None, head: str | None = None) -> None:
         self.out.append(text)
         self.last_atom_group = group
+        frame = self.groups[-1]
+        if frame.at_start:
+            frame.at_start = False
+            chars = _HEAD_SETS.get(head, frozenset(head)) if head else None
+            if chars is not None and self.nocase:
+                chars = frozenset(chars | {c.swapcase() for c in chars})
+            frame.heads[-1] = chars
 
     # ---------------------------------------------------------------- escapes
     def _escape(self) -> None:
@@ -158,7 +191,8 @@ class _Translator:
         elif c == "E":
             return
         elif c in "xo":
-            self._emit(self._numeric_escape(c))
+            text = self._numeric_escape(c)
+            self._emit(text, head=chr(int(text[2:], 16)))
         elif c in _CLASS_ESC:
             self._emit("[" + _CLASS_ESC[c] + "]")
         elif c in _NEG_ESC:
@@ -180,9 +214,10 @@ class _Translator:
         elif c.isdigit():
             self._emit(self._digits(c))
         elif c.isalpha():
-            self._emit("\\" + c if c in _PY_LETTER_ESC else c)
+            known = c in _PY_LETTER_ESC
+            self._emit("\\" + c if known else c, head=("\\" + c) if known else c)
         else:
-            self._emit(re.escape(c))
+            self._emit(re.escape(c), head=c)
 
     def _peek(self, text: str) -> bool:
         return self.src.startswith(text, self.i)
@@ -330,6 +365,10 @@ class _Translator:
             atomic = rest.startswith("(?>")
             self.out.append("(")
             self.i += 1
+        parent = self.groups[-1]
+        if parent.at_start:
+            parent.at_start = False
+            parent.heads[-1] = None
         self.groups.append(_Group(atomic=atomic))
 
     def _inline_flags(self, m: re.Match[str]) -> None:
@@ -365,6 +404,8 @@ class _Translator:
         else:
             self.out.append("|")
         self.last_atom_group = None
+        frame.heads.append(None)
+        frame.at_start = True
 
     # ------------------------------------------------------------ quantifiers
     def _quantifier(self) -> None:
@@ -396,9 +437,11 @@ class _Translator:
 
     def _check_nesting(self, unbounded: bool, possessive: bool) -> None:
         group = self.last_atom_group
-        if unbounded and not possessive and group is not None and group.unbounded \
-                and not group.atomic:
+        risky = unbounded and not possessive and group is not None and not group.atomic
+        if risky and group.unbounded:  # type: ignore[union-attr]
             raise Unsupported("pcre backtracking risk", "nested unbounded quantifiers")
+        if risky and not _distinct_heads(group.heads):  # type: ignore[union-attr]
+            raise Unsupported("pcre backtracking risk", "ambiguous alternation under repetition")
         if unbounded:
             self.groups[-1].unbounded = True
         self.last_atom_group = None

@@ -285,8 +285,8 @@ def sqlmap_payloads(rng: random.Random) -> tuple[list[str], str]:
     for t in templates:
         prefix, suffix = rng.choice(bounds)
         orig = str(rng.randint(1, 500))
-        inj = _fill(f"{prefix} {t}{suffix}" if prefix or suffix else t, rng, orig)
-        out.append(orig + inj if not inj.startswith(" ") else orig + inj)
+        # sqlmap's agent: original value + boundary prefix + " " + payload + boundary suffix
+        out.append(orig + _fill(f"{prefix} {t}{suffix}", rng, orig))
     return out, source
 
 

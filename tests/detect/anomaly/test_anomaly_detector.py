@@ -129,3 +129,21 @@ def test_completed_scores_equal_model_on_split_requests(model: AnomalyModel, cut
     (whole,) = split_stream([(d, x) for d, x in events] + [("server", REPLY)])  # type: ignore[misc]
     score = model.score(whole.data, whole.length)
     assert got == ([round(score.total, 4)] if score.anomalous else [])
+
+
+def test_hostile_volume_is_bounded(model: AnomalyModel) -> None:
+    """Megabytes without a server reply: state stays capped, one score per chunk at most."""
+    insp = _detector(model, request_end=b"\n").new_stream(FLOW)
+    chunk = (b"A" * 1000 + b"\n") * 64
+    alerts = [a for _ in range(80) for a in insp.feed(chunk, True)]
+    assert len(alerts) == 1  # the whole stream is one request: one alert
+    state = insp._state  # type: ignore[attr-defined]
+    assert state.features.captured == model.config.shape.cap and state.length == 80 * len(chunk)
+    assert len(state.features._tail) <= model.config.shape.tail_len
+
+
+def test_finish_scores_unanswered_request(model: AnomalyModel) -> None:
+    insp = _detector(model, request_end=None).new_stream(FLOW)
+    assert insp.feed(ATTACK, True) == []
+    assert len(insp.finish()) == 1  # the stream ended without a reply
+    assert insp.finish() == []

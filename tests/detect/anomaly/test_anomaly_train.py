@@ -198,11 +198,13 @@ def test_cli_train_and_score(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     for i, req in enumerate(benign_http(150, 3)):
         (samples / f"{i}.req").write_bytes(req)
     model_path = tmp_path / "web.npz"
-    args = _cli(["train", "--service", "web", "--from-dir", str(samples), "-o", str(model_path), "--percent-decode"])
+    args = _cli(["train", "--service", "web", "--from-dir", str(samples), "-o", str(model_path),
+                 "--percent-decode", "--quantile", "0.995", "--max-samples", "120"])
     assert args.func(args) == 0
     out = capsys.readouterr().out
-    assert "150 samples" in out and "buckets: full=" in out and "threshold:" in out
-    assert load_model(model_path).config.shape.percent_decode
+    assert "120 samples (sampled from 150)" in out and "buckets: full=" in out and "quantile 0.995" in out
+    model = load_model(model_path)
+    assert model.config.shape.percent_decode and model.config.quantile == 0.995 and model.n_samples == 120
 
     good = samples / f"{rng.randrange(150)}.req"
     bad = tmp_path / "attack.req"
@@ -218,7 +220,9 @@ def test_cli_train_and_score(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = _cli(["train", "--service", "web", "--from-pcap", str(tmp_path / "x.pcap"), "-o", str(tmp_path / "m.npz")])
-    assert args.func(args) == 2 and "--port" in capsys.readouterr().err
+    assert args.func(args) == 1 and "--port" in capsys.readouterr().err
+    args = _cli(["train", "--service", "web", "--from-dir", str(tmp_path / "none"), "-o", str(tmp_path / "m.npz")])
+    assert args.func(args) == 1 and "no such file" in capsys.readouterr().err
     (tmp_path / "junk.npz").write_bytes(b"junk")
     args = _cli(["score", "--model", str(tmp_path / "junk.npz"), str(tmp_path / "junk.npz")])
     assert args.func(args) == 2 and "not a valid zip" in capsys.readouterr().err

@@ -302,3 +302,18 @@ def test_dirwatch_on_missing_directory_is_none(tmp_path):
         assert DirWatch.create(str(tmp_path / "nope" / "eve.json")) is None
 
     asyncio.run(main())
+
+
+async def test_a_parser_bug_loses_the_line_not_the_tailer(tmp_path, tail):
+    class Buggy(SuricataEveParser):
+        def parse_line(self, line: str) -> IdsAlert | None:
+            if '"signature_id": 1,' in line:
+                raise RuntimeError("bug")
+            return super().parse_line(line)
+
+    path = tmp_path / "eve.json"
+    path.touch()
+    tailer, got = await tail(path, parser=Buggy())
+    append(path, eve(1) + eve(2))
+    await until(lambda: len(got) == 1)
+    assert sids(got) == [2] and tailer.stats.malformed == 1
