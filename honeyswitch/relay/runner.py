@@ -89,6 +89,9 @@ class SessionRunner:
         self.conns: dict[End, Conn] = {CLIENT: client}
         self._closed: set[End] = set()
         self._connecting: dict[End, asyncio.Task[None]] = {}
+        # Callbacks of a backend that arrive before its connect call has returned
+        # (data can follow connection_made in the same loop turn): fed after Opened.
+        self._early: dict[End, list[Event]] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._queue: deque[Event] = deque()
         self._busy = False
@@ -125,6 +128,9 @@ class SessionRunner:
     def on_data(self, end: End, data: bytes) -> None:
         if end in self._closed:
             return
+        if self._early and end in self._early:
+            self._early[end].append(DataReceived(end, data, self._loop.time()))
+            return
         self.last_activity = now = self._loop.time()
         if end is CLIENT:
             # Recorded after the core has seen it: a switch this chunk triggers (inline
@@ -137,22 +143,33 @@ class SessionRunner:
 
     def on_eof(self, end: End) -> None:
         if end not in self._closed:
-            self._feed(EofReceived(end))
+            self._feed_or_hold(EofReceived(end))
 
     def on_lost(self, end: End, exc: BaseException | None) -> None:
         if end in self._closed:
             return
-        self._closed.add(end)
         reason = "" if exc is None else (str(exc) or type(exc).__name__)
-        self._feed(ConnectionLost(end, reset=exc is not None, reason=reason))
+        event = ConnectionLost(end, reset=exc is not None, reason=reason)
+        if end in self._early:
+            self._early[end].append(event)
+            return
+        self._closed.add(end)
+        self._feed(event)
 
     def on_write_paused(self, end: End) -> None:
         if end not in self._closed:
-            self._feed(WritePaused(end))
+            self._feed_or_hold(WritePaused(end))
 
     def on_write_resumed(self, end: End) -> None:
         if end not in self._closed:
-            self._feed(WriteResumed(end))
+            self._feed_or_hold(WriteResumed(end))
+
+    def _feed_or_hold(self, event: Event) -> None:
+        early = self._early.get(event.end)  # type: ignore[union-attr]
+        if early is not None:
+            early.append(event)
+        else:
+            self._feed(event)
 
     # ------------------------------------------------------------- executor
 
@@ -223,6 +240,7 @@ class SessionRunner:
 
     def _connect(self, end: End) -> None:
         backend = self.service.main if end is MAIN else self.service.honeypot
+        self._early[end] = []
         self._connecting[end] = spawn(self._open(end, backend), name=f"connect:{self.id}:{end.value}")
 
     async def _open(self, end: End, backend: Any) -> None:
@@ -234,20 +252,27 @@ class SessionRunner:
             )
         except (TimeoutError, OSError, ValueError) as exc:
             self._connecting.pop(end, None)
+            self._early.pop(end, None)
             reason = "connect timeout" if isinstance(exc, asyncio.TimeoutError) else str(exc)
             self._closed.add(end)
             self._feed(OpenFailed(end, reason or type(exc).__name__))
             return
         self._connecting.pop(end, None)
+        early = self._early.pop(end, [])
         self.conns[end] = conn
         if self.finished or end in self._closed:
             conn.close(reset=True)
             return
         self._feed(Opened(end))
+        for event in early:
+            if isinstance(event, ConnectionLost):
+                self._closed.add(end)
+            self._feed(event)
 
     def _close(self, end: End, reset: bool) -> None:
         if (task := self._connecting.pop(end, None)) is not None:
             task.cancel()
+        self._early.pop(end, None)
         self._closed.add(end)
         if (conn := self.conns.get(end)) is not None:
             conn.close(reset)
