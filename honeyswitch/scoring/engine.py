@@ -1,0 +1,61 @@
+"""The scoring engine: every alert, from any detector, becomes source score, incident
+and possibly a blacklist decision."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .decay import DecayingScores
+from .incidents import Incident, IncidentTracker
+
+
+@dataclass(frozen=True, slots=True)
+class ScoringConfig:
+    half_life: float = 600.0  # seconds for a source's score to halve
+    blacklist_threshold: float = 200.0  # source score that blacklists it (0: never)
+    incident_gap: float = 900.0  # seconds of quiet that close a source's incident
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    src_ip: str
+    source_score: float
+    incident: Incident
+    opened: bool  # this alert opened the incident
+    closed: tuple[Incident, ...]  # incidents closed on the way
+    blacklist: bool  # the source crossed the blacklist threshold
+
+
+class Scoring:
+    def __init__(self, config: ScoringConfig, allowed: Callable[[str], bool] = lambda ip: False) -> None:
+        self.config = config
+        self.allowed = allowed
+        self.sources = DecayingScores(config.half_life)
+        self.incidents = IncidentTracker(config.incident_gap)
+
+    def on_alert(self, alert: dict[str, Any], now: float) -> Decision | None:
+        """Account for an ``alert`` event (its src_ip, score, service, session ...)."""
+        ip = alert.get("src_ip")
+        score = alert.get("score")
+        if not isinstance(ip, str) or not ip or not isinstance(score, (int, float)):
+            return None
+        total = self.sources.add(ip, float(score), now)
+        before = self.incidents.get(ip)
+        incident, closed = self.incidents.add(
+            ip, now, float(score), service=alert.get("service"), session_id=alert.get("session_id"),
+            detector=str(alert.get("detector") or ""), reason=str(alert.get("reason") or ""),
+        )
+        threshold = self.config.blacklist_threshold
+        return Decision(
+            src_ip=ip,
+            source_score=total,
+            incident=incident,
+            opened=incident is not before,
+            closed=tuple(closed),
+            blacklist=bool(threshold) and total >= threshold and not self.allowed(ip),
+        )
+
+    def tick(self, now: float) -> list[Incident]:
+        """Periodic upkeep: forget faded sources; returns the incidents closed."""
+        self.sources.prune(now)
+        return self.incidents.close_idle(now)
