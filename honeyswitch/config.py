@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .core.session import SessionPolicy
+from .detect import config as detect_config
+from .detect.config import DetectionConfig, ServiceDetection
 from .core.types import Align, NoHoneypotPolicy
 
 DEFAULT_PATH = Path("/etc/honeyswitch/honeyswitch.toml")
@@ -67,6 +69,7 @@ class ServiceConfig:
     connect_timeout: float = 5.0
     idle_timeout: float = 3600.0
     read_size: int = 256 << 10
+    detection: ServiceDetection = field(default_factory=ServiceDetection)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,7 @@ class Config:
     blacklist: BlacklistConfig = field(default_factory=BlacklistConfig)
     control: ControlConfig = field(default_factory=ControlConfig)
     log_level: str = "info"
+    detection: DetectionConfig = field(default_factory=DetectionConfig)
     source: str = "<defaults>"
 
     def service(self, name: str) -> ServiceConfig:
@@ -220,10 +224,10 @@ _SERVICE_KEYS = {
     "name", "listen", "main", "honeypot", "align", "switch_threshold", "no_honeypot",
     "honeypot_buffer", "hold_limit", "quiet_time", "quiet_max", "connect_timeout",
     "idle_timeout", "read_size", "main_proxy_protocol", "honeypot_proxy_protocol",
-}
+} | detect_config.SERVICE_KEYS
 
 
-def _service(src: str, index: int, table: Mapping[str, Any]) -> ServiceConfig:
+def _service(src: str, index: int, table: Mapping[str, Any], base: Path) -> ServiceConfig:
     r = _Reader(src, f"service[{index}]", table, _SERVICE_KEYS)
     if "name" not in table:
         r.fail("name", "is required")
@@ -263,6 +267,7 @@ def _service(src: str, index: int, table: Mapping[str, Any]) -> ServiceConfig:
         hold_limit=r.size("hold_limit", 1 << 20),
         quiet_time=quiet_time,
         quiet_max=r.number("quiet_max", 3.0, minimum=quiet_time),
+        dry_run=r.get("dry_run", bool, False),
     )
     return ServiceConfig(
         name=name,
@@ -273,10 +278,12 @@ def _service(src: str, index: int, table: Mapping[str, Any]) -> ServiceConfig:
         connect_timeout=r.number("connect_timeout", 5.0, minimum=0.01),
         idle_timeout=r.number("idle_timeout", 3600.0, minimum=0.01),
         read_size=r.size("read_size", 256 << 10),
+        detection=detect_config.service_detection(r, base),
     )
 
 
-_TOP_KEYS = {"service", "store", "events", "transcripts", "blacklist", "control", "logging"}
+_TOP_KEYS = {"service", "store", "events", "transcripts", "blacklist", "control", "logging",
+             "detect", "ids", "scoring"}
 
 
 def build(data: Mapping[str, Any], src: str, base: Path) -> Config:
@@ -285,7 +292,7 @@ def build(data: Mapping[str, Any], src: str, base: Path) -> Config:
     services_raw = data.get("service", [])
     if not isinstance(services_raw, list) or not services_raw:
         raise ConfigError(f"{src}: service: at least one [[service]] table is required")
-    services = tuple(_service(src, i, t) for i, t in enumerate(services_raw))
+    services = tuple(_service(src, i, t, base) for i, t in enumerate(services_raw))
     seen: dict[str, int] = {}
     listens: dict[tuple[str, int], str] = {}
     for i, svc in enumerate(services):
@@ -336,6 +343,7 @@ def build(data: Mapping[str, Any], src: str, base: Path) -> Config:
         ),
         control=ControlConfig(listen=ctl_listen, token=token, token_file=token_file, switch_signal=sig),
         log_level=log.choice("level", ("debug", "info", "warning", "error"), "info"),
+        detection=detect_config.parse(dict(data), _Reader, src, base),
         source=src,
     )
 

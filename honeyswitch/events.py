@@ -116,6 +116,52 @@ EVENT_TYPES: dict[str, EventSpec] = {
         },
         {"by": "operator", "reason": "manual", "policy": "reset"},
     ),
+    "would_switch": EventSpec(
+        "Dry run: detectors took the session over its switch threshold; it was not switched.",
+        {
+            "by": "detector:<name> whose alert crossed the threshold",
+            "reason": "that alert's reason",
+            "score": "the session's score",
+        },
+        {"by": "detector:signature", "reason": "SQL injection: UNION SELECT", "score": 100.0},
+    ),
+    "divergence": EventSpec(
+        "While mirroring, the honeypot's reply stream first differed from main's.",
+        {
+            "position": "stream offset (bytes from the start of the replies) of the first difference",
+            "main_excerpt": "main's bytes from there (escaped, at most 64)",
+            "honeypot_excerpt": "the honeypot's bytes from there (escaped, at most 64)",
+        },
+        {"position": 1042, "main_excerpt": "VALUE DE89 3704", "honeypot_excerpt": "VALUE DE00 0000"},
+    ),
+    "incident_open": EventSpec(
+        "A source's first alert after a quiet time opened an incident.",
+        {
+            "incident_id": "the incident",
+            "source_score": "the source's decayed score after this alert",
+        },
+        {"incident_id": "inc-3f9a0c21d4", "source_score": 60.0},
+        session=False,
+    ),
+    "incident_close": EventSpec(
+        "A source stayed quiet for [scoring] incident_gap seconds; its incident closed.",
+        {
+            "incident_id": "the incident",
+            "alerts": "how many alerts it grouped",
+            "score": "their total score",
+            "services": "services involved",
+            "duration": "seconds from its first to its last alert",
+        },
+        {"incident_id": "inc-3f9a0c21d4", "alerts": 12, "score": 480.0, "services": ["web"],
+         "duration": 73.2},
+        session=False,
+    ),
+    "detector_error": EventSpec(
+        "A detector, alert source or output failed; the daemon goes on without it.",
+        {"detector": "which one", "error": "what went wrong (one line)"},
+        {"detector": "ids:suricata", "error": "eve.json: permission denied"},
+        session=False,
+    ),
     "honeypot_dropped": EventSpec(
         "The honeypot was dropped from a mirrored session, which goes on with main alone.",
         {"reason": "why (connection failed, fell behind its buffer limit ...)"},

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..detect.base import Alert, StreamInspector
+from .divergence import HONEYPOT_SIDE, MAIN_SIDE, DivergenceFinder
 from .types import (
     AlertRaised,
     Align,
@@ -78,6 +79,9 @@ class SessionPolicy:
     hold_limit: int = 1 << 20
     quiet_time: float = 0.2
     quiet_max: float = 3.0
+    # Detector alerts over the threshold record "would_switch" instead of switching
+    # (for tuning false positives); operators and signals still switch.
+    dry_run: bool = False
 
 
 class Session:
@@ -98,6 +102,10 @@ class Session:
         self.hp_received = 0  # honeypot bytes received, any state
         self.client_received = 0  # client bytes received
         self.switched_by: str | None = None
+        self._would_switch = False  # dry run: "would_switch" recorded once
+        self._divergence = (
+            DivergenceFinder(policy.honeypot_buffer) if policy.align is Align.BYTES and not direct else None
+        )
         self.close_reason = ""
         self._open: set[End] = set()
         self._connecting: set[End] = set()
@@ -240,6 +248,8 @@ class Session:
                 self._trim_ahead()
             if state is State.SWITCHING:
                 out.append(SetTimer(QUIET_TIMER, self.policy.quiet_time))
+            elif state is State.MIRROR and self._divergence is not None:
+                self._compare(MAIN_SIDE, data, out)
 
     def _honeypot_data(self, data: bytes, at: float, out: list[Command]) -> None:
         start = self.hp_received
@@ -247,6 +257,8 @@ class Session:
         self._count_honeypot_turn(at)
         state = self.state
         if state is State.MIRROR:
+            if self._divergence is not None:
+                self._compare(HONEYPOT_SIDE, data, out)
             if self._aligned and self.hp_received > self.main_sent:
                 self._keep_ahead(start, data)
         elif state is State.SWITCHING:
@@ -265,6 +277,22 @@ class Session:
         new = data[max(0, self._inspect_hp_from - start) :]
         if self.inspector is not None and new:
             self._alerts(self.inspector.feed(new, False), out)
+
+    def _compare(self, side: int, data: bytes, out: list[Command]) -> None:
+        """Bytes alignment assumes identical replies: note where they first differ, and
+        switch this session with quiet alignment instead."""
+        assert self._divergence is not None
+        found = self._divergence.feed(side, data)
+        if not self._divergence.active:
+            self._divergence = None
+        if found is None:
+            return
+        position, main_part, hp_part = found
+        self._aligned = False
+        self._ahead.clear()
+        self._ahead_len = 0
+        out.append(Emit("divergence", {"position": position, "main_excerpt": _escape(main_part),
+                                       "honeypot_excerpt": _escape(hp_part)}))
 
     def _count_honeypot_turn(self, at: float) -> None:
         turns = self._turns
@@ -308,20 +336,26 @@ class Session:
                 Emit(
                     "alert",
                     {
+                        **alert.details,  # first: a detector cannot overwrite the fields below
                         "detector": alert.detector,
                         "score": alert.score,
                         "session_score": self.score,
                         "reason": alert.reason,
-                        **alert.details,
                     },
                 )
             )
-        if alerts and self.score >= self.policy.switch_threshold:
-            last = alerts[-1]
-            self._switch(f"detector:{last.detector}", last.reason, out)
+        if not alerts or self.score < self.policy.switch_threshold:
+            return
+        last = alerts[-1]
+        by = f"detector:{last.detector}"
+        if not self.policy.dry_run:
+            self._switch(by, last.reason, out)
+        elif not self._would_switch and self.state is State.MIRROR:
+            self._would_switch = True
+            out.append(Emit("would_switch", {"by": by, "reason": last.reason, "score": self.score}))
 
     def _on_alert(self, ev: AlertRaised, out: list[Command]) -> None:
-        self._alerts([Alert(ev.score, ev.detector, ev.reason)], out)
+        self._alerts([Alert(ev.score, ev.detector, ev.reason, dict(ev.details))], out)
 
     def _on_switch(self, ev: SwitchRequested, out: list[Command]) -> None:
         self._switch(ev.by, ev.reason, out)
@@ -622,6 +656,10 @@ class Session:
             reasons.discard(why)
             if not reasons:
                 out.append(ResumeReading(end))
+
+
+def _escape(data: bytes) -> str:
+    return data.decode("latin-1").encode("unicode_escape").decode("ascii")
 
 
 _HANDLERS: dict[type, Callable[[Session, Any, list[Command]], None]] = {

@@ -106,6 +106,7 @@ class AlertRaised:
     score: float
     detector: str
     reason: str
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 Event = (

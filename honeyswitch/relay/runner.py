@@ -129,6 +129,7 @@ class SessionRunner:
         if end in self._closed:
             return
         if self._early and end in self._early:
+            self.transcript.add(end.value, data)
             self._early[end].append(DataReceived(end, data, self._loop.time()))
             return
         self.last_activity = now = self._loop.time()

@@ -116,6 +116,7 @@ def test_mirror_sends_client_bytes_to_both_and_only_mains_replies_back() -> None
         >> DataReceived(HONEYPOT, b"200 honeypot")
         >> DataReceived(MAIN, b"200 main")
         << Send(CLIENT, b"200 main")
+        << Emit("divergence", {"position": 4, "main_excerpt": "main", "honeypot_excerpt": "honeypot"})
     )
     s = pb.session
     assert (s.client_received, s.main_sent, s.hp_received) == (5, 8, 12)

@@ -486,7 +486,7 @@ def test_bytes_switch_to_a_shorter_honeypot_that_ended_ends_the_client_too() -> 
         mirror()
         >> DataReceived(MAIN, b"long reply")
         << Send(CLIENT, b"long reply")
-        >> DataReceived(HONEYPOT, b"short")
+        >> DataReceived(HONEYPOT, b"long")  # the same reply, cut short
         >> EofReceived(HONEYPOT)
         >> SwitchRequested("operator")
         << Emit("switch")
@@ -811,4 +811,22 @@ def test_quiet_counts_each_paused_answer_of_a_backlogged_honeypot_as_a_turn() ->
         << Close(MAIN, reset=True)
         << CancelTimer(QUIET_TIMER) << CancelTimer(DEADLINE_TIMER)
         << Emit("switch_done")
+    )
+
+
+def test_divergent_replies_make_a_bytes_switch_quiet() -> None:
+    pb = mirror()
+    assert (
+        pb
+        >> DataReceived(CLIENT, b"GET a\n")
+        << Send(MAIN, b"GET a\n") << Send(HONEYPOT, b"GET a\n")
+        >> DataReceived(MAIN, b"VALUE real\n")
+        << Send(CLIENT, b"VALUE real\n")
+        >> DataReceived(HONEYPOT, b"VALUE fake\n")
+        << Emit("divergence", {"position": 6, "main_excerpt": "real\\n", "honeypot_excerpt": "fake\\n"})
+        >> DataReceived(MAIN, b"more")  # compared no further: one event per session
+        << Send(CLIENT, b"more")
+        >> SwitchRequested("operator")
+        << Emit("switch", {"align": "quiet"})
+        << SetTimer(QUIET_TIMER, 0.2) << SetTimer(DEADLINE_TIMER, 3.0)
     )

@@ -5,8 +5,10 @@ import asyncio
 import os
 import shlex
 import sys
+from pathlib import Path
 
 from honeyswitch.demo import service
+from honeyswitch.record.transcripts import read_transcript
 from honeyswitch.testing import servers
 from honeyswitch.testing.harness import connect, make_config, running, session_of
 
@@ -58,14 +60,19 @@ async def test_exec_backend_gets_connection_facts_and_is_reaped(tmp_path):
         sid = await session_of(app, writer)
         app.switch_session(sid, "operator", "test")
         writer.write(b"after\n")
-        # bytes alignment: main sent 6 bytes, so the honeypot's first 6 are skipped.
+        # Its first line differs from main's echo: divergence turns the switch quiet,
+        # so the client gets the honeypot's answer to "after" and nothing else of it.
         got = await asyncio.wait_for(reader.readuntil(b"after\n"), 5)
         writer.close()
-        await events.wait_for("session_end")
+        end = await events.wait_for("session_end")
+        divergence = events.of_type("divergence")
         await asyncio.sleep(0.3)
     await main.close()
-    assert got.endswith(b"hello\nafter\n")
-    assert sid.encode() in got  # $HONEYSWITCH_SESSION reached the program
+    assert got == b"after\n"
+    assert divergence and divergence[0]["position"] == 0
+    honeypot_said = b"".join(r["d"] for r in read_transcript(Path(end["transcript"]))
+                             if r.get("s") == "honeypot")
+    assert f"127.0.0.1 {sid}".encode() in honeypot_said  # the UCSPI variables reached it
     assert _children() <= before, "exec backend left a process behind"
 
 

@@ -15,6 +15,7 @@ from typing import Callable, Mapping, Sequence
 from ..base import Alert, FlowInfo
 from .engine import Engine
 from .http import HttpRequestParser
+from .match import MatchOptions
 from .profile import DirectionProfile, build_profile
 from .rule import Rule
 from .ruleset import Ruleset
@@ -31,6 +32,8 @@ class Limits:
     http_max_headers: int = 32 << 10  # header block kept per request
     http_max_body: int = 32 << 10  # request body inspected per request
     max_flowbits: int = 256  # distinct flowbits per session
+    pcre_window: int = 16 << 10  # bytes one pcre search sees (hyperscan-gated)
+    pcre_window_ungated: int = 2 << 10  # the same without hyperscan (re alone)
 
     def __post_init__(self) -> None:
         for name in self.__dataclass_fields__:
@@ -44,7 +47,8 @@ class SignatureDetector:
     ``protocols`` maps service names to application protocols (``{"web": "http",
     "cache": "redis"}``); services not listed are guessed from their port, and HTTP is
     also recognised from the first client bytes.  ``prefilter`` is ``"auto"``,
-    ``"hyperscan"`` or ``"python"``.
+    ``"hyperscan"`` or ``"python"``; ``pcre_gate`` runs each pcre past hyperscan before
+    Python's ``re`` (when hyperscan is installed; see :mod:`.gate`).
     """
 
     name = "signature"
@@ -52,12 +56,16 @@ class SignatureDetector:
     def __init__(self, ruleset: Ruleset | Sequence[Rule], *,
                  protocols: Mapping[str, str] | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 prefilter: str = "auto", limits: Limits | None = None) -> None:
+                 prefilter: str = "auto", limits: Limits | None = None,
+                 pcre_gate: bool = True) -> None:
         rules = ruleset.rules if isinstance(ruleset, Ruleset) else tuple(ruleset)
         self.engine = Engine(rules, prefilter)
         self.protocols = {k: v.lower() for k, v in (protocols or {}).items()}
         self.thresholds = ThresholdTracker(clock)
         self.limits = limits or Limits()
+        self.match_options = MatchOptions(self.limits.pcre_window,
+                                          self.limits.pcre_window_ungated,
+                                          gate=pcre_gate)
         self._profiles: dict[tuple[str, tuple[int, ...], bool], DirectionProfile] = {}
 
     @property

@@ -19,7 +19,19 @@ from .byteops import ByteJump, ByteTest, jump_target
 from .options import Bsize, Content, IsDataAt, Matcher, Pcre
 
 STEP_BUDGET = 2000  # recursion steps per rule evaluation
-PCRE_WINDOW = 32 << 10  # bytes a single pcre search may look at
+NO_POSITION = -(1 << 62)  # "no positive match yet": such a chain ignores min_end
+
+
+@dataclass(frozen=True, slots=True)
+class MatchOptions:
+    """Bounds for pcre: how many bytes one search may see, and the hyperscan gate."""
+
+    pcre_window: int = 16 << 10  # with the gate: failing searches never reach re
+    pcre_window_ungated: int = 2 << 10  # without it, re alone must stay fast
+    gate: bool = True
+
+
+DEFAULT_OPTIONS = MatchOptions()
 
 
 class Buffer:
@@ -66,10 +78,10 @@ def _is_relative(item: Matcher) -> bool:
 
 
 class _Search:
-    __slots__ = ("buf", "chain", "min_end", "budget", "late")
+    __slots__ = ("buf", "chain", "min_end", "budget", "late", "opts")
 
-    def __init__(self, buf: Buffer, chain: Chain, min_end: int) -> None:
-        self.buf, self.chain, self.min_end = buf, chain, min_end
+    def __init__(self, buf: Buffer, chain: Chain, min_end: int, opts: MatchOptions) -> None:
+        self.buf, self.chain, self.min_end, self.opts = buf, chain, min_end, opts
         self.budget = STEP_BUDGET
         self.late = False  # a full match failed only because it ended too early
 
@@ -79,7 +91,7 @@ class _Search:
             return False
         items = self.chain.items
         if i == len(items):
-            if end > self.min_end or end == -(1 << 62):
+            if end > self.min_end or end == NO_POSITION:
                 return True
             self.late = True
             return False
@@ -91,7 +103,7 @@ class _Search:
         if isinstance(item, ByteJump):
             start = prev if item.relative else -self.buf.base
             target = jump_target(item, self.buf.data, start + item.extract.offset, self.buf.base)
-            return target is not None and self.step(i + 1, target, max(end, target))
+            return target is not None and self.step(i + 1, target, end)
         return self._test(item, prev) and self.step(i + 1, prev, end)
 
     def _retry(self, i: int) -> bool:
@@ -114,10 +126,14 @@ class _Search:
         return False
 
     def _pcre(self, i: int, p: Pcre, prev: int, end: int) -> bool:
-        spec = p.spec
+        spec, opts = p.spec, self.opts
         start = max(prev, 0) if spec.relative else 0
-        view = self.buf.view[start : start + PCRE_WINDOW]
-        m = spec.regex.match(view) if spec.anchored else spec.regex.search(view)
+        gated = opts.gate and spec.gate.available
+        view = self.buf.view[start : start + (opts.pcre_window if gated else opts.pcre_window_ungated)]
+        if gated and not spec.gate.may_match(view):
+            m = None
+        else:
+            m = spec.regex.match(view) if spec.anchored else spec.regex.search(view)
         if spec.negated:
             return m is None and self.step(i + 1, prev, end)
         while m is not None:
@@ -168,9 +184,8 @@ def _find(hay: bytes, c: Content, start: int, stop: int) -> int:
     return hay.find(c.pattern, start, stop)
 
 
-NO_POSITION = -(1 << 62)
 
-
-def match_chain(buf: Buffer, chain: Chain, min_end: int = -1) -> bool:
+def match_chain(buf: Buffer, chain: Chain, min_end: int = -1,
+                opts: MatchOptions = DEFAULT_OPTIONS) -> bool:
     """Does ``chain`` match ``buf`` with a match ending after ``min_end``?"""
-    return _Search(buf, chain, min_end).step(0, -buf.base, NO_POSITION)
+    return _Search(buf, chain, min_end, opts).step(0, -buf.base, NO_POSITION)

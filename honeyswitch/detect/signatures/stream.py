@@ -187,7 +187,8 @@ class SignatureInspector:
             buf = bufs.get(chain.buffer)
             if buf is None:
                 return False
-            if not match_chain(buf, chain, min_end if chain.buffer == B.PKT else -1):
+            if not match_chain(buf, chain, min_end if chain.buffer == B.PKT else -1,
+                               self.det.match_options):
                 return False
         return True
 
