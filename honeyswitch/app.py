@@ -17,7 +17,8 @@ from typing import Any
 
 from .config import Config, ServiceConfig
 from .core.types import State, SwitchRequested
-from .detect.base import CombinedInspector, FlowInfo, InlineDetector, StreamInspector
+from .core.types import End
+from .detect.hub import DetectionHub
 from .events import make_event
 from .record.eventlog import EventLog
 from .record.recorder import Recorder
@@ -42,7 +43,7 @@ class App:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.registry = Registry()
-        self.detectors: dict[str, list[InlineDetector]] = {s.name: [] for s in config.services}
+        self.detection = DetectionHub(self)
         self.servers: dict[str, list[asyncio.Server]] = {}
         self.writer: Writer | None = None
         self.store: Store | None = None
@@ -71,6 +72,7 @@ class App:
             cfg.transcripts_dir, cfg.transcript_history, cfg.transcript_max, writer=self.writer
         )
         try:
+            await self.detection.start()
             for svc in cfg.services:
                 self.servers[svc.name] = await listen(svc, self.accept)
             if cfg.control.listen is not None:
@@ -105,6 +107,7 @@ class App:
             await self.api.cleanup()
             self.api = None
         self._remove_signals()
+        await self.detection.stop()
         if self.eventlog is not None:
             self._record(make_event("daemon_stop", None))
         from .tasks import cancel_all
@@ -137,20 +140,13 @@ class App:
         peer = Peer(secrets.token_hex(6), src_ip, src_port, dest_ip, dest_port)
         direct = self.blacklist is not None and self.blacklist.is_listed(src_ip)
         runner = SessionRunner(
-            self, service, client, peer, direct=direct, inspector=self._inspector(service, peer)
+            self, service, client, peer, direct=direct, inspector=self.detection.inspector(service, peer)
         )
         self.registry.add(runner)
+        self.detection.session_started(runner)
         self._count("sessions_direct" if direct else "sessions_mirrored")
         runner.start()
         return runner
-
-    def _inspector(self, service: ServiceConfig, peer: Peer) -> StreamInspector | None:
-        detectors = self.detectors.get(service.name)
-        if not detectors:
-            return None
-        flow = FlowInfo(service.name, peer.session_id, peer.src_ip, peer.src_port, peer.dest_ip, peer.dest_port)
-        parts = [d.new_stream(flow) for d in detectors]
-        return parts[0] if len(parts) == 1 else CombinedInspector(parts)
 
     # ------------------------------------------------------------ RelayContext
 
@@ -168,8 +164,12 @@ class App:
             by = runner.session.switched_by or "switch"
             self.blacklist.add(runner.peer.src_ip, reason=f"session {runner.id} switched ({by})", by=by)
 
+    def on_backend_open(self, runner: SessionRunner, end: End, transport: Any) -> None:
+        self.detection.backend_opened(runner, end, transport)
+
     def on_session_end(self, runner: SessionRunner) -> None:
         self.registry.remove(runner)
+        self.detection.session_ended(runner)
         s = runner.session
         path = runner.transcript.close()
         fields = {
@@ -228,6 +228,7 @@ class App:
             if self.blacklist is not None:
                 self.blacklist.refresh()
                 self.blacklist.expire()
+            self.detection.tick()
 
     def _signal_names(self) -> tuple[str, str]:
         """(switch signal, reload signal): HUP reloads unless it is the switch signal."""

@@ -13,7 +13,7 @@ import re
 import shlex
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -21,6 +21,17 @@ from .core.session import SessionPolicy
 from .detect import config as detect_config
 from .detect.config import DetectionConfig, ServiceDetection
 from .core.types import Align, NoHoneypotPolicy
+from .intercept.settings import (
+    FIREWALL_KEYS,
+    INTERCEPT_KEYS,
+    DecoyConfig,
+    FirewallConfig,
+    check_local,
+    decoy_backend_host,
+    read_decoys,
+    read_firewall,
+    read_intercept,
+)
 
 DEFAULT_PATH = Path("/etc/honeyswitch/honeyswitch.toml")
 ENV_PATH = "HONEYSWITCH_CONFIG"
@@ -48,6 +59,7 @@ class Backend:
     path: str = ""
     argv: tuple[str, ...] = ()
     proxy_protocol: str = ""  # "" | "v2"
+    transparent: bool = False  # connect from the client's own address (transparent upstream)
 
     @property
     def url(self) -> str:
@@ -70,6 +82,10 @@ class ServiceConfig:
     idle_timeout: float = 3600.0
     read_size: int = 256 << 10
     detection: ServiceDetection = field(default_factory=ServiceDetection)
+    intercept: str = "none"  # "none" | "redirect" | "tproxy" (see honeyswitch firewall)
+    intercept_ports: tuple[int, ...] = ()  # ports whose traffic the firewall sends to us
+    intercept_dest: tuple[str, ...] = ()  # destination networks matched; () = any
+    transparent_upstream: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +128,8 @@ class Config:
     log_level: str = "info"
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     source: str = "<defaults>"
+    decoys: tuple[DecoyConfig, ...] = ()
+    firewall: FirewallConfig = field(default_factory=FirewallConfig)
 
     def service(self, name: str) -> ServiceConfig:
         for svc in self.services:
@@ -196,8 +214,10 @@ def parse_hostport(text: str, *, allow_zero: bool = False) -> tuple[str, int]:
     return host, port
 
 
-def parse_backend(text: str) -> Backend:
-    """Parse a backend URL; raises ValueError with the reason."""
+def parse_backend(text: str, decoys: Mapping[str, str] | None = None) -> Backend:
+    """Parse a backend URL; raises ValueError with the reason.
+
+    ``decoy:NAME:PORT`` names a port of a [[decoy]] (``decoys`` maps name to address)."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError("must be a backend URL (tcp://host:port, unix:/path, exec:command)")
     text = text.strip()
@@ -217,17 +237,21 @@ def parse_backend(text: str) -> Backend:
         if not argv:
             raise ValueError("exec: needs a command")
         return Backend("exec", argv=argv)
-    raise ValueError(f"{text!r}: scheme must be tcp://, unix: or exec:")
+    if text.startswith("decoy:"):
+        host, port = decoy_backend_host(text[6:], decoys or {})
+        return Backend("tcp", host=host, port=port)
+    raise ValueError(f"{text!r}: scheme must be tcp://, unix:, exec: or decoy:")
 
 
 _SERVICE_KEYS = {
     "name", "listen", "main", "honeypot", "align", "switch_threshold", "no_honeypot",
     "honeypot_buffer", "hold_limit", "quiet_time", "quiet_max", "connect_timeout",
     "idle_timeout", "read_size", "main_proxy_protocol", "honeypot_proxy_protocol",
-} | detect_config.SERVICE_KEYS
+} | detect_config.SERVICE_KEYS | INTERCEPT_KEYS
 
 
-def _service(src: str, index: int, table: Mapping[str, Any], base: Path) -> ServiceConfig:
+def _service(src: str, index: int, table: Mapping[str, Any], base: Path,
+             decoys: Mapping[str, str] | None = None) -> ServiceConfig:
     r = _Reader(src, f"service[{index}]", table, _SERVICE_KEYS)
     if "name" not in table:
         r.fail("name", "is required")
@@ -251,13 +275,16 @@ def _service(src: str, index: int, table: Mapping[str, Any], base: Path) -> Serv
         if key not in table:
             r.fail(key, "is required")
         try:
-            b = parse_backend(table[key])
+            b = parse_backend(table[key], decoys)
         except ValueError as e:
             r.fail(key, str(e))
         pp = r.choice(f"{key}_proxy_protocol", ("", "v2"), "")
         if pp and b.kind == "exec":
             r.fail(f"{key}_proxy_protocol", "not possible with an exec: backend")
         backends[key] = Backend(b.kind, b.host, b.port, b.path, b.argv, pp)
+    intercept = read_intercept(r, tuple(listen), backends["main"])
+    if intercept.get("transparent_upstream"):
+        backends = {k: replace(b, transparent=b.kind == "tcp") for k, b in backends.items()}
     quiet_time = r.number("quiet_time", 0.2)
     policy = SessionPolicy(
         align=Align(r.choice("align", ("bytes", "quiet"), "bytes")),
@@ -279,11 +306,12 @@ def _service(src: str, index: int, table: Mapping[str, Any], base: Path) -> Serv
         idle_timeout=r.number("idle_timeout", 3600.0, minimum=0.01),
         read_size=r.size("read_size", 256 << 10),
         detection=detect_config.service_detection(r, base),
+        **intercept,
     )
 
 
 _TOP_KEYS = {"service", "store", "events", "transcripts", "blacklist", "control", "logging",
-             "detect", "ids", "scoring"}
+             "detect", "ids", "scoring", "decoy", "firewall"}
 
 
 def build(data: Mapping[str, Any], src: str, base: Path) -> Config:
@@ -292,7 +320,9 @@ def build(data: Mapping[str, Any], src: str, base: Path) -> Config:
     services_raw = data.get("service", [])
     if not isinstance(services_raw, list) or not services_raw:
         raise ConfigError(f"{src}: service: at least one [[service]] table is required")
-    services = tuple(_service(src, i, t, base) for i, t in enumerate(services_raw))
+    decoys = read_decoys(src, data.get("decoy", []), base, _Reader)
+    decoy_ips = {d.name: d.ip for d in decoys}
+    services = tuple(_service(src, i, t, base, decoy_ips) for i, t in enumerate(services_raw))
     seen: dict[str, int] = {}
     listens: dict[tuple[str, int], str] = {}
     for i, svc in enumerate(services):
@@ -310,6 +340,9 @@ def build(data: Mapping[str, Any], src: str, base: Path) -> Config:
     bl = _Reader(src, "blacklist", data.get("blacklist", {}), {"ttl", "on_switch", "allowlist"})
     ctl = _Reader(src, "control", data.get("control", {}), {"listen", "token", "token_file", "switch_signal"})
     log = _Reader(src, "logging", data.get("logging", {}), {"level"})
+    fw = _Reader(src, "firewall", data.get("firewall", {}), FIREWALL_KEYS)
+    firewall = read_firewall(fw)
+    check_local(fw, services, firewall)
 
     allow = []
     for item in bl.get("allowlist", list, []):
@@ -345,6 +378,8 @@ def build(data: Mapping[str, Any], src: str, base: Path) -> Config:
         log_level=log.choice("level", ("debug", "info", "warning", "error"), "info"),
         detection=detect_config.parse(dict(data), _Reader, src, base),
         source=src,
+        decoys=decoys,
+        firewall=firewall,
     )
 
 

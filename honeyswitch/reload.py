@@ -27,6 +27,12 @@ def reload_config(app: App) -> None:
         log.error("reload refused: %s", e)
         app._record(make_event("config_reload", None, ok=False, error=str(e)))
         return
+    try:
+        app.detection.rebuild(new)
+    except ConfigError as e:
+        log.error("reload refused: %s", e)
+        app._record(make_event("config_reload", None, ok=False, error=str(e)))
+        return
     if new.control != app.config.control or new.store_path != app.config.store_path:
         log.warning("reload: [control] and [store] changes take effect at the next restart")
     spawn(_apply(app, new), name="reload")
@@ -51,7 +57,6 @@ async def _apply(app: App, new) -> None:  # type: ignore[no-untyped-def]
     for name in old_services:  # removed from the file
         for server in app.servers.pop(name, []):
             server.close()
-    app.detectors = {s.name: app.detectors.get(s.name, []) for s in new.services}
     if app.blacklist is not None:
         app.blacklist.config = new.blacklist
     app._record(make_event("config_reload", None, ok=not errors, error="; ".join(errors) or None,

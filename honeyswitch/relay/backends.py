@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from ..config import Backend
 from ..core.types import End
+from ..intercept.transparent import open_connection_from
 from .conns import Conn, ExecConn, Sink, StreamConn
 from .proxyproto import v2_header
 
@@ -43,7 +44,9 @@ async def open_backend(
             pipe.set_write_buffer_limits(high=write_high)  # type: ignore[union-attr]
         return conn
     stream = StreamConn(sink, end)
-    if backend.kind == "tcp":
+    if backend.kind == "tcp" and backend.transparent:  # the server sees the real client
+        await open_connection_from(loop, lambda: stream, (peer.src_ip, 0), (backend.host, backend.port))
+    elif backend.kind == "tcp":
         await loop.create_connection(lambda: stream, backend.host, backend.port)
     else:
         await loop.create_unix_connection(lambda: stream, backend.path)

@@ -5,9 +5,11 @@ import asyncio
 import logging
 import socket
 from collections.abc import Callable
+from typing import Any
 
 from ..config import ServiceConfig
 from ..core.types import End
+from ..intercept.transparent import transparent_listener
 from .conns import StreamConn
 
 log = logging.getLogger(__name__)
@@ -45,15 +47,11 @@ async def listen(
     loop = asyncio.get_running_loop()
     servers: list[asyncio.Server] = []
     for host, port in service.listen:
+        where: dict[str, Any] = {"host": host, "port": port, "reuse_address": True, "reuse_port": reuse_port}
         try:
-            server = await loop.create_server(
-                lambda: ClientConn(service, accept),
-                host,
-                port,
-                reuse_address=True,
-                reuse_port=reuse_port,
-                backlog=1024,
-            )
+            if service.intercept == "tproxy":  # TPROXY delivers only to transparent sockets
+                where = {"sock": transparent_listener(host, port)}
+            server = await loop.create_server(lambda: ClientConn(service, accept), backlog=1024, **where)
         except OSError as e:
             for s in servers:
                 s.close()

@@ -94,6 +94,22 @@ class Store:
             self._execute(sql, params)
         return self.writer.submit(job, critical=critical)
 
+    def upsert_incident(self, incident: Mapping[str, Any]) -> bool:
+        """Queue an insert-or-replace of an incident (its ``as_dict()`` form)."""
+        row = dict(incident)
+        params = (row["incident_id"], row["src_ip"], row["started"], row["last"], row["alerts"],
+                  row["score"], int(bool(row.get("closed"))), dumps(row))
+        return self.writer.submit(lambda: self._execute(_INCIDENT_SQL, params))
+
+    def incidents(self, limit: int = 50, src_ip: str | None = None) -> list[dict[str, Any]]:
+        """The most recently active ``limit`` incidents, newest first."""
+        sql, params = "SELECT json FROM incidents", []
+        if src_ip is not None:
+            sql += " WHERE src_ip = ?"
+            params.append(src_ip)
+        rows = self.query(sql + " ORDER BY last DESC LIMIT ?", (*params, int(limit)))
+        return [json.loads(r["json"]) for r in rows]
+
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every queued write is committed."""
         return self.writer.flush(timeout)
@@ -182,6 +198,12 @@ def _column_value(column: str, value: Any) -> Any:
     if column in ("started", "ended") and isinstance(value, (int, float)) and not isinstance(value, bool):
         return iso_timestamp(value)
     return value
+
+
+_INCIDENT_SQL = (
+    "INSERT OR REPLACE INTO incidents (incident_id, src_ip, started, last, alerts, score, closed, json)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 def _session_out(row: dict[str, Any]) -> dict[str, Any]:

@@ -55,6 +55,21 @@ MIGRATIONS: list[str] = [
         expires REAL
     );
     """,
+    # 2: incidents (a source's alerts grouped in time; see honeyswitch.scoring.incidents)
+    """
+    CREATE TABLE incidents (
+        incident_id TEXT PRIMARY KEY,
+        src_ip TEXT NOT NULL,
+        started REAL NOT NULL,
+        last REAL NOT NULL,
+        alerts INTEGER NOT NULL,
+        score REAL NOT NULL,
+        closed INTEGER NOT NULL DEFAULT 0,
+        json TEXT NOT NULL
+    );
+    CREATE INDEX incidents_last ON incidents (last);
+    CREATE INDEX incidents_src ON incidents (src_ip);
+    """,
 ]
 
 SESSION_COLUMNS = (

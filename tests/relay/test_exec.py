@@ -66,7 +66,10 @@ async def test_exec_backend_gets_connection_facts_and_is_reaped(tmp_path):
         writer.close()
         end = await events.wait_for("session_end")
         divergence = events.of_type("divergence")
-        await asyncio.sleep(0.3)
+        for _ in range(100):  # the program gets EOF, then at most EXEC_GRACE to exit
+            if _children() <= before:
+                break
+            await asyncio.sleep(0.05)
     await main.close()
     assert got == b"after\n"
     assert divergence and divergence[0]["position"] == 0

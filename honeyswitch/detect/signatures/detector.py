@@ -32,7 +32,7 @@ class Limits:
     http_max_headers: int = 32 << 10  # header block kept per request
     http_max_body: int = 32 << 10  # request body inspected per request
     max_flowbits: int = 256  # distinct flowbits per session
-    pcre_window: int = 16 << 10  # bytes one pcre search sees (hyperscan-gated)
+    pcre_window: int = 8 << 10  # bytes one pcre search sees (hyperscan-gated)
     pcre_window_ungated: int = 2 << 10  # the same without hyperscan (re alone)
 
     def __post_init__(self) -> None:

@@ -26,7 +26,7 @@ NO_POSITION = -(1 << 62)  # "no positive match yet": such a chain ignores min_en
 class MatchOptions:
     """Bounds for pcre: how many bytes one search may see, and the hyperscan gate."""
 
-    pcre_window: int = 16 << 10  # with the gate: failing searches never reach re
+    pcre_window: int = 8 << 10  # with the gate: failing searches never reach re
     pcre_window_ungated: int = 2 << 10  # without it, re alone must stay fast
     gate: bool = True
 
