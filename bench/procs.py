@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+REPO = Path(__file__).resolve().parent.parent  # tools run as `python -m bench.tools.X` from here
 _LIVE: list[Proc] = []
 
 

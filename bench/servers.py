@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .procs import Proc, children, free_port, wait_port
+from .procs import REPO, Proc, children, free_port, wait_port
 
 PY = sys.executable
 KINDS = ("bulk", "echo", "http", "switch")
@@ -77,7 +77,7 @@ def _echo(name: str, work: Path, prefix: str = "", report: bool = False) -> Serv
     argv = [PY, "-m", "bench.tools.echo", "--port", str(port), "--prefix", prefix]
     if report:
         argv.append("--report-resets")
-    proc = Proc(name, argv, work / f"{name}.log", pipe=True, cwd=Path(__file__).parent.parent)
+    proc = Proc(name, argv, work / f"{name}.log", pipe=True, cwd=REPO)
     if not proc.line(15).startswith("ready"):
         raise RuntimeError(f"{name} did not start; {proc.tail()}")
     return Server(name, port, proc)

@@ -188,4 +188,13 @@ def _find(hay: bytes, c: Content, start: int, stop: int) -> int:
 def match_chain(buf: Buffer, chain: Chain, min_end: int = -1,
                 opts: MatchOptions = DEFAULT_OPTIONS) -> bool:
     """Does ``chain`` match ``buf`` with a match ending after ``min_end``?"""
+    first = chain.items[0] if chain.items else None
+    if type(first) is Content and not first.negated and not first.relative:
+        # fast path: most candidates fail on their first content
+        start, stop = _window(first, -buf.base, buf)
+        pos = _find(buf.lower if first.nocase else buf.data, first, start, stop)
+        if pos < 0:
+            return False
+        if len(chain.items) == 1 and pos + len(first.pattern) > min_end:
+            return True
     return _Search(buf, chain, min_end, opts).step(0, -buf.base, NO_POSITION)

@@ -15,7 +15,7 @@ Within one ``feed`` a ``pass`` rule match suppresses every alert of that feed.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from ..base import Alert, FlowInfo
 from . import buffers as B
@@ -100,10 +100,13 @@ class SignatureInspector:
         port = self.flow.dest_port
         return (port,) if known is None or known == port else (port, known)
 
-    def _filter(self, candidates: Iterable[int], to_server: bool) -> list[int]:
+    def _filter(self, candidates: set[int], to_server: bool) -> list[int]:
         allowed, extra = self._allowed(to_server)
-        cands = set(candidates)
-        keep = (cands & allowed) | (cands & extra) if extra else cands & allowed
+        keep = candidates & allowed
+        if extra:
+            keep |= candidates & extra
+        if len(keep) < 2:
+            return list(keep)
         return sorted(keep, key=self.det.engine.order_key.__getitem__)
 
     # ---------------------------------------------------------------- stream
@@ -113,7 +116,8 @@ class SignatureInspector:
         for start in range(0, len(data), step):
             hits |= self._stream_piece(data[start : start + step], to_server)
         engine = self.det.engine
-        packet = (hits & engine.packet_ids) | set(engine.packet_unfiltered[to_server])
+        packet = hits & engine.packet_ids
+        packet.update(engine.packet_unfiltered[to_server])
         if packet:
             chunk = Buffer(data)
             for rid in self._filter(packet, to_server):
@@ -151,11 +155,11 @@ class SignatureInspector:
     def _http_event(self, level: int, req: HttpRequest) -> None:
         engine = self.det.engine
         levels = engine.level_of
-        for name in engine.http_buffers(level):
-            data = req.buffer(name)
-            if data:
-                for rid in engine.http[name].scan(data):
-                    req.rule_hits.setdefault(levels[rid], set()).add(rid)
+        if level in engine.http:
+            names, group = engine.http[level]
+            data = b"\n".join([req.buffer(name) or b"" for name in names])
+            for rid in group.scan(data):
+                req.rule_hits.setdefault(levels[rid], set()).add(rid)
         cands = req.rule_hits.pop(level, set())
         cands.update(engine.http_unfiltered.get(level, ()))
         if not cands:

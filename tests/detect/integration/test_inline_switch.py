@@ -1,0 +1,103 @@
+"""Inline detection over real sockets: the request that crosses the threshold never
+reaches main; the honeypot answers it; scores add up per source."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+from honeyswitch.testing import servers
+from honeyswitch.testing.harness import connect, make_config, running, session_of
+
+RULES = """
+alert tcp any any -> any any (msg:"test: planted marker"; flow:to_server; content:"EVIL-MARKER"; \
+metadata: honeyswitch_score 100; classtype:attempted-admin; sid:9990001; rev:1;)
+alert tcp any any -> any any (msg:"test: suspicious word"; flow:to_server; content:"sneaky"; nocase; \
+metadata: honeyswitch_score 40; sid:9990002; rev:1;)
+"""
+
+
+def _config(tmp_path, main, honeypot, **service):
+    rules = tmp_path / "test.rules"
+    rules.write_text(RULES)
+    return make_config(
+        tmp_path,
+        [{"name": "kv", "main": main.url, "honeypot": honeypot.url, "rules": [str(rules)], **service}],
+        scoring={"blacklist_threshold": 150, "half_life": 600},
+    )
+
+
+async def test_matching_request_goes_to_the_honeypot_only(tmp_path, make_server):
+    main = await make_server(servers.echo(b"M:"))
+    honeypot = await make_server(servers.echo(b"H:"))
+    async with running(_config(tmp_path, main, honeypot)) as (app, events):
+        reader, writer = await connect(app)
+        writer.write(b"hello\n")
+        assert await asyncio.wait_for(reader.readexactly(8), 5) == b"M:hello\n"
+        # The marker is split across two writes (and so, likely, two segments).
+        writer.write(b"GET EVIL-MAR")
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.write(b"KER now\n")
+        got = await asyncio.wait_for(reader.readuntil(b"KER now\n"), 5)
+        writer.close()
+        switch = await events.wait_for("switch")
+        alert = await events.wait_for("alert", sid=9990001)
+        await events.wait_for("session_end")
+    # Bytes before the match went on (nothing was suspicious yet); the chunk that
+    # completed the marker did not.
+    assert bytes(main.conns[0].received) == b"hello\nGET EVIL-MAR"
+    assert bytes(honeypot.conns[0].received) == b"hello\nGET EVIL-MARKER now\n"
+    assert got.endswith(b"H:KER now\n")
+    assert switch["by"] == "detector:signature" and alert["score"] == 100
+    assert main.conns[0].reset
+
+
+async def test_scores_add_up_per_session_and_blacklist_the_source(tmp_path, make_server):
+    main = await make_server(servers.echo(b"M:"))
+    honeypot = await make_server(servers.echo(b"H:"))
+    async with running(_config(tmp_path, main, honeypot)) as (app, events):
+        for _ in range(4):  # 40 a session: none switches; the source reaches 160 >= 150
+            reader, writer = await connect(app)
+            writer.write(b"a sneaky one\n")
+            await asyncio.wait_for(reader.readline(), 5)
+            writer.close()
+        listed = await events.wait_for("blacklist_add")
+        opened = events.of_type("incident_open")
+        reader, writer = await connect(app)  # a new session from a listed source: DIRECT
+        writer.write(b"x\n")
+        assert await asyncio.wait_for(reader.readline(), 5) == b"H:x\n"
+        writer.close()
+    alerts = events.of_type("alert")
+    assert [a["score"] for a in alerts] == [40, 40, 40, 40]
+    assert not events.of_type("switch")
+    assert listed["ip"] == "127.0.0.1" and listed["by"] == "scoring"
+    assert len(opened) == 1  # one incident for the source, across its sessions
+
+
+async def test_dry_run_records_would_switch_and_keeps_main(tmp_path, make_server):
+    main = await make_server(servers.echo(b"M:"))
+    honeypot = await make_server(servers.echo(b"H:"))
+    async with running(_config(tmp_path, main, honeypot, dry_run=True)) as (app, events):
+        reader, writer = await connect(app)
+        writer.write(b"EVIL-MARKER\n")
+        assert await asyncio.wait_for(reader.readline(), 5) == b"M:EVIL-MARKER\n"
+        writer.close()
+        would = await events.wait_for("would_switch")
+    assert would["by"] == "detector:signature"
+    assert not events.of_type("switch")
+
+
+async def test_incidents_are_stored_and_served_by_the_api(tmp_path, make_server):
+    main = await make_server(servers.echo(b"M:"))
+    honeypot = await make_server(servers.echo(b"H:"))
+    async with running(_config(tmp_path, main, honeypot)) as (app, events):
+        reader, writer = await connect(app)
+        writer.write(b"sneaky\n")
+        await asyncio.wait_for(reader.readline(), 5)
+        writer.close()
+        await events.wait_for("incident_open")
+        app.writer.flush(5)
+        stored = app.store.incidents()
+    assert len(stored) == 1 and stored[0]["src_ip"] == "127.0.0.1" and stored[0]["score"] == 40
+    assert stored[0]["detectors"] == ["signature"]
+    json.dumps(stored)  # serialisable as the API returns it
