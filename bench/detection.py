@@ -2,10 +2,10 @@
 inline switch probe hits, anomaly models trained here on HTTP-like requests, and EVE
 alert lines for the external-IDS switch.
 
-The config keys for detection are being wired while this bench is written: the service
-keys ``rules = [paths]`` and ``anomaly_model = "path"``, and some section for the EVE
-tailer.  The bench writes them as expected and lets ``honeyswitch check`` decide; a
-configuration whose keys are rejected is skipped with the checker's line as the note.
+The bench writes the detection keys (service ``rules = [paths]``, ``protocol``,
+``anomaly_model = "path"``; ``[[ids]]`` for the EVE tailer; ``[scoring]``) and lets
+``honeyswitch check`` decide: a configuration whose keys are rejected (an installation
+without them) is skipped with the checker's line as the note.
 """
 from __future__ import annotations
 
@@ -26,15 +26,10 @@ BENCH_RULE = (
     f'sid:{RULE_SID}; rev:1;)\n'
 )
 
-# Candidate TOML for the EVE tailer, tried in order with `honeyswitch check` until one is
-# accepted ({path} is the eve.json file).  `--eve-config FILE` replaces the list once the
-# real shape is known.
+# TOML for the EVE tailer ({path} is the eve.json file), tried in order with
+# `honeyswitch check` until one is accepted; `--eve-config FILE` replaces the list.
 EVE_CANDIDATES = (
-    '[ids]\n[[ids.logs]]\nformat = "suricata-eve"\npath = "{path}"\n',
-    '[[ids]]\nformat = "suricata-eve"\npath = "{path}"\n',
-    '[ids]\neve = ["{path}"]\n',
-    '[[alerts]]\nformat = "suricata-eve"\npath = "{path}"\n',
-    '[ids]\n[[ids.tail]]\nformat = "suricata-eve"\npath = "{path}"\n',
+    '[[ids]]\nname = "bench-eve"\nformat = "suricata-eve"\npath = "{path}"\n',
 )
 
 UAS = (

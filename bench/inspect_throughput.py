@@ -19,8 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from honeyswitch.detect.base import FlowInfo  # noqa: E402
-from honeyswitch.detect.signatures import (SignatureDetector, default_rules_path,  # noqa: E402
-                                           load_ruleset)
+from honeyswitch.detect.signatures import SignatureDetector, default_rules_path, load_ruleset  # noqa: E402
 
 ET_DIR = "/work/shared/data/et-open"
 PATHS = ["/", "/index.html", "/static/js/app.%d.js", "/api/v1/items/%d", "/search?q=shoes+%d&page=2",

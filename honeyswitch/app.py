@@ -20,6 +20,8 @@ from .core.types import State, SwitchRequested
 from .core.types import End
 from .detect.hub import DetectionHub
 from .events import make_event
+from .intercept.kernelset import KernelBlacklist
+from .intercept.origdst import original_dst_or
 from .record.eventlog import EventLog
 from .record.recorder import Recorder
 from .record.transcripts import TranscriptStore
@@ -48,6 +50,7 @@ class App:
         self.writer: Writer | None = None
         self.store: Store | None = None
         self.blacklist: Blacklist | None = None
+        self.kernel_set: KernelBlacklist | None = None  # [firewall] blacklist_set
         self.eventlog: EventLog | None = None
         self.transcripts: TranscriptStore | None = None
         self.api: Any = None
@@ -84,6 +87,9 @@ class App:
             raise
         self._install_signals()
         spawn(self._housekeeping(), name="housekeeping")
+        self.kernel_set = KernelBlacklist.from_config(cfg.firewall, self.blacklist)
+        if self.kernel_set is not None:
+            self.kernel_set.start()
         self._record(make_event("daemon_start", None, services=[s.name for s in cfg.services]))
 
     async def run(self) -> None:
@@ -113,6 +119,8 @@ class App:
         from .tasks import cancel_all
 
         await cancel_all("housekeeping")
+        if self.kernel_set is not None:
+            await self.kernel_set.stop()
         if self.transcripts is not None:
             self.transcripts.close()
         if self.eventlog is not None:
@@ -137,6 +145,8 @@ class App:
             return None
         src_ip, src_port = sockets.peer(client.transport)
         dest_ip, dest_port = sockets.local(client.transport)
+        if service.intercept == "redirect":  # REDIRECT rewrote the destination; conntrack kept it
+            dest_ip, dest_port = original_dst_or(client.transport.get_extra_info("socket"), (dest_ip, dest_port))
         peer = Peer(secrets.token_hex(6), src_ip, src_port, dest_ip, dest_port)
         direct = self.blacklist is not None and self.blacklist.is_listed(src_ip)
         runner = SessionRunner(
@@ -215,6 +225,8 @@ class App:
 
     def _record(self, event: dict[str, Any]) -> None:
         self.recorder.record(event)
+        if self.kernel_set is not None and str(event.get("event_type")).startswith("blacklist_"):
+            self.kernel_set.changed()  # the kernel's copy follows; its failures stay in it
 
     def _count(self, name: str) -> None:
         self.counters[name] = self.counters.get(name, 0) + 1

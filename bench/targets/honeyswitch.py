@@ -94,11 +94,19 @@ class Honeyswitch(Target):
             return [f"rules = {_toml_list(rules + [detection.write_bench_rule(self.work)])}",
                     "switch_threshold = 1"]
         model = self.work / f"model-{kind}.npz"
-        return [f"rules = {_toml_list(rules)}", f'anomaly_model = "{model}"', f"switch_threshold = {NEVER:.0f}.0"]
+        keys = [f"rules = {_toml_list(rules)}", f'anomaly_model = "{model}"', f"switch_threshold = {NEVER:.0f}.0"]
+        if kind == "http":
+            keys.append('protocol = "http"')  # HTTP buffers for the rules, request ends for the model
+        return keys
 
     def _config_text(self, eve: str = "") -> str:
         services = "\n".join(self._service(k) for k in self.kinds)
-        return services + COMMON.format(api=self.api_port, token=TOKEN) + eve
+        text = services + COMMON.format(api=self.api_port, token=TOKEN)
+        if self.mode in ("detect", "eve"):
+            # Alerts add up per source; 127.0.0.1 must never be blacklisted by its score,
+            # or every later bench session would go DIRECT.
+            text += f"[scoring]\nblacklist_threshold = {NEVER:.0f}.0\n"
+        return text + eve
 
     def check(self) -> str:
         """'' when ``honeyswitch check`` accepts the config, else its complaint."""
@@ -117,7 +125,7 @@ class Honeyswitch(Target):
             # The model files must exist before `check` may look at them.
             for kind in self.kinds:
                 if kind != "switch":
-                    detection.train_model(self.work, kind).rename(self.work / f"model-{kind}.npz")
+                    detection.train_model(self.work, kind)
         problem = self.check()
         if problem:
             self.available = False

@@ -55,6 +55,10 @@ def build_app(app: App, token: str) -> web.Application:
     r.add_post("/api/v1/blacklist", add_blacklist)
     r.add_delete("/api/v1/blacklist/{ip}", remove_blacklist)
     r.add_get("/api/v1/events", list_events)
+    r.add_get("/api/v1/alerts", list_alerts)
+    r.add_get("/api/v1/incidents", list_incidents)
+    r.add_get("/api/v1/sources", list_sources)
+    r.add_get("/api/v1/ids", ids_status)
     return web_app
 
 
@@ -152,12 +156,40 @@ async def remove_blacklist(request: web.Request) -> web.Response:
 async def list_events(request: web.Request) -> web.Response:
     app = request.app[APP_KEY]
     q = request.query
+    rows = _store(app).events(session_id=q.get("session_id"), event_type=q.get("event_type"), limit=_limit(q))
+    return _json({"events": rows})
+
+
+async def list_alerts(request: web.Request) -> web.Response:
+    app = request.app[APP_KEY]
+    q = request.query
+    rows = _store(app).events(session_id=q.get("session_id"), event_type="alert",
+                              src_ip=q.get("src_ip"), limit=_limit(q))
+    return _json({"alerts": rows})
+
+
+async def list_incidents(request: web.Request) -> web.Response:
+    app = request.app[APP_KEY]
+    q = request.query
+    return _json({"incidents": _store(app).incidents(limit=_limit(q), src_ip=q.get("src_ip"))})
+
+
+async def list_sources(request: web.Request) -> web.Response:
+    """Live decayed source scores, highest first."""
+    app = request.app[APP_KEY]
+    return _json({"sources": app.detection.source_scores(_limit(request.query))})
+
+
+async def ids_status(request: web.Request) -> web.Response:
+    app = request.app[APP_KEY]
+    return _json({"ids": {f.source.name: f.stats() for f in app.detection.feeds}})
+
+
+def _limit(q: Any, default: str = "100") -> int:
     try:
-        limit = max(1, min(int(q.get("limit", "100")), 10000))
+        return max(1, min(int(q.get("limit", default)), 10000))
     except ValueError:
         raise web.HTTPBadRequest(reason="limit must be an integer") from None
-    rows = _store(app).events(session_id=q.get("session_id"), event_type=q.get("event_type"), limit=limit)
-    return _json({"events": rows})
 
 
 # ------------------------------------------------------------------------ helpers

@@ -12,7 +12,7 @@ from .common import EXIT_USAGE, fail
 # Subcommand modules, each with add_parser(subparsers); optional ones may be missing.
 SUBCOMMANDS = (
     "run", "check", "demo", "sessions", "switch", "blacklist", "transcript", "events",
-    "rules", "train", "score",
+    "alerts", "incidents", "rules", "train", "score", "firewall", "decoy",
 )
 
 

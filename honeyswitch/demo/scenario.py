@@ -1,16 +1,18 @@
 """``honeyswitch demo``: everything on loopback, nothing outside needed.
 
 Starts the demo-kv service twice (main with real records, honeypot with fake ones),
-honeyswitch in front of them, then plays a benign client and an attacker.  After the
-attacker's reconnaissance the operator switches its session through the control API;
-the attacker goes on, now served by the honeypot, and never notices.  Prints what each
-side saw and where the records are.
+honeyswitch in front of them with the demo's signature rules, then plays a benign client
+and an attacker.  The attacker's reconnaissance matches a rule before it is forwarded:
+its session is switched, the request goes to the honeypot only, and the attacker goes
+on, served fake data, without noticing.  Prints what each side saw and where the records
+are.
 """
 from __future__ import annotations
 
 import asyncio
 import secrets
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 import aiohttp
@@ -80,6 +82,7 @@ async def run_demo(workdir: Path, out: Print = print) -> int:
                 # length: quiet alignment hands over between whole replies.
                 "align": "quiet",
                 "quiet_time": 0.1,
+                "rules": [str(Path(__file__).with_name("demo.rules"))],
             }],
             "control": {"listen": "127.0.0.1:0", "token": token},
             "blacklist": {"ttl": 600},
@@ -88,16 +91,32 @@ async def run_demo(workdir: Path, out: Print = print) -> int:
         workdir,
     )
     app = App(cfg)
+    seen: list[dict[str, Any]] = []
+    app.subscribe(seen.append)
     await app.start()
     try:
-        return await _play(app, token, main_store, hp_store, out)
+        return await _play(app, token, main_store, hp_store, seen, out)
     finally:
         await app.stop()
         main_srv.close()
         hp_srv.close()
 
 
-async def _play(app: App, token: str, main_store: service.Store, hp_store: service.Store, out: Print) -> int:
+async def _show_alerts(seen: list[dict[str, Any]], token: str, host: str, port: int, sid: str,
+                       out: Print) -> None:
+    """What an operator sees: the session's alerts and state, from the control API."""
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
+        async with http.get(f"http://{host}:{port}/api/v1/sessions/{sid}") as resp:
+            session = (await resp.json())["session"]
+    for e in seen:
+        if e["event_type"] != "alert" or e["session_id"] != sid:
+            continue
+        out(f"  alert  {e['detector']} score {e['score']:g} (session {e['session_score']:g}): {e['reason']}")
+    out(f"  GET /api/v1/sessions/{sid} -> state {session['state']}, score {session['score']:g}")
+
+
+async def _play(app: App, token: str, main_store: service.Store, hp_store: service.Store,
+                seen: list[dict[str, Any]], out: Print) -> int:
     host, port = app.listening("demo-kv")[0]
     api_host, api_port = bound_address(app.api)
     cfg = app.config
@@ -110,14 +129,13 @@ async def _play(app: App, token: str, main_store: service.Store, hp_store: servi
     await benign.connect(host, port)
     await attacker.connect(host, port)
     await benign.cmd("GET customer:1001")
-    await attacker.cmd("KEYS")
+    await attacker.cmd("GET customer:1002")
 
-    out("\n2. The operator sees the reconnaissance and switches the attacker's session:")
+    out("\n2. The attacker enumerates the keys: a signature matches before main sees it,")
+    out("   the session is switched, and the honeypot answers:")
     sid = next(r.id for r in app.registry if r.peer.src_port == attacker.port)
-    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
-        url = f"http://{api_host}:{api_port}/api/v1/sessions/{sid}/switch"
-        async with http.post(url, json={"reason": "KEYS enumeration"}) as resp:
-            out(f"  POST /api/v1/sessions/{sid}/switch -> {resp.status} {await resp.text()}")
+    await attacker.cmd("KEYS")
+    await _show_alerts(seen, token, api_host, api_port, sid, out)
 
     out("\n3. The attacker goes on, unaware; the benign client is untouched:")
     stolen = await attacker.cmd("GET config:db_password")
@@ -149,6 +167,7 @@ async def _play(app: App, token: str, main_store: service.Store, hp_store: servi
     out(f"  (replay: honeyswitch transcript -c {cfg.source} {sid})\n")
     if transcript.exists():
         out(render_text(list(read_transcript(transcript))))
-    ok = stolen[0].startswith("VALUE changeme-honeytoken") and "backdoor:ssh" not in main_store.data
+    ok = (stolen[0].startswith("VALUE changeme-honeytoken") and "backdoor:ssh" not in main_store.data
+          and not any(line.strip() == "KEYS" for line in main_store.log))
     out("demo: OK" if ok else "demo: FAILED")
     return 0 if ok else 1

@@ -58,6 +58,7 @@ async def test_exec_backend_gets_connection_facts_and_is_reaped(tmp_path):
         writer.write(b"hello\n")
         assert await asyncio.wait_for(reader.readline(), 5) == b"hello\n"
         sid = await session_of(app, writer)
+        await events.wait_for("divergence")  # its first line differs from main's echo
         app.switch_session(sid, "operator", "test")
         writer.write(b"after\n")
         # Its first line differs from main's echo: divergence turns the switch quiet,

@@ -21,8 +21,15 @@ from .errors import RuleError, Unsupported
 from .parse import ParseContext, parse_rule
 from .prefilter import hyperscan_available
 from .rule import Rule
-from .ruleset import (Ruleset, Skipped, default_rules_path, load_file, load_ruleset,
-                      make_context, parse_rules)
+from .ruleset import (
+                      Ruleset,
+                      Skipped,
+                      default_rules_path,
+                      load_file,
+                      load_ruleset,
+                      make_context,
+                      parse_rules,
+)
 from .stream import SignatureInspector
 
 __all__ = [

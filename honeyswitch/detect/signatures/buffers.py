@@ -51,7 +51,7 @@ RESPONSE = frozenset({
     "http.stat_code", "http_stat_code", "http.stat_msg", "http_stat_msg",
     "http.response_line", "http_response_line", "http.response_body",
     "http_server_body", "http.server", "http_server", "http.location", "http_location",
-    "http.response_header", "http.response_body",
+    "http.response_header",
 })
 # Other sticky buffers Suricata knows that would need another parser.
 OTHER_BUFFER_PREFIXES = ("tls", "dns", "ssh", "smb", "krb5", "dcerpc", "ja3", "ja4",

@@ -7,9 +7,9 @@ A rule's priority is its ``priority`` option, else its classtype's priority from
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 DEFAULT_PRIORITY = 3
 _LINE = re.compile(r"^\s*config\s+classification\s*:\s*([^,\s]+)\s*,[^,]*,\s*(\d{1,3})\s*$")

@@ -9,8 +9,8 @@ used from one thread (its hyperscan scratch space is not thread-safe).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
 
 from ..base import Alert, FlowInfo
 from .engine import Engine

@@ -5,10 +5,9 @@ Rules are split by where they are evaluated:
 * stream rules (no HTTP buffer): one group per direction; the prefilter scans new bytes
   of that direction's stream (plus a small overlap, so literals split across chunks are
   found);
-* HTTP rules: one group per request level (line, headers, body) holding the literals
-  of the rules whose literal lives in a buffer completed at that level; the buffers of
-  a level are scanned together, joined, once per request (a literal found in the
-  "wrong" buffer or across a join only adds a candidate, which verification drops).
+* HTTP rules: one group per request buffer holding rule literals; each buffer of each
+  request is scanned once, when it becomes complete.  (Scanning a level's buffers
+  joined in one call was tried: the cross-buffer hits cost more than the calls saved.)
 
 Rules without a usable literal are "unfiltered": candidates on every inspection of their
 kind.  Applicability to a service (protocol, ports, direction) is checked afterwards by
@@ -16,8 +15,8 @@ kind.  Applicability to a service (protocol, ports, direction) is checked afterw
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from . import buffers as B
 from .prefilter import Prefilter, make_prefilter
@@ -66,22 +65,19 @@ class Engine:
         self.packet_ids = frozenset(i for i, r in enumerate(self.rules) if r.packet)
         self.order_key = [r.order * len(self.rules) + i for i, r in enumerate(self.rules)]
         self.level_of = [r.level for r in self.rules]
-        self.http: dict[int, tuple[tuple[str, ...], Group]] = {}
+        self.http: dict[str, Group] = {}
         self.http_unfiltered: dict[int, tuple[int, ...]] = {}
         self._place(prefilter)
 
     def _place(self, prefilter: str) -> None:
         stream_ids: dict[bool, list[int]] = {True: [], False: []}
         stream_free: dict[bool, list[int]] = {True: [], False: []}
-        http_ids: dict[int, list[int]] = {}
-        http_bufs: dict[int, set[str]] = {}
+        http_ids: dict[str, list[int]] = {}
         http_free: dict[int, list[int]] = {}
         for rid, rule in enumerate(self.rules):
             if rule.level:
                 if rule.literal is not None:
-                    level = B.LEVELS[rule.literal.buffer]
-                    http_ids.setdefault(level, []).append(rid)
-                    http_bufs.setdefault(level, set()).add(rule.literal.buffer)
+                    http_ids.setdefault(rule.literal.buffer, []).append(rid)
                 else:
                     http_free.setdefault(rule.level, []).append(rid)
                 continue
@@ -94,7 +90,14 @@ class Engine:
             free = stream_free[direction]
             self.stream_unfiltered[direction] = tuple(r for r in free if not self.rules[r].packet)
             self.packet_unfiltered[direction] = tuple(r for r in free if self.rules[r].packet)
-        for level, ids in http_ids.items():
-            self.http[level] = (tuple(sorted(http_bufs[level])),
-                                build_group(self.rules, ids, prefilter))
+        for buf, ids in http_ids.items():
+            self.http[buf] = build_group(self.rules, ids, prefilter)
         self.http_unfiltered = {level: tuple(ids) for level, ids in http_free.items()}
+        by_level: dict[int, list[str]] = {}
+        for buf in self.http:
+            by_level.setdefault(B.LEVELS[buf], []).append(buf)
+        self._http_by_level = {level: tuple(bufs) for level, bufs in by_level.items()}
+
+    def http_buffers(self, level: int) -> tuple[str, ...]:
+        """Buffers completed at ``level`` that some rule has a literal in."""
+        return self._http_by_level.get(level, ())

@@ -16,8 +16,8 @@ rule applies to:
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping, Union
 
 from .errors import Unsupported, invalid
 
@@ -47,8 +47,14 @@ DEFAULT_PORT_VARS: Mapping[str, str] = {
 MAX_SPEC = 2048
 MAX_DEPTH = 8
 
-# A parsed list: ("any",) | ("var", name) | ("lit", text) | ("not", node) | ("list", nodes)
-Node = Union[tuple[str], tuple[str, str], tuple[str, "Node"], tuple[str, tuple["Node", ...]]]
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A parsed address/port list: any, $var, literal, !negation or [list]."""
+
+    kind: str  # "any" | "var" | "lit" | "not" | "list"
+    text: str = ""
+    children: tuple[Node, ...] = ()
+    value: object = None  # a parsed literal: (lo, hi) port range or an ip network
 
 
 def parse_spec(text: str, what: str, depth: int = 0) -> Node:
@@ -57,16 +63,17 @@ def parse_spec(text: str, what: str, depth: int = 0) -> Node:
     if not text or len(text) > MAX_SPEC or depth > MAX_DEPTH:
         raise invalid(what, f"bad list {text[:60]!r}")
     if text.startswith("!"):
-        return ("not", parse_spec(text[1:], what, depth + 1))
+        return Node("not", children=(parse_spec(text[1:], what, depth + 1),))
     if text.startswith("["):
         if not text.endswith("]"):
             raise invalid(what, f"unbalanced brackets in {text[:60]!r}")
-        return ("list", tuple(parse_spec(p, what, depth + 1) for p in _split_top(text[1:-1], what)))
+        parts = _split_top(text[1:-1], what)
+        return Node("list", children=tuple(parse_spec(p, what, depth + 1) for p in parts))
     if text == "any":
-        return ("any",)
+        return Node("any")
     if text.startswith("$"):
-        return ("var", text[1:])
-    return ("lit", text)
+        return Node("var", text[1:])
+    return Node("lit", text, value=_port_range(text) if what == "port" else _network(text))
 
 
 def _split_top(text: str, what: str) -> list[str]:
@@ -87,26 +94,29 @@ def _split_top(text: str, what: str) -> list[str]:
     return [p for p in parts if p.strip()]
 
 
-def evaluate(node: Node, literal: Callable[[str], bool], var: Callable[[str], bool | None]) -> bool | None:
-    """True/False, or None when unknown (a variable we do not evaluate)."""
-    kind = node[0]
+def evaluate(node: Node, literal: Callable[[object], bool], var: Callable[[str], bool | None]) -> bool | None:
+    """True/False, or None when unknown (a variable we do not evaluate).
+
+    A list is the union of its positive items minus its negated ones (Suricata's rule).
+    """
+    kind = node.kind
     if kind == "any":
         return True
     if kind == "var":
-        return var(node[1])  # type: ignore[arg-type]
+        return var(node.text)
     if kind == "lit":
-        return literal(node[1])  # type: ignore[arg-type]
+        return literal(node.value)
     if kind == "not":
-        inner = evaluate(node[1], literal, var)  # type: ignore[arg-type]
+        inner = evaluate(node.children[0], literal, var)
         return None if inner is None else not inner
-    items: tuple[Node, ...] = node[1]  # type: ignore[assignment]
-    pos = [n for n in items if n[0] != "not"]
-    neg = [n[1] for n in items if n[0] == "not"]
-    pos_vals = [evaluate(n, literal, var) for n in pos]  # type: ignore[arg-type]
-    hit: bool | None = True if not pos else (True if True in pos_vals else (None if None in pos_vals else False))
+    pos = [evaluate(n, literal, var) for n in node.children if n.kind != "not"]
+    hit: bool | None = True
+    if pos:
+        hit = True if True in pos else (None if None in pos else False)
     if hit is False:
         return False
-    if any(evaluate(n, literal, var) is True for n in neg):  # type: ignore[arg-type]
+    negated = (n.children[0] for n in node.children if n.kind == "not")
+    if any(evaluate(n, literal, var) is True for n in negated):
         return False
     return hit
 
@@ -119,39 +129,32 @@ class PortSpec:
     node: Node
 
     @classmethod
-    def parse(cls, text: str, variables: Mapping[str, str]) -> "PortSpec":
-        node = parse_spec(text, "port")
-        _check_ports(node, variables, 0)
-        return cls(_expand(node, variables, 0))
+    def parse(cls, text: str, variables: Mapping[str, str]) -> PortSpec:
+        return cls(_expand(parse_spec(text, "port"), variables, 0))
+
+    @property
+    def is_any(self) -> bool:
+        return self.node.kind == "any"
 
     def matches(self, port: int) -> bool:
-        return evaluate(self.node, lambda lit: _port_literal(lit, port), lambda _: True) is not False
+        def literal(value: object) -> bool:
+            lo, hi = value  # type: ignore[misc]
+            return bool(lo <= port <= hi)  # type: ignore[has-type]
+
+        return evaluate(self.node, literal, lambda _: True) is not False
 
 
 def _expand(node: Node, variables: Mapping[str, str], depth: int) -> Node:
     if depth > MAX_DEPTH:
         raise invalid("port", "variables nest too deep")
-    kind = node[0]
-    if kind == "var":
-        name: str = node[1]  # type: ignore[assignment]
-        if name not in variables:
-            raise Unsupported("unknown port variable", f"${name}")
-        return _expand(parse_spec(variables[name], "port"), variables, depth + 1)
-    if kind == "not":
-        return ("not", _expand(node[1], variables, depth + 1))  # type: ignore[arg-type]
-    if kind == "list":
-        return ("list", tuple(_expand(n, variables, depth + 1) for n in node[1]))  # type: ignore[union-attr]
+    if node.kind == "var":
+        if node.text not in variables:
+            raise Unsupported("unknown port variable", f"${node.text}")
+        return _expand(parse_spec(variables[node.text], "port"), variables, depth + 1)
+    if node.kind in ("not", "list"):
+        return Node(node.kind, children=tuple(_expand(n, variables, depth + 1)
+                                              for n in node.children))
     return node
-
-
-def _check_ports(node: Node, variables: Mapping[str, str], depth: int) -> None:
-    if node[0] == "lit":
-        _port_range(node[1])  # type: ignore[arg-type]
-    elif node[0] == "not":
-        _check_ports(node[1], variables, depth + 1)  # type: ignore[arg-type]
-    elif node[0] == "list":
-        for n in node[1]:  # type: ignore[union-attr]
-            _check_ports(n, variables, depth + 1)
 
 
 def _port_range(text: str) -> tuple[int, int]:
@@ -166,11 +169,6 @@ def _port_range(text: str) -> tuple[int, int]:
     return lo, hi
 
 
-def _port_literal(text: str, port: int) -> bool:
-    lo, hi = _port_range(text)
-    return lo <= port <= hi
-
-
 # --------------------------------------------------------------------- addresses
 
 IPNet = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -182,10 +180,9 @@ class AddrSpec:
     literal: bool  # holds at least one literal address (needs a per-session check)
 
     @classmethod
-    def parse(cls, text: str) -> "AddrSpec":
+    def parse(cls, text: str) -> AddrSpec:
         node = parse_spec(text, "address")
-        has_lit = _check_addrs(node)
-        return cls(node, has_lit)
+        return cls(node, _has_literal(node))
 
     def matches(self, ip: str) -> bool:
         if not self.literal:
@@ -196,18 +193,11 @@ class AddrSpec:
             return True
         if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
             addr = addr.ipv4_mapped
-        return evaluate(self.node, lambda lit: addr in _network(lit), lambda _: None) is not False
+        return evaluate(self.node, lambda net: addr in net, lambda _: None) is not False  # type: ignore[operator]
 
 
-def _check_addrs(node: Node) -> bool:
-    if node[0] == "lit":
-        _network(node[1])  # type: ignore[arg-type]
-        return True
-    if node[0] == "not":
-        return _check_addrs(node[1])  # type: ignore[arg-type]
-    if node[0] == "list":
-        return any([_check_addrs(n) for n in node[1]])  # type: ignore[union-attr]
-    return False
+def _has_literal(node: Node) -> bool:
+    return node.kind == "lit" or any(_has_literal(n) for n in node.children)
 
 
 def _network(text: str) -> IPNet:

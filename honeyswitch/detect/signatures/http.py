@@ -16,6 +16,7 @@ removed, so ``../`` stays visible to rules.
 from __future__ import annotations
 
 import re
+
 from .buffers import LEVEL_BODY, LEVEL_HEADERS, LEVEL_LINE
 
 METHODS = frozenset({b"GET", b"POST", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"PATCH",
@@ -167,6 +168,10 @@ class HttpRequestParser:
 
     # ----------------------------------------------------------------- lines
     def _line_bytes(self, data: bytes, pos: int, events: list[tuple[int, HttpRequest]]) -> int:
+        if not self._line and not self._line_over:
+            pos = self._whole_lines(data, pos, events)
+            if pos >= len(data) or self.state in ("body", "chunk_data", "dead"):
+                return pos
         limit = MAX_CHUNK_LINE if self.state.startswith("chunk") else self.max_line
         lf = data.find(b"\n", pos)
         end = len(data) if lf < 0 else lf
@@ -189,6 +194,18 @@ class HttpRequestParser:
         else:
             self.state = "headers"
         return lf + 1
+
+    def _whole_lines(self, data: bytes, pos: int, events: list[tuple[int, HttpRequest]]) -> int:
+        """Fast path: lines complete within ``data``, without copying into ``_line``."""
+        while True:
+            limit = MAX_CHUNK_LINE if self.state.startswith("chunk") else self.max_line
+            lf = data.find(b"\n", pos, pos + limit + 1)
+            if lf < 0:
+                return pos
+            self._on_line(data[pos:lf].rstrip(b"\r"), False, events)
+            pos = lf + 1
+            if pos >= len(data) or self.state in ("body", "chunk_data", "dead"):
+                return pos
 
     def _overflow(self, events: list[tuple[int, HttpRequest]]) -> None:
         if self.state == "line":

@@ -67,7 +67,7 @@ class Chain:
     next_relative: tuple[bool, ...]  # does item i+1 depend on where item i matched?
 
     @classmethod
-    def of(cls, buffer: str, items: list[Matcher]) -> "Chain":
+    def of(cls, buffer: str, items: list[Matcher]) -> Chain:
         nxt = tuple(_is_relative(items[i + 1]) if i + 1 < len(items) else False
                     for i in range(len(items)))
         return cls(buffer, tuple(items), nxt)

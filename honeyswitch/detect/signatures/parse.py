@@ -10,8 +10,9 @@ values raise :class:`RuleError`.  Both are ``ValueError``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from idstools import rule as idsrule
 

@@ -171,7 +171,7 @@ class _Translator:
             raise invalid("pcre", "bad numeric escape") from None
         if value > 0xFF:
             raise Unsupported("pcre construct not supported", "code point above 0xff")
-        return "\\x%02x" % value
+        return f"\\x{value:02x}"
 
     def _control(self) -> str:
         if self.i >= len(self.src):
@@ -201,7 +201,7 @@ class _Translator:
             m = re.match(r"[0-7]{0,2}", self.src[self.i :])
             digits = m.group(0) if m else ""
             self.i += len(digits)
-            return "\\x%02x" % int("0" + digits, 8)
+            return f"\\x{int('0' + digits, 8):02x}"
         m = re.match(r"\d{0,2}", self.src[self.i :])
         digits = first + (m.group(0) if m else "")
         self.i += len(digits) - 1

@@ -13,10 +13,12 @@ intersected with that index, then each candidate is confirmed with ``bytes.find`
 from __future__ import annotations
 
 import logging
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
+_hs: Any
 try:  # optional dependency
     import hyperscan as _hs
 except Exception:  # pragma: no cover - depends on the environment
@@ -80,7 +82,7 @@ class HyperscanPrefilter:
     def scan(self, data: bytes) -> set[int]:
         if not data:
             return set()
-        self._hits = hits = set()
+        self._hits = hits = set[int]()
         self._db.scan(data, match_event_handler=self._on_match, scratch=self._scratch)
         return hits
 

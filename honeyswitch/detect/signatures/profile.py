@@ -55,10 +55,6 @@ def _ports_ok(spec: PortSpec, ports: tuple[int, ...]) -> bool:
     return any(spec.matches(p) for p in ports)
 
 
-def _is_any(spec: PortSpec) -> bool:
-    return spec.node == ("any",)
-
-
 def _orientations(h: Header, to_server: bool) -> list[tuple[AddrSpec, PortSpec, AddrSpec, PortSpec]]:
     """(client addr, client port, server addr, server port) specs for each orientation."""
     forward = (h.src, h.sport, h.dst, h.dport) if to_server else (h.dst, h.dport, h.src, h.sport)
@@ -95,7 +91,7 @@ def _cached_verdict(rule: Rule, server_ports: tuple[int, ...], to_server: bool) 
     for caddr, cport, saddr, sport in _orientations(rule.header, to_server):
         if not _ports_ok(sport, server_ports):
             continue
-        if caddr.literal or saddr.literal or not _is_any(cport):
+        if caddr.literal or saddr.literal or not cport.is_any:
             verdict = "session"
         else:
             return "yes"

@@ -8,10 +8,10 @@ joined.  When a (gid, sid) appears twice the higher ``rev`` wins, as in Suricata
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
 
 from .classify import DEFAULT_CLASSIFICATION, ScorePolicy, load_classification
 from .errors import RuleError

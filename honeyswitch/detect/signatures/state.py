@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from .errors import Unsupported, invalid
 from .rule import FlowbitOp, Threshold

@@ -15,7 +15,8 @@ Within one ``feed`` a ``pass`` rule match suppresses every alert of that feed.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ..base import Alert, FlowInfo
 from . import buffers as B
@@ -52,7 +53,7 @@ class _Window:
 class SignatureInspector:
     """Inspects one session for one :class:`SignatureDetector`."""
 
-    def __init__(self, detector: "SignatureDetector", flow: FlowInfo) -> None:
+    def __init__(self, detector: SignatureDetector, flow: FlowInfo) -> None:
         self.det = detector
         self.flow = flow
         self.windows = {True: _Window(), False: _Window()}
@@ -155,11 +156,11 @@ class SignatureInspector:
     def _http_event(self, level: int, req: HttpRequest) -> None:
         engine = self.det.engine
         levels = engine.level_of
-        if level in engine.http:
-            names, group = engine.http[level]
-            data = b"\n".join([req.buffer(name) or b"" for name in names])
-            for rid in group.scan(data):
-                req.rule_hits.setdefault(levels[rid], set()).add(rid)
+        for name in engine.http_buffers(level):
+            data = req.buffer(name)
+            if data:
+                for rid in engine.http[name].scan(data):
+                    req.rule_hits.setdefault(levels[rid], set()).add(rid)
         cands = req.rule_hits.pop(level, set())
         cands.update(engine.http_unfiltered.get(level, ()))
         if not cands:

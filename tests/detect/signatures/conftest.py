@@ -1,14 +1,13 @@
 """Helpers for the signature tests: build a detector from rule text, feed chunks."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 import pytest
 
 from honeyswitch.detect.base import Alert, FlowInfo
-from honeyswitch.detect.signatures import (SignatureDetector, hyperscan_available,
-                                           parse_rules)
+from honeyswitch.detect.signatures import SignatureDetector, hyperscan_available, parse_rules
 
 ENGINES = ["python"] + (["hyperscan"] if hyperscan_available() else [])
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 import pytest
 
 from honeyswitch.detect.base import FlowInfo
-from honeyswitch.detect.signatures import (Ruleset, SignatureDetector, default_rules_path,
-                                           load_ruleset)
+from honeyswitch.detect.signatures import (
+    Ruleset,
+    SignatureDetector,
+    default_rules_path,
+    load_ruleset,
+)
 
 PROTOCOLS = {"web": "http", "cache": "redis", "ftp": "ftp", "mail": "smtp", "pop": "pop3",
              "shell": "telnet"}

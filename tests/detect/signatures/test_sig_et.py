@@ -6,8 +6,12 @@ from pathlib import Path
 import pytest
 
 from honeyswitch.detect.base import FlowInfo
-from honeyswitch.detect.signatures import (Ruleset, SignatureDetector, default_rules_path,
-                                           load_ruleset)
+from honeyswitch.detect.signatures import (
+    Ruleset,
+    SignatureDetector,
+    default_rules_path,
+    load_ruleset,
+)
 
 ET_DIR = Path("/work/shared/data/et-open")
 pytestmark = pytest.mark.skipif(not ET_DIR.is_dir(), reason="ET Open slice not available")

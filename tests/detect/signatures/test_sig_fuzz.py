@@ -7,8 +7,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from honeyswitch.detect.base import FlowInfo
-from honeyswitch.detect.signatures import (RuleError, SignatureDetector, default_rules_path,
-                                           load_ruleset, parse_rule, parse_rules)
+from honeyswitch.detect.signatures import (
+    RuleError,
+    SignatureDetector,
+    default_rules_path,
+    load_ruleset,
+    parse_rule,
+    parse_rules,
+)
 from honeyswitch.detect.signatures.http import HttpRequestParser
 from honeyswitch.detect.signatures.pcre import compile_pcre
 

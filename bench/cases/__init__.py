@@ -1,0 +1,57 @@
+"""The cases: what is measured, against which configurations, and how it is shown.
+
+A case's ``run(ctx, target)`` measures once and returns plain numbers (it raises
+:class:`~bench.targets.Skip` when it cannot run there).  The runner repeats it, and the
+report takes medians and ranges of each :class:`Metric`.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..servers import Pair
+from ..settings import Settings
+from ..targets import Target
+
+ALL_PROXIES = ("direct", "haproxy", "hs-mirror", "hs-detect", "hs-honeypot")
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    key: str
+    label: str
+    fmt: str = "{:.1f}"
+    # "higher"/"lower": show ratios of this metric vs direct and vs HAProxy.
+    better: str | None = None
+    # Also show (value - direct) and its ratio to HAProxy's (added latency).
+    added: bool = False
+
+
+@dataclass
+class Context:
+    settings: Settings
+    pairs: dict[str, Pair]
+    targets: dict[str, Target]
+    work: Path
+    log: Callable[[str], None] = print
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    title: str
+    backends: tuple[str, ...]
+    targets: tuple[str, ...]  # () for a case that runs once, on no configuration
+    run: Callable[[Context, Target | None], dict[str, Any]]
+    metrics: tuple[Metric, ...]
+    fresh: bool = False  # restart the configuration before each run (RSS of a new process)
+    max_runs: int | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def all_cases() -> list[Case]:
+    from . import bulk, connrate, external, pingpong, rss, switch
+
+    return [*bulk.CASES, *pingpong.CASES, connrate.CASE, rss.CASE, *switch.CASES, external.CASE]
