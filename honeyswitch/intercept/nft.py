@@ -34,19 +34,19 @@ def ruleset(plan: Plan, blacklist_nft: str = "") -> str:
         body += _sets()
     nat = [_redirect(r) for r in plan.redirects]
     if nat:
-        body += _chain("redirect", "type nat hook prerouting priority dstnat; policy accept;", nat)
+        body += _chain("nat_prerouting", "type nat hook prerouting priority dstnat; policy accept;", nat)
         if plan.firewall.local:
             # Connections made on this host never pass prerouting.
-            body += _chain("redirect_local", "type nat hook output priority -100; policy accept;", nat)
+            body += _chain("nat_output", "type nat hook output priority -100; policy accept;", nat)
     mark = f"{plan.firewall.mark:#x}"
     if plan.routing or plan.tproxies:
         # Packets of established transparent connections, and replies to connections
         # made from a client's address, belong to a local socket: mark them too.
         rules = [f'meta l4proto tcp socket transparent 1 meta mark set {mark} accept comment "our transparent sockets"']
         rules += [_tproxy(t, mark) for t in plan.tproxies]
-        body += _chain("tproxy", "type filter hook prerouting priority mangle; policy accept;", rules)
+        body += _chain("mangle_prerouting", "type filter hook prerouting priority mangle; policy accept;", rules)
     if plan.isolates:
-        body += _chain("isolate", "type filter hook forward priority filter; policy accept;",
+        body += _chain("filter_forward", "type filter hook forward priority filter; policy accept;",
                        [_isolate(i) for i in plan.isolates])
     lines = [HEADER + remove_script() + f"table {NFT_TABLE} {{"]
     lines += body

@@ -6,7 +6,7 @@ import pytest
 
 from honeyswitch.testing import netns
 
-from .conftest import hs, write_config
+from nslab import hs, write_config
 
 pytestmark = pytest.mark.root
 
@@ -61,8 +61,8 @@ def test_apply_twice_then_remove_leaves_the_ruleset_as_before(lab, tmp_path):
 
 def test_apply_reports_a_bad_rule_in_one_line(lab, tmp_path):
     ns = lab.ns("fwbad")
-    # A mark the kernel accepts but a route table nft cannot... use a missing program
-    # instead: the runner's failure must be one line naming the step.
+    # The local route of tproxy needs loopback up: with it down, `ip route` fails, and
+    # the error is one line naming the command.
     cfg = write_config(tmp_path / "hs.toml", [
         {"name": "gw", "listen": "0.0.0.0:8500", "main": "tcp://198.18.1.2:7000",
          "honeypot": "tcp://198.18.2.2:7000", "intercept": "tproxy"},

@@ -27,7 +27,7 @@ from .stream import SignatureInspector
 class Limits:
     """Per-session bounds (bytes), all attacker-facing."""
 
-    stream_window: int = 32 << 10  # reassembly window per direction
+    stream_window: int = 16 << 10  # reassembly window per direction
     http_max_line: int = 8 << 10  # request line; longer ones are inspected truncated
     http_max_headers: int = 32 << 10  # header block kept per request
     http_max_body: int = 32 << 10  # request body inspected per request
@@ -57,12 +57,13 @@ class SignatureDetector:
                  protocols: Mapping[str, str] | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  prefilter: str = "auto", limits: Limits | None = None,
-                 pcre_gate: bool = True) -> None:
+                 pcre_gate: bool = True, strict: bool = False) -> None:
         rules = ruleset.rules if isinstance(ruleset, Ruleset) else tuple(ruleset)
         self.engine = Engine(rules, prefilter)
         self.protocols = {k: v.lower() for k, v in (protocols or {}).items()}
         self.thresholds = ThresholdTracker(clock)
         self.limits = limits or Limits()
+        self.strict = strict  # re-raise inspection errors (tests) instead of logging them
         self.match_options = MatchOptions(self.limits.pcre_window,
                                           self.limits.pcre_window_ungated,
                                           gate=pcre_gate)

@@ -15,6 +15,7 @@ Within one ``feed`` a ``pass`` rule match suppresses every alert of that feed.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,8 @@ from .rule import Rule, Threshold
 
 if TYPE_CHECKING:
     from .detector import SignatureDetector
+
+log = logging.getLogger(__name__)
 
 
 class _Window:
@@ -63,6 +66,7 @@ class SignatureInspector:
         self._extra: dict[tuple[str, bool], tuple[frozenset[int], frozenset[int]]] = {}
         self._alerts: list[Alert] = []
         self._passed = False
+        self._failed = False
         if self.proto == "http":
             self.http = detector.new_http_parser()
 
@@ -70,17 +74,39 @@ class SignatureInspector:
     def feed(self, data: bytes, to_server: bool) -> Sequence[Alert]:
         if not data:
             return ()
-        if self.proto is None and to_server:
-            self.proto = "http" if looks_like_http(data) else "tcp"
-            if self.proto == "http":
-                self.http = self.det.new_http_parser()
         self._alerts, self._passed = [], False
-        self._stream(data, to_server)
-        if to_server and self.http is not None and self.http.active:
-            for level, req in self.http.feed(data):
-                self._http_event(level, req)
+        try:
+            self._feed(data, to_server)
+        except Exception:
+            # A detector fails alone: the session goes on without this chunk's verdict.
+            if self.det.strict:
+                raise
+            if not self._failed:
+                log.exception("signature inspection failed (session %s)", self.flow.session_id)
+            self._failed = True
         alerts, self._alerts = self._alerts, []
         return () if self._passed else alerts
+
+    def _feed(self, data: bytes, to_server: bool) -> None:
+        backlog = b""
+        if self.proto is None and to_server:
+            backlog = self._sniff(data)
+        self._stream(data, to_server)
+        if to_server and self.http is not None and self.http.active:
+            for level, req in self.http.feed(backlog + data):
+                self._http_event(level, req)
+
+    def _sniff(self, data: bytes) -> bytes:
+        """Decide whether an unknown service speaks HTTP; return earlier client bytes."""
+        seen = bytes(self.windows[True].buf)
+        head = (seen + data)[:32]
+        if looks_like_http(head):
+            self.proto = "http"
+            self.http = self.det.new_http_parser()
+            return seen
+        if len(head) >= 16 or b" " in head or b"\n" in head:
+            self.proto = "tcp"
+        return b""
 
     def _allowed(self, to_server: bool) -> tuple[frozenset[int], frozenset[int]]:
         proto = self.proto or "tcp"

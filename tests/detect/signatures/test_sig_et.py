@@ -27,7 +27,7 @@ def et() -> Ruleset:
 def det(et: Ruleset) -> SignatureDetector:
     both = load_ruleset([*sorted(ET_DIR.glob("*.rules")), default_rules_path()],
                         classification=ET_DIR / "classification.config")
-    return SignatureDetector(both, clock=lambda: 0.0)
+    return SignatureDetector(both, clock=lambda: 0.0, strict=True)
 
 
 def test_slice_loads(et: Ruleset, record_property) -> None:

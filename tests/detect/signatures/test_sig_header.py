@@ -76,3 +76,9 @@ def test_bad_headers_are_skipped(text: str, reason: str) -> None:
     rs = parse_rules(text)
     assert not rs.rules
     assert rs.skipped[0].reason == reason
+
+
+def test_http_recognised_when_the_first_chunk_is_tiny(sig) -> None:
+    rules = R("any any -> any any", 'http.uri; content:"/abc";', proto="http")
+    chunks = [b"G", b"ET /a", b"bc HTTP/1.1\r\n\r\n"]
+    assert sig.sids(rules, chunks, sig.flow(port=9999)) == [1]
