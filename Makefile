@@ -28,5 +28,13 @@ lint: setup
 	$(BIN)/ruff check honeyswitch tests bench
 	$(BIN)/mypy honeyswitch
 
+# The benchmark against direct connections and HAProxy (not part of the test suite):
+# installs HAProxy, nginx, iperf3 and wrk from Debian, then runs every case, 3 runs each
+# (about 10 minutes).  BENCH_ARGS passes options: BENCH_ARGS="--quick", "--only bulk1".
+BENCH_ARGS ?=
+bench: setup
+	./bench/install-deps
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -18,11 +18,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_RULES_DIR = REPO.parent / "shared" / "data" / "et-open"
-PROBE = b"HSBENCH-SWITCH-PROBE"
+PROBE = b"?HSBENCH-SWITCH-PROBE"  # "?": the honeypot marks its reply (see servers.py)
 RULE_SID = 9_990_001
 BENCH_RULE = (
     f'alert tcp any any -> any any (msg:"honeyswitch bench inline switch probe"; '
-    f'flow:to_server; content:"{PROBE.decode()}"; classtype:attempted-admin; priority:1; '
+    f'flow:to_server; content:"{PROBE[1:].decode()}"; classtype:attempted-admin; priority:1; '
     f'sid:{RULE_SID}; rev:1;)\n'
 )
 

@@ -72,7 +72,7 @@ def _ratio(v: float | None) -> str:
     return "-" if v is None else f"{v:.2f}x"
 
 
-def case_table(case: Case, slots: dict[str, Any]) -> list[str]:
+def case_table(case: Case, slots: dict[str, Any], targets: dict[str, Any] | None = None) -> list[str]:
     lines = [f"{case.name}: {case.title}"]
     if not case.metrics:
         return lines + _external_lines(slots)
@@ -87,7 +87,9 @@ def case_table(case: Case, slots: dict[str, Any]) -> list[str]:
     notes = []
     for name, slot in slots.items():
         if slot.get("skipped") and not slot["runs"]:
-            notes.append(f"  {name}: skipped: {slot['skipped']}")
+            known = (targets or {}).get(name, {})
+            why = "see 'configurations not run'" if known and not known["available"] else slot["skipped"]
+            notes.append(f"  {name}: skipped: {why[:400]}")
             continue
         if not slot["runs"]:
             notes.append(f"  {name}: no result: {'; '.join(slot['errors'])[:300]}")
@@ -128,8 +130,8 @@ def table(cases: list[Case], results: dict[str, dict[str, Any]], targets: dict[s
     out = []
     for case in cases:
         if case.name in results:
-            out += case_table(case, results[case.name]) + [""]
-    skipped = [f"  {n}: {t['note']}" for n, t in targets.items() if not t["available"]]
+            out += case_table(case, results[case.name], targets) + [""]
+    skipped = [f"  {n}: {t['note'][:600]}" for n, t in targets.items() if not t["available"]]
     if skipped:
         out += ["configurations not run:", *skipped]
     return "\n".join(out)

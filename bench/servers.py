@@ -3,8 +3,9 @@
 ``bulk``: iperf3 servers (C, fast: the bench measures the proxy, not the sink).
 ``echo``: our echo server (ping-pong and idle sessions).
 ``http``: nginx, 1 worker, a tiny static body (new connections per second with wrk).
-``switch``: echo servers whose replies start with ``M:`` / ``H:`` so the client can tell
-who answered; main reports the RST it gets at a switch.
+``switch``: echo servers that answer ordinary requests alike (``M:``), so honeyswitch
+keeps ``bytes`` alignment, and ``?`` probes differently (main ``M:``, honeypot ``H:``),
+so the client can tell who answered; main reports the RST it gets at a switch.
 """
 from __future__ import annotations
 
@@ -72,9 +73,9 @@ def _iperf3(name: str, work: Path) -> Server:
     return Server(name, port, proc)
 
 
-def _echo(name: str, work: Path, prefix: str = "", report: bool = False) -> Server:
+def _echo(name: str, work: Path, prefix: str = "", mark: str = "", report: bool = False) -> Server:
     port = free_port()
-    argv = [PY, "-m", "bench.tools.echo", "--port", str(port), "--prefix", prefix]
+    argv = [PY, "-m", "bench.tools.echo", "--port", str(port), "--prefix", prefix, "--mark", mark]
     if report:
         argv.append("--report-resets")
     proc = Proc(name, argv, work / f"{name}.log", pipe=True, cwd=REPO)
@@ -103,5 +104,6 @@ def start_pair(kind: str, work: Path) -> Pair:
     if kind == "http":
         return Pair(kind, _nginx("http-main", work), _nginx("http-honeypot", work))
     if kind == "switch":
-        return Pair(kind, _echo("switch-main", work, "M:", report=True), _echo("switch-honeypot", work, "H:"))
+        return Pair(kind, _echo("switch-main", work, "M:", report=True),
+                    _echo("switch-honeypot", work, "M:", mark="H:"))
     raise ValueError(f"unknown backend kind {kind!r}")

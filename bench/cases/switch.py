@@ -1,5 +1,6 @@
-"""Switch latency, on the ``switch`` service (main echoes with ``M:``, the honeypot with
-``H:``, and main prints the time it sees the RST, on CLOCK_MONOTONIC like ours):
+"""Switch latency, on the ``switch`` service (main and honeypot echo ordinary requests
+alike, a ``?`` probe with ``M:`` at main and ``H:`` at the honeypot; main prints the time
+it sees the RST, on CLOCK_MONOTONIC like ours):
 
 ``switch_api``     POST /api/v1/sessions/{id}/switch -> the client's next request is
                    answered by the honeypot (includes that one round trip), and -> main
@@ -83,7 +84,7 @@ def api_sample(ctx: Context, target: Honeyswitch) -> dict[str, float | None]:
         if status != 200:
             raise RuntimeError(f"switch API: {status} {body}")
         for _ in range(MAX_TRIES):
-            if exchange(sock, b"b").startswith(b"H:"):
+            if exchange(sock, b"?b").startswith(b"H:"):
                 t_hp = time.monotonic_ns()
                 break
         else:

@@ -1,9 +1,13 @@
-"""Echo server: replies each chunk back, optionally with a prefix (``M:``/``H:`` tell main
-from honeypot at the client).  With ``--report-resets`` it prints one JSON line per
-connection reset by its peer, stamped with CLOCK_MONOTONIC (comparable across
-processes), so the bench can time "main sees the RST" after a switch.
+"""Echo server: replies each chunk back, optionally with a prefix.
 
-    python -m bench.tools.echo --port 9000 [--prefix M:] [--report-resets]
+``--mark H:`` replaces the prefix for chunks that start with ``?``: main and honeypot
+then answer every ordinary request identically (so honeyswitch sees no divergence and
+keeps ``bytes`` alignment), while a ``?`` probe tells the client who answered.  With
+``--report-resets`` it prints one JSON line per connection reset by its peer, stamped
+with CLOCK_MONOTONIC (comparable across processes), so the bench can time "main sees
+the RST" after a switch.
+
+    python -m bench.tools.echo --port 9000 [--prefix M:] [--mark H:] [--report-resets]
 """
 from __future__ import annotations
 
@@ -18,8 +22,9 @@ from .loop import run
 
 
 class Echo(asyncio.Protocol):
-    def __init__(self, prefix: bytes, report: bool) -> None:
+    def __init__(self, prefix: bytes, mark: bytes, report: bool) -> None:
         self.prefix = prefix
+        self.mark = mark
         self.report = report
         self.transport: asyncio.Transport | None = None
 
@@ -31,7 +36,10 @@ class Echo(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         assert self.transport is not None
-        self.transport.write(self.prefix + data if self.prefix else data)
+        if self.mark and data[:1] == b"?":
+            self.transport.write(self.mark + data)
+        else:
+            self.transport.write(self.prefix + data if self.prefix else data)
 
     def eof_received(self) -> bool:
         return False  # close: the peer is done
@@ -41,9 +49,9 @@ class Echo(asyncio.Protocol):
             print(json.dumps({"reset_ns": time.monotonic_ns()}), flush=True)
 
 
-async def serve(port: int, prefix: bytes, report: bool) -> None:
+async def serve(port: int, prefix: bytes, mark: bytes, report: bool) -> None:
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: Echo(prefix, report), "127.0.0.1", port,
+    server = await loop.create_server(lambda: Echo(prefix, mark, report), "127.0.0.1", port,
                                       backlog=8192, reuse_address=True)
     print(f"ready {port}", flush=True)
     async with server:
@@ -54,10 +62,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--prefix", default="")
+    ap.add_argument("--mark", default="", help="prefix for chunks that start with '?'")
     ap.add_argument("--report-resets", action="store_true")
     args = ap.parse_args()
     try:
-        run(serve(args.port, args.prefix.encode(), args.report_resets))
+        run(serve(args.port, args.prefix.encode(), args.mark.encode(), args.report_resets))
     except KeyboardInterrupt:
         sys.exit(0)
 

@@ -19,7 +19,9 @@ from ..config import ControlConfig
 from ..relay.registry import describe
 from ..store.blacklist import Blacklist
 from ..store.db import Store
+from ..web import routes
 from . import auth
+from .metrics import Metrics
 
 if TYPE_CHECKING:
     from ..app import App
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_BODY = 64 << 10
 APP_KEY: web.AppKey[App] = web.AppKey("honeyswitch", object)  # type: ignore[arg-type]
+METRICS_KEY: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
 
 
 def build_app(app: App, token: str) -> web.Application:
@@ -34,6 +37,8 @@ def build_app(app: App, token: str) -> web.Application:
 
     @web.middleware
     async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method == "GET" and routes.is_public(request.path):
+            return await handler(request)
         given = request.headers.get("Authorization", "")
         scheme, _, value = given.partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), expected):
@@ -59,13 +64,18 @@ def build_app(app: App, token: str) -> web.Application:
     r.add_get("/api/v1/incidents", list_incidents)
     r.add_get("/api/v1/sources", list_sources)
     r.add_get("/api/v1/ids", ids_status)
+    r.add_get("/metrics", metrics)
+    routes.add_routes(web_app, APP_KEY)
+    web_app[METRICS_KEY] = Metrics(app)
     return web_app
 
 
 async def start_api(app: App, control: ControlConfig) -> web.AppRunner:
     """Serve the API on ``control.listen``; returns the runner (``cleanup()`` stops it)."""
     assert control.listen is not None
-    runner = web.AppRunner(build_app(app, auth.token(control, create=True)), access_log=None)
+    # Open streams to dashboards would hold a stop for the default 60 s: 1 s is plenty.
+    runner = web.AppRunner(build_app(app, auth.token(control, create=True)), access_log=None,
+                           shutdown_timeout=1.0)
     await runner.setup()
     host, port = control.listen
     await web.TCPSite(runner, host, port, reuse_address=True).start()
@@ -158,6 +168,11 @@ async def list_events(request: web.Request) -> web.Response:
     q = request.query
     rows = _store(app).events(session_id=q.get("session_id"), event_type=q.get("event_type"), limit=_limit(q))
     return _json({"events": rows})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(body=request.app[METRICS_KEY].render(),
+                        headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
 
 async def list_alerts(request: web.Request) -> web.Response:

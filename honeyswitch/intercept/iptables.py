@@ -19,7 +19,7 @@ CHAINS = (
     ("nat", "HONEYSWITCH", ("PREROUTING", "OUTPUT")),
     ("mangle", "HONEYSWITCH", ("PREROUTING",)),
     ("mangle", "HONEYSWITCH_DIVERT", ()),
-    ("filter", "HONEYSWITCH_ISOLATE", ("FORWARD",)),
+    ("mangle", "HONEYSWITCH_ISOLATE", ("PREROUTING",)),
 )
 TOOLS = {4: "iptables", 6: "ip6tables"}
 
@@ -67,7 +67,8 @@ def _family_steps(plan: Plan, family: int, tool: str) -> list[Step]:
         rules += [_tproxy(t, mark) for t in tproxies]
         steps += _chain(tool, "mangle", "HONEYSWITCH", rules, ("PREROUTING",))
     if isolates:
-        steps += _chain(tool, "filter", "HONEYSWITCH_ISOLATE", isolates, ("FORWARD",))
+        # Inserted after the tproxy jump, so it comes first: see .nft.
+        steps += _chain(tool, "mangle", "HONEYSWITCH_ISOLATE", isolates, ("PREROUTING",))
     return steps
 
 

@@ -46,7 +46,9 @@ def ruleset(plan: Plan, blacklist_nft: str = "") -> str:
         rules += [_tproxy(t, mark) for t in plan.tproxies]
         body += _chain("mangle_prerouting", "type filter hook prerouting priority mangle; policy accept;", rules)
     if plan.isolates:
-        body += _chain("filter_forward", "type filter hook forward priority filter; policy accept;",
+        # In prerouting, before tproxy: the honeypot host connecting to main's address
+        # would otherwise be intercepted like any client and relayed to main.
+        body += _chain("isolate_prerouting", "type filter hook prerouting priority mangle - 10; policy accept;",
                        [_isolate(i) for i in plan.isolates])
     lines = [HEADER + remove_script() + f"table {NFT_TABLE} {{"]
     lines += body

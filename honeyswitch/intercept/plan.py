@@ -55,7 +55,8 @@ class TProxy:
 
 @dataclass(frozen=True, slots=True)
 class Isolate:
-    """New connections from the honeypot host to the main host are dropped (forward)."""
+    """New connections from the honeypot host to the main host are dropped (prerouting,
+    before tproxy could take them as a client's)."""
 
     service: str
     family: int

@@ -170,10 +170,11 @@ def test_inspection_errors_are_contained(sig, caplog) -> None:
     det = sig.detector(R('content:"evil";'), strict=False)
     ins = det.new_stream(sig.flow())
 
-    def boom(data: bytes) -> set[int]:
-        raise RuntimeError("broken prefilter")
+    class Broken:
+        def scan(self, data: bytes) -> set[int]:
+            raise RuntimeError("broken prefilter")
 
-    det.engine.stream[True].scan = boom  # type: ignore[method-assign]
+    det.engine.stream[True].prefilter = Broken()
     assert ins.feed(b"evil", True) == []
     assert ins.feed(b"evil", True) == []
     assert sum("signature inspection failed" in r.message for r in caplog.records) == 1

@@ -1,0 +1,1 @@
+"""The web dashboard: static page + live event stream, served by the control API."""
