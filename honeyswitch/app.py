@@ -145,7 +145,8 @@ class App:
             return None
         src_ip, src_port = sockets.peer(client.transport)
         dest_ip, dest_port = sockets.local(client.transport)
-        if service.intercept == "redirect":  # REDIRECT rewrote the destination; conntrack kept it
+        if service.intercept == "redirect" or self.config.firewall.blacklist_set:
+            # REDIRECT rewrote the destination; conntrack kept the original.
             dest_ip, dest_port = original_dst_or(client.transport.get_extra_info("socket"), (dest_ip, dest_port))
         peer = Peer(secrets.token_hex(6), src_ip, src_port, dest_ip, dest_port)
         direct = self.blacklist is not None and self.blacklist.is_listed(src_ip)

@@ -22,7 +22,8 @@ def make_config(tmp: Path, services: list[dict[str, Any]], **sections: Any) -> C
         "control": {"listen": "127.0.0.1:0", "token": "test-token"},
     }
     for key, value in sections.items():
-        data[key] = {**data.get(key, {}), **value}
+        # tables merge with the defaults above; arrays of tables ([[ids]]) are taken whole
+        data[key] = value if isinstance(value, list) else {**data.get(key, {}), **value}
     return build(data, str(tmp / "test.toml"), tmp)
 
 

@@ -49,6 +49,9 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qs, unquote_plus, urlsplit
 
+# The banner of Python's http.server: nmap -sV recognises it as http, so its http-*
+# scripts run against the random test port.
+SERVER = f"BaseHTTP/0.6 Python/{sys.version.split()[0]}"
 MAX_HEAD = 64 << 10
 MAX_BODY = 1 << 20
 IDLE = 30.0  # seconds a keep-alive connection may wait for its next request
@@ -283,7 +286,7 @@ async def read_request(reader: asyncio.StreamReader) -> Request | None:
 def response(status: int, ctype: str, body: bytes, keep_alive: bool, head_only: bool,
              version: str = "HTTP/1.1") -> bytes:
     conn = ("keep-alive" if version == "HTTP/1.0" else "") if keep_alive else "close"
-    lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}", "Server: hs-webapp",
+    lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}", f"Server: {SERVER}",
              f"Content-Type: {ctype}", f"Content-Length: {len(body)}"]
     if status == 405:
         lines.append("Allow: GET, HEAD, POST")

@@ -6,6 +6,12 @@ const TOKEN_KEY = "honeyswitch-token";
 const FEED_MAX = 200;
 const SPARK = " ▁▂▃▄▅▆▇█";
 let token = sessionStorage.getItem(TOKEN_KEY) || "";
+// A link may carry the token in its fragment (never sent to the server): take it, drop it.
+if (location.hash.startsWith("#token=")) {
+  token = decodeURIComponent(location.hash.slice(7));
+  sessionStorage.setItem(TOKEN_KEY, token);
+  history.replaceState(null, "", location.pathname);
+}
 
 function el(tag, text, cls) {
   const e = document.createElement(tag);
