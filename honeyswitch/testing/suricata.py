@@ -58,6 +58,17 @@ class SuricataConfig:
     cluster_id: int = 0  # AF_PACKET fanout group; 0: one derived from workdir
 
 
+# The other groups ET rules use (Suricata's stock values), so that a real ruleset loads
+# without "error parsing signature" for each rule naming one.
+_OTHER_SERVERS = "".join(f'\n    {g}: "$HOME_NET"' for g in (
+    "SMTP_SERVERS", "SQL_SERVERS", "DNS_SERVERS", "TELNET_SERVERS", "AIM_SERVERS", "DC_SERVERS",
+    "DNP3_SERVER", "DNP3_CLIENT", "MODBUS_CLIENT", "MODBUS_SERVER", "ENIP_CLIENT", "ENIP_SERVER"))
+_OTHER_PORTS = "".join(f'\n    {g}: "{v}"' for g, v in (
+    ("SHELLCODE_PORTS", "!80"), ("ORACLE_PORTS", "1521"), ("SSH_PORTS", "22"), ("DNP3_PORTS", "20000"),
+    ("MODBUS_PORTS", "502"), ("FILE_DATA_PORTS", "[$HTTP_PORTS,110,143]"), ("FTP_PORTS", "21"),
+    ("GENEVE_PORTS", "6081"), ("VXLAN_PORTS", "4789"), ("TEREDO_PORTS", "3544")))
+
+
 def _cluster_id(cfg: SuricataConfig) -> int:
     # instances sharing a fanout group on one interface would split its packets
     return cfg.cluster_id or 1000 + zlib.crc32(str(cfg.workdir).encode()) % 60000
@@ -77,9 +88,9 @@ vars:
   address-groups:
     HOME_NET: "{cfg.home_net}"
     EXTERNAL_NET: "{cfg.external_net}"
-    HTTP_SERVERS: "$HOME_NET"
+    HTTP_SERVERS: "$HOME_NET"{_OTHER_SERVERS}
   port-groups:
-    HTTP_PORTS: "[{ports}]"
+    HTTP_PORTS: "[{ports}]"{_OTHER_PORTS}
 default-log-dir: {cfg.workdir}
 stats:
   enabled: no
