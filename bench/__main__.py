@@ -70,9 +70,20 @@ def _version(argv: list[str]) -> str:
     return text[0] if text else ""
 
 
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], capture_output=True, text=True, timeout=10,
+                              cwd=HERE.parent).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
 def machine() -> dict[str, Any]:
+    # The daemon runs from the work tree: say which code was measured.
+    dirty = [ln for ln in _git("status", "--porcelain", "--untracked-files=no").splitlines() if ln.strip()]
     return {
         "cpus": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version(),
+        "commit": _git("rev-parse", "--short", "HEAD"), "modified_files": len(dirty),
         "tools": {"haproxy": _version(["haproxy", "-v"]), "iperf3": _version(["iperf3", "--version"]),
                   "wrk": _version(["wrk", "-v"]), "nginx": _version(["nginx", "-v"])},
     }
@@ -102,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         print(msg, file=sys.stderr, flush=True)
 
     log(f"work directory {work}")
+    load_before = os.getloadavg()
+    if load_before[0] > 0.5:
+        # Other work on this 2-core machine shifts every figure: say so next to them.
+        log(f"warning: load average {load_before[0]:.2f} before the run: figures will be noisy")
     try:
         info, results = run_all(settings, cases, work, targets, log)
     finally:
@@ -113,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         "schema": "honeyswitch-bench/1",
         "started": started.isoformat(), "seconds": round(time.monotonic() - t0, 1),
         "settings": {k: str(v) if isinstance(v, Path) else v for k, v in _fields(settings).items()},
-        "machine": machine(), "targets": info,
+        "machine": {**machine(), "load_before": load_before, "load_after": os.getloadavg()}, "targets": info,
         "cases": {c.name: {"title": c.title, "notes": list(c.notes), "metrics": [m.key for m in c.metrics],
                            "results": results[c.name]} for c in cases},
     }
@@ -122,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     path = args.out / f"{started.strftime('%Y%m%dT%H%M%SZ')}.json"
     report.write_json(path, doc)
     print(text)
+    print(f"load average before/after: {load_before[0]:.2f} / {os.getloadavg()[0]:.2f} (1 min)")
     print(f"JSON: {path}" + (f"; work directory kept: {work}" if args.keep else ""))
     return 0
 

@@ -77,7 +77,7 @@ def case_table(case: Case, slots: dict[str, Any], targets: dict[str, Any] | None
     if not case.metrics:
         return lines + _external_lines(slots)
     head = ["config"]
-    for i, m in enumerate(case.metrics):
+    for m in case.metrics:
         head.append(m.label)
         if m.better:
             head += ["x direct", "x haproxy"]
@@ -108,7 +108,7 @@ def case_table(case: Case, slots: dict[str, Any], targets: dict[str, Any] | None
             notes.append(f"  {name}: {err[:300]}")
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     for r in rows:
-        lines.append("  " + "  ".join(c.rjust(w) if j else c.ljust(w) for j, (c, w) in enumerate(zip(r, widths))))
+        lines.append("  " + "  ".join(c.rjust(w) if j else c.ljust(w) for j, (c, w) in enumerate(zip(r, widths, strict=True))))
     lines += notes
     lines += [f"  note: {n}" for n in case.notes]
     return lines

@@ -9,10 +9,10 @@ from pathlib import Path
 class Settings:
     runs: int = 3
     quick: bool = False
-    bulk_seconds: int = 4  # iperf3 -t, after 1 s omitted for TCP ramp-up
-    pingpong_seconds: float = 3.0
+    bulk_seconds: int = 3  # iperf3 -t, after 1 s omitted for TCP ramp-up
+    pingpong_seconds: float = 2.5
     pingpong_warmup: float = 0.5
-    connrate_seconds: int = 4
+    connrate_seconds: int = 3
     rss_sessions: int = 5000
     switch_samples: int = 60  # per run and configuration
     rules_dir: Path = Path()

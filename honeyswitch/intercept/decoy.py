@@ -46,6 +46,8 @@ def find(decoys: tuple[DecoyConfig, ...], name: str) -> DecoyConfig:
 
 def up(d: DecoyConfig, sdir: Path) -> dict[str, Any]:
     """Start decoy ``d`` with its state in ``sdir``; returns its state."""
+    if d.files is not None and not d.files.is_dir():
+        raise DecoyError(f"decoy {d.name}: files: {d.files} is not a directory")
     old = read_state(sdir)
     if old and process_alive(old):
         raise DecoyError(f"decoy {d.name} is already up (pid {old['pid']})")

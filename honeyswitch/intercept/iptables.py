@@ -63,7 +63,7 @@ def _family_steps(plan: Plan, family: int, tool: str) -> list[Step]:
     if plan.routing or tproxies:
         steps += _chain(tool, "mangle", "HONEYSWITCH_DIVERT",
                         [("-j", "MARK", "--set-mark", mark), ("-j", "ACCEPT")], ())
-        rules = [("-p", "tcp", "-m", "socket", "--transparent", "-j", "HONEYSWITCH_DIVERT")]
+        rules: list[tuple[str, ...]] = [("-p", "tcp", "-m", "socket", "--transparent", "-j", "HONEYSWITCH_DIVERT")]
         rules += [_tproxy(t, mark) for t in tproxies]
         steps += _chain(tool, "mangle", "HONEYSWITCH", rules, ("PREROUTING",))
     if isolates:

@@ -11,6 +11,8 @@ import asyncio
 import hashlib
 from dataclasses import dataclass
 
+from ..relay.proxyproto import v2_header
+
 MAX_HEAD = 64 << 10
 
 
@@ -35,10 +37,15 @@ class HttpConnection:
         self.requests = 0
 
     @classmethod
-    async def open(cls, host: str, port: int, source: str | None = None, timeout: float = 10.0) -> HttpConnection:
+    async def open(cls, host: str, port: int, source: str | None = None, timeout: float = 10.0,
+                   proxy_v2: bool = False) -> HttpConnection:
+        """Connect (from ``source``, any port); ``proxy_v2`` starts with a PROXY v2
+        header naming this connection, for a server that expects one."""
         local = (source, 0) if source else None
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(host, port, local_addr=local, limit=MAX_HEAD), timeout)
+        if proxy_v2:
+            writer.write(v2_header(writer.get_extra_info("sockname")[:2], writer.get_extra_info("peername")[:2]))
         return cls(reader, writer, f"{host}:{port}")
 
     @property

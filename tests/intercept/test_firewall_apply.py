@@ -3,10 +3,9 @@ it touches no table but its own."""
 from __future__ import annotations
 
 import pytest
+from nslab import hs, write_config
 
 from honeyswitch.testing import netns
-
-from nslab import hs, write_config
 
 pytestmark = pytest.mark.root
 

@@ -6,7 +6,12 @@ import struct
 
 import pytest
 
-from honeyswitch.intercept.origdst import original_dst, original_dst_or, parse_sockaddr_in, parse_sockaddr_in6
+from honeyswitch.intercept.origdst import (
+    original_dst,
+    original_dst_or,
+    parse_sockaddr_in,
+    parse_sockaddr_in6,
+)
 
 
 def sockaddr_in(ip: str, port: int) -> bytes:

@@ -8,10 +8,14 @@ Build once, then give every session an inspector::
     inspector = detector.new_stream(flow)          # per session
     alerts = inspector.feed(chunk, to_server=True)  # before forwarding the chunk
 
-Modules: :mod:`.parse` (rule text -> :class:`Rule`), :mod:`.options` / :mod:`.match`
-(content, pcre, byte_* semantics), :mod:`.http` (request buffers), :mod:`.engine` /
-:mod:`.prefilter` (multi-literal prefilter), :mod:`.stream` (per-session inspector),
+Modules: :mod:`.parse` (rule text -> :class:`Rule`; :mod:`.header`, :mod:`.values`,
+:mod:`.byteops`, :mod:`.pcre` / :mod:`.pcre_translate` for the parts), :mod:`.options` /
+:mod:`.match` (content, pcre, byte_* semantics), :mod:`.http` / :mod:`.http_request`
+(request buffers), :mod:`.engine` / :mod:`.prefilter` / :mod:`.select` (multi-literal
+prefilter), :mod:`.gate` (hyperscan pre-check for pcre), :mod:`.profile` (which rules
+apply to a service), :mod:`.stream` (per-session inspector), :mod:`.detector`,
 :mod:`.ruleset` (files, skip reasons), :mod:`.state` (flowbits, thresholds).
+See README.md next to this file for what is supported.
 """
 from __future__ import annotations
 

@@ -30,12 +30,23 @@ class Group:
     prefilter: Prefilter
     rules_of: tuple[tuple[int, ...], ...]
     overlap: int  # bytes of already-scanned stream to rescan (longest literal - 1)
+    # literal id -> ((level, rule ids), ...): HTTP rules by when they are evaluated
+    by_level: tuple[tuple[tuple[int, tuple[int, ...]], ...], ...] = ()
 
     def scan(self, data: bytes) -> set[int]:
         found: set[int] = set()
         for lit in self.prefilter.scan(data):
             found.update(self.rules_of[lit])
         return found
+
+    def scan_by_level(self, data: bytes, into: dict[int, set[int]]) -> None:
+        """Add the rules whose literal occurs in ``data`` to ``into[level]``."""
+        for lit in self.prefilter.scan(data):
+            for level, ids in self.by_level[lit]:
+                if level in into:
+                    into[level].update(ids)
+                else:
+                    into[level] = set(ids)
 
 
 def build_group(rules: Sequence[Rule], ids: Sequence[int], engine: str) -> Group:
@@ -51,7 +62,14 @@ def build_group(rules: Sequence[Rule], ids: Sequence[int], engine: str) -> Group
         members[literal_ids[key]].append(rid)
     keys = list(literal_ids)
     overlap = max((len(k[0]) for k in keys), default=1) - 1
-    return Group(make_prefilter(keys, engine), tuple(tuple(m) for m in members), overlap)
+    by_level = []
+    for m in members:
+        levels: dict[int, list[int]] = {}
+        for rid in m:
+            levels.setdefault(rules[rid].level, []).append(rid)
+        by_level.append(tuple((lvl, tuple(ids)) for lvl, ids in levels.items()))
+    return Group(make_prefilter(keys, engine), tuple(tuple(m) for m in members), overlap,
+                 tuple(by_level))
 
 
 class Engine:
@@ -64,7 +82,6 @@ class Engine:
         self.packet_unfiltered: dict[bool, tuple[int, ...]] = {}
         self.packet_ids = frozenset(i for i, r in enumerate(self.rules) if r.packet)
         self.order_key = [r.order * len(self.rules) + i for i, r in enumerate(self.rules)]
-        self.level_of = [r.level for r in self.rules]
         self.http: dict[str, Group] = {}
         self.http_unfiltered: dict[int, tuple[int, ...]] = {}
         self._place(prefilter)

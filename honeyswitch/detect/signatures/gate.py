@@ -7,6 +7,11 @@ database of its own (compiled on first use, exact semantics where hyperscan supp
 pattern, ``HS_FLAG_PREFILTER`` -- a superset -- otherwise): if hyperscan finds no match,
 ``re`` is not run.  Without hyperscan the caller bounds the bytes given to ``re``
 instead (see ``Limits.pcre_window_ungated``).
+
+Patterns on which ``re`` is cheap anyway (anchored with at most one unbounded
+quantifier, or with none) get no gate (``needed`` is False).  Bounded repeats larger
+than 64 are made unbounded in the gate's copy of the pattern: hyperscan compiles them
+very slowly (``{0,4096}``: ~20 s), and a looser gate is still a safe one.
 """
 from __future__ import annotations
 
@@ -22,14 +27,16 @@ _UNCOMPILED, _READY, _UNAVAILABLE = 0, 1, -1
 class PcreGate:
     """Lazily compiled hyperscan check for one pcre (source pattern + flags)."""
 
-    __slots__ = ("_expr", "_flags", "_db", "_scratch", "_state", "_hit")
+    __slots__ = ("_expr", "_flags", "_db", "_scratch", "_state", "_hit", "needed")
 
-    def __init__(self, pattern: bytes, flags: str) -> None:
-        self._expr = pattern
+    def __init__(self, pattern: bytes | None, flags: str) -> None:
+        self._expr = pattern or b""
         self._flags = flags
         self._db: object = None
         self._scratch: object = None
-        self._state = _UNCOMPILED if _hs is not None and "x" not in flags else _UNAVAILABLE
+        usable = _hs is not None and pattern is not None and "x" not in flags
+        self._state = _UNCOMPILED if usable else _UNAVAILABLE
+        self.needed = pattern is not None  # False: re is cheap on this pattern anyway
         self._hit = False
 
     @property

@@ -128,9 +128,11 @@ class _Search:
     def _pcre(self, i: int, p: Pcre, prev: int, end: int) -> bool:
         spec, opts = p.spec, self.opts
         start = max(prev, 0) if spec.relative else 0
-        gated = opts.gate and spec.gate.available
-        view = self.buf.view[start : start + (opts.pcre_window if gated else opts.pcre_window_ungated)]
-        if gated and not spec.gate.may_match(view):
+        gate = spec.gate
+        gated = opts.gate and gate.available
+        window = opts.pcre_window if gated or not gate.needed else opts.pcre_window_ungated
+        view = self.buf.view[start : start + window]
+        if gated and not gate.may_match(view):
             m = None
         else:
             m = spec.regex.match(view) if spec.anchored else spec.regex.search(view)

@@ -66,16 +66,20 @@ def parse_pcre(text: str | None) -> PcreSpec:
     buffers = {BUFFER_FLAGS[f] for f in flags if f in BUFFER_FLAGS}
     if len(buffers) > 1:
         raise invalid("pcre", "more than one buffer flag")
-    regex = compile_pcre(pattern, flags)
-    gate = PcreGate(pattern.encode("utf-8"), flags)
+    regex, gate_source = _compile(pattern, flags)
+    gate = PcreGate(gate_source, flags)  # None source: no gate needed
     return PcreSpec(regex, negated, "R" in flags, "A" in flags,
                     buffers.pop() if buffers else None, body, gate)
 
 
 def compile_pcre(pattern: str, flags: str) -> re.Pattern[bytes]:
     """Translate and compile; raises Unsupported when Python cannot express it."""
+    return _compile(pattern, flags)[0]
+
+
+def _compile(pattern: str, flags: str) -> tuple[re.Pattern[bytes], bytes | None]:
     raw = pattern.encode("utf-8").decode("latin-1")  # one char per byte, as PCRE sees it
-    translated = translate(raw, flags)
+    translated, gate_source = translate(raw, flags)
     py_flags = 0
     for letter, value in (("i", re.IGNORECASE), ("s", re.DOTALL), ("m", re.MULTILINE),
                           ("x", re.VERBOSE)):
@@ -84,6 +88,7 @@ def compile_pcre(pattern: str, flags: str) -> re.Pattern[bytes]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return re.compile(translated.encode("latin-1"), py_flags)
+            regex = re.compile(translated.encode("latin-1"), py_flags)
     except (re.error, OverflowError, RecursionError, ValueError) as exc:
         raise Unsupported("pcre does not compile in Python re", str(exc)[:80]) from None
+    return regex, None if gate_source is None else gate_source.encode("latin-1")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from .errors import Unsupported, invalid
 
 MAX_REPEAT = 65535
+GATE_REPEAT = 64  # larger bounded repeats are relaxed to unbounded for hyperscan
 _POSIX = {"alpha": "a-zA-Z", "digit": "0-9", "alnum": "a-zA-Z0-9", "upper": "A-Z",
           "lower": "a-z", "space": r" \t\n\r\f\v", "blank": r" \t", "punct":
           r"!-/:-@\[-`{-~", "xdigit": "0-9A-Fa-f", "word": r"\w", "cntrl": r"\x00-\x1f\x7f",
@@ -64,7 +65,18 @@ class _Translator:
         self.src, self.i, self.out = src, 0, []  # type: ignore[var-annotated]
         self.ungreedy, self.dollar_endonly, self.nocase = ungreedy, dollar_endonly, nocase
         self.groups: list[_Group] = [_Group()]
+        # (start, end, text) edits of the source that make the hyperscan gate pattern:
+        # big bounded repeats compile very slowly there ({0,4096}: ~20 s) so the gate
+        # gets an unbounded -- looser, still safe -- repeat instead
+        self.relaxed: list[tuple[int, int, str]] = []
+        self.wide = 0  # unbounded (or large bounded) quantifiers: what makes re slow
         self.last_atom_group: _Group | None = None
+
+    def anchored(self, flags: str) -> bool:
+        """Can the pattern only match at the start of the subject?"""
+        top = self.groups[0]
+        starts = self.src.startswith("^") or self.src.startswith("\\A")
+        return "A" in flags or (starts and "m" not in flags and len(top.heads) == 1)
 
     def run(self) -> str:
         src = self.src
@@ -351,10 +363,14 @@ class _Translator:
                 raise Unsupported("pcre construct not supported", "repeat count")
             unbounded = bool(comma) and not high
             text = m.group(0)
+            if low > GATE_REPEAT or (high and int(high) > GATE_REPEAT):
+                self.relaxed.append((m.start(), m.end(), f"{{{min(low, GATE_REPEAT)},}}"))
+                self.wide += 1
             self.i = m.end()
         else:
             text = ch
             self.i += 1
+        self.wide += unbounded
         suffix = ""
         if self.i < len(src) and src[self.i] in "?+":
             suffix = src[self.i]
@@ -376,8 +392,19 @@ class _Translator:
         self.last_atom_group = None
 
 
-def translate(raw: str, flags: str) -> str:
-    """Python syntax for PCRE pattern ``raw`` (one char per byte) under ``flags``."""
-    return _Translator(raw, ungreedy="G" in flags,
-                       dollar_endonly="E" in flags and "m" not in flags,
-                       nocase="i" in flags).run()
+def translate(raw: str, flags: str) -> tuple[str, str | None]:
+    """Python syntax for ``raw`` (a char per byte), and the PCRE for a hyperscan gate.
+
+    The gate pattern is None when ``re`` is cheap anyway: a search costs
+    O(n ** (wide quantifiers + 1 unless anchored)), so an anchored pattern with at most
+    one unbounded quantifier, or one with none, needs no gate.
+    """
+    tr = _Translator(raw, ungreedy="G" in flags,
+                     dollar_endonly="E" in flags and "m" not in flags, nocase="i" in flags)
+    python = tr.run()
+    if tr.wide <= (1 if tr.anchored(flags) else 0):
+        return python, None
+    gate = raw
+    for start, end, text in reversed(tr.relaxed):
+        gate = gate[:start] + text + gate[end:]
+    return python, gate

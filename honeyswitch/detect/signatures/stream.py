@@ -181,12 +181,10 @@ class SignatureInspector:
     # ------------------------------------------------------------------ http
     def _http_event(self, level: int, req: HttpRequest) -> None:
         engine = self.det.engine
-        levels = engine.level_of
         for name in engine.http_buffers(level):
             data = req.buffer(name)
             if data:
-                for rid in engine.http[name].scan(data):
-                    req.rule_hits.setdefault(levels[rid], set()).add(rid)
+                engine.http[name].scan_by_level(data, req.rule_hits)
         cands = req.rule_hits.pop(level, set())
         cands.update(engine.http_unfiltered.get(level, ()))
         if not cands:

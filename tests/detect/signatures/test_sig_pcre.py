@@ -91,3 +91,21 @@ def test_without_the_gate_re_sees_a_smaller_window(sig1) -> None:
 def test_pcre_skips_are_reported() -> None:
     rs = parse_rules('alert tcp any any -> any any (msg:"t"; pcre:"/(a+)+$/"; sid:1;)')
     assert rs.skipped[0].reason == "pcre backtracking risk" and rs.skipped[0].sid == 1
+
+
+@pytest.mark.parametrize("value,needed", [
+    ('"/^abc\\d+/"', False),      # anchored, one unbounded quantifier: linear in re
+    ('"/abc\\d{1,3}/"', False),   # no unbounded quantifier
+    ('"/^\\d+\\S+/R"', True),     # two overlapping ones
+    ('"/a.*b/"', True),           # unanchored: every start position
+    ('"/^a|b.*c/"', True),        # top-level alternation: not anchored
+    ('"/^a.*b/m"', True),         # ^ after any newline
+])
+def test_gate_only_where_re_can_be_slow(value: str, needed: bool) -> None:
+    assert parse_pcre(value).gate.needed is needed
+
+
+def test_gate_relaxes_big_repeats() -> None:
+    spec = parse_pcre('"/a\\{300}[{500}]x.*b{2,3}c{1000}/"')
+    assert spec.gate._expr == rb"a\{300}[{500}]x.*b{2,3}c{64,}"
+    assert spec.regex.pattern == rb"a\{300}[{500}]x.*b{2,3}c{1000}"
