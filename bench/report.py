@@ -120,7 +120,7 @@ def _external_lines(slots: dict[str, Any]) -> list[str]:
         for run in slot["runs"]:
             for name, res in run.get("scripts", {}).items():
                 lines.append(f"  {name}: {res.get('status')} {res.get('note', '')}".rstrip())
-                lines += [f"    {f.strip()}" for f in res.get("figures", [])]
+                lines += [f"    {f}" for f in res.get("figures", [])]
         for err in slot["errors"]:
             lines.append(f"  error: {err[:300]}")
     return lines

@@ -99,7 +99,7 @@ def _one(ctx: Context, case: Case, target: Target | None, slot: dict[str, Any], 
     except Exception as e:  # noqa: BLE001 - recorded, and the other runs go on
         slot["errors"].append(f"run {i + 1}: {type(e).__name__}: {e}")
         ctx.log(f"{label}: ERROR {type(e).__name__}: {e}")
-        ctx.log(traceback.format_exc(limit=3))
+        ctx.log(traceback.format_exc(limit=-4))  # the innermost frames say where
 
 
 def _brief(case: Case, result: dict[str, Any]) -> str:

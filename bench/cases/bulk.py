@@ -55,6 +55,7 @@ METRICS = (
     Metric("proxy_cpu_s_per_gb", "proxy CPU s/GB", "{:.2f}"),
     Metric("retransmits", "retrans", "{:.0f}"),
     Metric("events.honeypot_fell_behind", "hp dropped", "{:.0f}"),
+    Metric("events.alert", "alerts", "{:.0f}"),
 )
 NOTE = ("'hp dropped': sessions whose honeypot fell more than honeypot_buffer behind and was "
         "dropped (MIRROR -> MAIN_ONLY): the rest of that run was not mirrored.")

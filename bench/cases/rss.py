@@ -41,6 +41,18 @@ def _settle(ctx: Context, target: Target, opened: int) -> dict[str, int]:
         time.sleep(0.2)
 
 
+def _drain(ctx: Context, deadline_s: float) -> float:
+    """Seconds until the proxy has closed every upstream (bounded): ending 5,000 sessions
+    takes honeyswitch a while, and the next case must not start while it does."""
+    pair = ctx.pairs["echo"]
+    start = time.monotonic()
+    while time.monotonic() - start < deadline_s:
+        if established_to(pair.main.port) + established_to(pair.honeypot.port) == 0:
+            break
+        time.sleep(0.1)
+    return time.monotonic() - start
+
+
 def run(ctx: Context, target: Target | None) -> dict[str, Any]:
     assert target is not None
     pid = target.pids()[0]
@@ -58,13 +70,14 @@ def run(ctx: Context, target: Target | None) -> dict[str, Any]:
         proc.send("close\n")
         expect(proc, '{"closed"', 30)
         proc.wait(10)
+        teardown = _drain(ctx, 60.0)
     finally:
         proc.stop()
     count = max(1, opened["opened"])
     return {
         "kib_per_session": (after - before) / count, "rss_before_mib": before / 1024,
         "rss_after_mib": after / 1024, "sessions": opened["opened"], "failed": opened["failed"],
-        "open_seconds": opened["seconds"], **ups,
+        "open_seconds": opened["seconds"], "teardown_seconds": teardown, **ups,
     }
 
 
@@ -75,6 +88,8 @@ CASE = Case(
      Metric("rss_before_mib", "RSS before MiB", "{:.1f}"),
      Metric("rss_after_mib", "RSS after MiB", "{:.1f}"),
      Metric("sessions", "sessions", "{:.0f}"),
+     Metric("open_seconds", "open s", "{:.1f}"),
+     Metric("teardown_seconds", "close s", "{:.1f}"),
      Metric("upstreams_honeypot", "hp upstreams", "{:.0f}")),
     fresh=True,
     notes=("Target: <= 20 KB per idle mirrored session. HAProxy holds one upstream, "

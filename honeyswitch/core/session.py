@@ -25,13 +25,12 @@ torn whatever the honeypot says.
 """
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..detect.base import Alert, StreamInspector
-from .divergence import HONEYPOT_SIDE, MAIN_SIDE, DivergenceFinder
+from .replies import ReplyStreams
 from .types import (
     AlertRaised,
     Align,
@@ -103,8 +102,8 @@ class Session:
         self.client_received = 0  # client bytes received
         self.switched_by: str | None = None
         self._would_switch = False  # dry run: "would_switch" recorded once
-        self._divergence = (
-            DivergenceFinder(policy.honeypot_buffer) if policy.align is Align.BYTES and not direct else None
+        self.replies = ReplyStreams(
+            policy.honeypot_buffer, policy.quiet_time, compare=policy.align is Align.BYTES and not direct
         )
         self.close_reason = ""
         self._open: set[End] = set()
@@ -114,19 +113,6 @@ class Session:
         self._lost: set[End] = set()
         self._paused: dict[End, set[str]] = {CLIENT: set(), MAIN: set(), HONEYPOT: set()}
         self._write_paused: set[End] = set()
-        # Reply turns, for quiet alignment: a backend's output after client bytes (or its
-        # first output, a greeting) starts a turn.  A honeypot with fewer turns than main
-        # still owes replies, however quiet it is for the moment.
-        self._turns = {MAIN: 0, HONEYPOT: 0}
-        self._awaiting = {MAIN: True, HONEYPOT: True}
-        # A lagging honeypot gets several requests before it answers the first: each
-        # answer after a pause of its own (turn_gap) is a turn too, while it owes any.
-        self._hp_last_at = 0.0
-        # Honeypot output beyond main_sent, for bytes alignment.
-        self._ahead: deque[bytes] = deque()
-        self._ahead_start = 0
-        self._ahead_len = 0
-        self._aligned = True
         self._skip = 0  # honeypot bytes to discard after a bytes switch
         # The inspector sees the server stream the client sees, each byte once: main's
         # bytes, then the honeypot's from the position it has not seen in main's version.
@@ -191,7 +177,7 @@ class Session:
     def _client_data(self, data: bytes, out: list[Command]) -> None:
         self.client_received += len(data)
         if self.state is State.MIRROR:
-            self._awaiting[MAIN] = self._awaiting[HONEYPOT] = True
+            self.replies.client_spoke()
         if self.inspector is not None:
             # Inline: inspected before forwarding, so a request that crosses the
             # threshold is routed by the state the alert leads to.
@@ -232,9 +218,7 @@ class Session:
 
     def _main_data(self, data: bytes, out: list[Command]) -> None:
         state = self.state
-        if self._awaiting[MAIN]:
-            self._awaiting[MAIN] = False
-            self._turns[MAIN] += 1
+        self.replies.main_spoke()
         if self.inspector is not None and state in (State.MIRROR, State.MAIN_ONLY, State.SWITCHING):
             # Main's reply is inspected before the client sees it: a bytes switch here
             # hands the client the honeypot's version of it instead.
@@ -244,23 +228,18 @@ class Session:
         if state in (State.MIRROR, State.MAIN_ONLY, State.SWITCHING):
             out.append(Send(CLIENT, data))
             self.main_sent += len(data)
-            if self._ahead:
-                self._trim_ahead()
             if state is State.SWITCHING:
                 out.append(SetTimer(QUIET_TIMER, self.policy.quiet_time))
-            elif state is State.MIRROR and self._divergence is not None:
-                self._compare(MAIN_SIDE, data, out)
+            elif state is State.MIRROR:
+                self._diverged(self.replies.main_delivered(data, self.main_sent), out)
 
     def _honeypot_data(self, data: bytes, at: float, out: list[Command]) -> None:
         start = self.hp_received
         self.hp_received += len(data)
-        self._count_honeypot_turn(at)
+        self.replies.honeypot_spoke(at)
         state = self.state
         if state is State.MIRROR:
-            if self._divergence is not None:
-                self._compare(HONEYPOT_SIDE, data, out)
-            if self._aligned and self.hp_received > self.main_sent:
-                self._keep_ahead(start, data)
+            self._diverged(self.replies.honeypot_output(data, start, self.main_sent), out)
         elif state is State.SWITCHING:
             out.append(SetTimer(QUIET_TIMER, self.policy.quiet_time))
         elif state in (State.HONEYPOT, State.DIRECT):
@@ -278,54 +257,13 @@ class Session:
         if self.inspector is not None and new:
             self._alerts(self.inspector.feed(new, False), out)
 
-    def _compare(self, side: int, data: bytes, out: list[Command]) -> None:
-        """Bytes alignment assumes identical replies: note where they first differ, and
-        switch this session with quiet alignment instead."""
-        assert self._divergence is not None
-        found = self._divergence.feed(side, data)
-        if not self._divergence.active:
-            self._divergence = None
-        if found is None:
-            return
-        position, main_part, hp_part = found
-        self._aligned = False
-        self._ahead.clear()
-        self._ahead_len = 0
-        out.append(Emit("divergence", {"position": position, "main_excerpt": _escape(main_part),
-                                       "honeypot_excerpt": _escape(hp_part)}))
-
-    def _count_honeypot_turn(self, at: float) -> None:
-        turns = self._turns
-        paused = at - self._hp_last_at >= self.policy.quiet_time / 10 and at > 0
-        if self._awaiting[HONEYPOT] or (paused and turns[HONEYPOT] < turns[MAIN]):
-            self._awaiting[HONEYPOT] = False
-            turns[HONEYPOT] += 1
-        self._hp_last_at = at
-
-    def _keep_ahead(self, start: int, data: bytes) -> None:
-        if not self._ahead:
-            self._ahead_start = max(start, self.main_sent)
-            if start < self.main_sent:
-                data = data[self.main_sent - start :]
-        self._ahead.append(data)
-        self._ahead_len += len(data)
-        if self._ahead_len > self.policy.honeypot_buffer:
-            # Too far ahead of main to line up byte for byte: quiet alignment instead.
-            self._aligned = False
-            self._ahead.clear()
-            self._ahead_len = 0
-
-    def _trim_ahead(self) -> None:
-        ahead = self._ahead
-        while ahead and self._ahead_start + len(ahead[0]) <= self.main_sent:
-            first = ahead.popleft()
-            self._ahead_start += len(first)
-            self._ahead_len -= len(first)
-        if ahead and self._ahead_start < self.main_sent:
-            cut = self.main_sent - self._ahead_start
-            ahead[0] = ahead[0][cut:]
-            self._ahead_start += cut
-            self._ahead_len -= cut
+    def _diverged(self, found: tuple[int, bytes, bytes] | None, out: list[Command]) -> None:
+        """Bytes alignment assumes identical replies: note where they first differ (the
+        session then switches with quiet alignment instead)."""
+        if found is not None:
+            position, main_part, hp_part = found
+            out.append(Emit("divergence", {"position": position, "main_excerpt": _escape(main_part),
+                                           "honeypot_excerpt": _escape(hp_part)}))
 
     # ------------------------------------------------------------ alerts, switching
 
@@ -376,7 +314,7 @@ class Session:
         if state is not State.MIRROR:
             return
         self.switched_by = by
-        align = self.policy.align if self._aligned else Align.QUIET
+        align = self.policy.align if self.replies.aligned else Align.QUIET
         out.append(
             Emit(
                 "switch",
@@ -394,8 +332,7 @@ class Session:
             self._cut_over(out)
         else:
             self.state = State.SWITCHING
-            self._ahead.clear()
-            self._ahead_len = 0
+            self.replies.forget()
             self._resume(CLIENT, "main", out)  # client bytes are held now, not sent to main
             out.append(SetTimer(QUIET_TIMER, self.policy.quiet_time))
             out.append(SetTimer(DEADLINE_TIMER, self.policy.quiet_max))
@@ -414,14 +351,13 @@ class Session:
         if was is State.MIRROR:
             self._inspect_hp_from = self._main_inspected
             if self.hp_received > self.main_sent:
-                joined = b"".join(self._ahead)
+                joined = self.replies.take_ahead()
                 self._inspect_honeypot(self.main_sent, joined, out)
                 if joined and CLIENT not in self._shut:
                     out.append(Send(CLIENT, joined))
             else:
                 self._skip = self.main_sent - self.hp_received
-            self._ahead.clear()
-            self._ahead_len = 0
+                self.replies.forget()
         else:  # SWITCHING: everything the honeypot said so far was discarded
             self._inspect_hp_from = self.hp_received
             out.append(CancelTimer(QUIET_TIMER))
@@ -448,7 +384,7 @@ class Session:
             return
         if ev.name == QUIET_TIMER and "client" in self._paused[MAIN]:
             return  # main is not silent, we stopped reading it; rearmed on WriteResumed
-        if ev.name == QUIET_TIMER and self._turns[HONEYPOT] < self._turns[MAIN]:
+        if ev.name == QUIET_TIMER and self.replies.honeypot_owes:
             # Late, not quiet (a program still starting, a slow reply): what it still owes
             # would repeat what main already said.  Its output rearms the timer; the
             # deadline bounds the wait.
@@ -461,8 +397,7 @@ class Session:
         self.state = State.MAIN_ONLY
         self._close(HONEYPOT, out, reset=True)
         self._pending_hp, self._pending_hp_len = [], 0
-        self._ahead.clear()
-        self._ahead_len = 0
+        self.replies.forget()
 
     # ---------------------------------------------------------- connection events
 

@@ -797,11 +797,12 @@ def test_quiet_counts_each_paused_answer_of_a_backlogged_honeypot_as_a_turn() ->
     for i in range(3):
         pb.run(DataReceived(CLIENT, b"REQ %d\n" % i, 1.0 + i), DataReceived(MAIN, b"r%d\n" % i, 1.0 + i))
     pb.run(SwitchRequested("operator"))
-    assert pb.session._turns == {MAIN: 3, HONEYPOT: 0}
+    replies = pb.session.replies
+    assert (replies.main_turns, replies.honeypot_turns) == (3, 0)
     pb.run(DataReceived(HONEYPOT, b"h0\n", 5.00), DataReceived(HONEYPOT, b"h1\n", 5.05))
-    assert pb.session._turns[HONEYPOT] == 2
+    assert replies.honeypot_turns == 2
     pb.run(DataReceived(HONEYPOT, b"rest of h1\n", 5.051))  # same answer, no pause
-    assert pb.session._turns[HONEYPOT] == 2
+    assert replies.honeypot_turns == 2
     assert (
         pb
         >> TimerFired(QUIET_TIMER)  # owes one more
