@@ -29,10 +29,15 @@ IO_TIMEOUT = 3.0
 MAX_TRIES = 50  # requests sent while waiting for the honeypot to answer
 
 
-def recv_exact(sock: socket.socket, n: int) -> bytes:
+def recv_exact(sock: socket.socket, n: int, got: bytes = b"") -> bytes:
+    """``n`` bytes; on a timeout the error says what had arrived (a torn reply?)."""
     buf = b""
     for _ in range(n):  # at most n reads of at least one byte
-        chunk = sock.recv(n - len(buf))
+        try:
+            chunk = sock.recv(n - len(buf))
+        except TimeoutError:
+            raise TimeoutError(f"{len(got + buf)} of {len(got) + n} bytes after {IO_TIMEOUT:.0f}s: "
+                               f"{(got + buf)[:60]!r}") from None
         if not chunk:
             raise ConnectionError("closed by honeyswitch")
         buf += chunk
@@ -103,7 +108,7 @@ def inline_sample(ctx: Context, target: Honeyswitch) -> dict[str, float | None]:
         sock.sendall(detection.PROBE)
         first = recv_exact(sock, 1)
         t1 = time.monotonic_ns()
-        reply = first + recv_exact(sock, len(detection.PROBE) + 1)
+        reply = first + recv_exact(sock, len(detection.PROBE) + 1, got=first)
         if not reply.startswith(b"H:"):
             raise Skip("the rule hit did not switch the session (main answered the probe): "
                        "is the rule loaded and its score >= switch_threshold = 1?")

@@ -79,12 +79,14 @@ class DetectionHub:
         return parts[0] if len(parts) == 1 else CombinedInspector(parts)
 
     def session_started(self, runner: SessionRunner) -> None:
+        if not self.feeds:
+            return  # the index serves IDS alerts only; without feeds it is pure cost
         p = runner.peer
         self.index.add(runner.id, (p.src_ip, p.src_port), (p.dest_ip, p.dest_port))
 
     def backend_opened(self, runner: SessionRunner, end: End, transport: Any) -> None:
         """Index the backend legs too: an IDS watching main's side sees those addresses."""
-        if transport is None:
+        if transport is None or not self.feeds:
             return
         legs = self._legs.setdefault(runner.id, [])
         legs.append((sockets.local(transport), sockets.peer(transport)))

@@ -37,6 +37,10 @@ class EventLog:
         Returns False if the writer's queue was full and the event was dropped."""
         return self.writer.submit(partial(self._append, dict(event)))
 
+    def append_now(self, event: dict[str, Any], text: str) -> None:
+        """On the writer thread: append an event already serialised as ``text``."""
+        self._append(event, text)
+
     def reopen(self) -> None:
         """Close the file; the next event creates it anew at ``path`` (logrotate)."""
         self.writer.submit(self._close_file, critical=True)
@@ -57,8 +61,8 @@ class EventLog:
 
     # ------------------------------------------------------------ writer thread
 
-    def _append(self, event: dict[str, Any]) -> None:
-        line = dumps(event).encode("ascii") + b"\n"
+    def _append(self, event: dict[str, Any], text: str | None = None) -> None:
+        line = (text if text is not None else dumps(event)).encode("ascii") + b"\n"
         if self._file is None:
             self._file = self._open()
         self._file.write(line)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..events import make_event
+from .escape import dumps
 from ..store.db import Store
 from .eventlog import EventLog
 
@@ -44,6 +45,12 @@ def session_row(event: Mapping[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def _write_both(eventlog: EventLog, store: Store, event: dict[str, Any]) -> None:
+    text = dumps(event)
+    eventlog.append_now(event, text)
+    store.insert_event_now(event, text)
+
+
 class Recorder:
     """Builds, records and publishes events."""
 
@@ -68,10 +75,16 @@ class Recorder:
 
     def record(self, event: dict[str, Any]) -> None:
         """Record an event already built (e.g. by the blacklist's ``on_change``)."""
-        if self.eventlog is not None:
-            self.eventlog.write(event)
-        if self.store is not None:
-            self.store.add_event(event)
+        log_, store = self.eventlog, self.store
+        if log_ is not None and store is not None and log_.writer is store.writer:
+            # One job, one serialisation for both (the writer thread holds the GIL for it).
+            ev = dict(event)
+            log_.writer.submit(lambda: _write_both(log_, store, ev))
+        elif log_ is not None:
+            log_.write(event)
+        elif store is not None:
+            store.add_event(event)
+        if store is not None:
             row = session_row(event)
             if row is not None:
                 self.store.upsert_session(row)

@@ -17,6 +17,7 @@ import functools
 import os
 import socket
 import sys
+from collections import deque
 
 SPLICE_F_MOVE = 1
 SPLICE_F_NONBLOCK = 2
@@ -97,7 +98,9 @@ def is_tcp(fd: int) -> bool:
         sock.detach()
 
 
+@functools.cache
 def pipe_max_size() -> int:
+    """The largest pipe an unprivileged process may ask for (read once)."""
     try:
         with open("/proc/sys/fs/pipe-max-size") as f:
             return int(f.read())
@@ -117,11 +120,11 @@ class Pipe:
     def __init__(self, size: int) -> None:
         self.r, self.w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.held = 0
-        want = max(4096, min(size, pipe_max_size()))
         try:
-            # Rounded up to a power of two pages.  EPERM past pipe-user-pages-soft
-            # (unprivileged users with many pipes): keep the default size then.
-            fcntl.fcntl(self.w, fcntl.F_SETPIPE_SZ, want)
+            # Rounded up to a power of two pages.  Past pipe-max-size only with
+            # CAP_SYS_RESOURCE, so it is the cap; EPERM past pipe-user-pages-soft (a user
+            # with many pipes) leaves the default size: the capacity says what we got.
+            fcntl.fcntl(self.w, fcntl.F_SETPIPE_SZ, max(4096, min(size, pipe_max_size())))
         except OSError:
             pass
         self.capacity = fcntl.fcntl(self.w, fcntl.F_GETPIPE_SZ)
@@ -152,36 +155,113 @@ class Pipe:
         self.r = self.w = -1
 
 
+class PipeQueue:
+    """Bytes for one destination in one or more pipes, oldest first: room beyond one
+    pipe's size (pipe-max-size) while staying in the kernel.  Pipes are added only as
+    needed and closed once read out, so an idle queue is a single pipe."""
+
+    def __init__(self, pipe_size: int, max_pipes: int = 1) -> None:
+        self._size = pipe_size
+        self._max = max_pipes
+        self.pipes: deque[Pipe] = deque([Pipe(pipe_size)])
+        self.held = 0
+
+    @property
+    def head(self) -> Pipe:
+        return self.pipes[0]
+
+    @property
+    def tail(self) -> Pipe:
+        return self.pipes[-1]
+
+    @property
+    def capacity(self) -> int:
+        return self.pipes[0].capacity
+
+    def front(self) -> Pipe:
+        """The oldest pipe with bytes in it (empty ones before it are closed), else the
+        head: the pipe to read from next."""
+        pipes = self.pipes
+        for _ in range(len(pipes) - 1):
+            if pipes[0].held:
+                break
+            pipes.popleft().close()
+        return pipes[0]
+
+    def grow(self) -> Pipe | None:
+        """A new, empty tail pipe, or None at the queue's pipe limit."""
+        if len(self.pipes) >= self._max:
+            return None
+        pipe = Pipe(self._size)
+        self.pipes.append(pipe)
+        return pipe
+
+    def added(self, pipe: Pipe, n: int) -> None:
+        pipe.held += n
+        self.held += n
+
+    def taken(self, n: int) -> None:
+        """``n`` bytes left the head pipe; an emptied head that is not the last goes."""
+        head = self.pipes[0]
+        head.held -= n
+        self.held -= n
+        if head.held == 0 and len(self.pipes) > 1:
+            self.pipes.popleft().close()
+
+    def drain(self) -> bytes:
+        out = b"".join(p.drain() for p in self.pipes)
+        self.held = 0
+        return out
+
+    def discard(self) -> int:
+        """Throw the queued bytes away in the kernel (into /dev/null)."""
+        n = self.held
+        for p in self.pipes:
+            if p.held:
+                os.splice(p.r, _devnull(), p.held, flags=FLAGS)
+            p.held = 0
+        self.held = 0
+        return n
+
+    def close(self) -> None:
+        for p in self.pipes:
+            p.close()
+        self.held = 0
+
+
+@functools.cache
+def _devnull() -> int:
+    """One /dev/null fd for the process: it takes any splice at once, whoever sends."""
+    return os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+
+
+def skip_head(pipe: Pipe, n: int) -> None:
+    """Drop the first ``n`` bytes of a pipe (into /dev/null, nothing copied)."""
+    if n:
+        os.splice(pipe.r, _devnull(), n, flags=FLAGS)
+
+
 class Discarder:
     """Drops a socket's incoming bytes in the kernel: recv(MSG_TRUNC) on TCP (one call),
     else splice through a pipe into /dev/null (two calls, nothing copied either)."""
 
     def __init__(self, fd: int, chunk: int) -> None:
         self.fd = fd
-        self._tcp = is_tcp(fd)
-        self._pipe: Pipe | None = None if self._tcp else Pipe(chunk)
-        self._null = -1 if self._tcp else os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+        self._pipe: Pipe | None = None if is_tcp(fd) else Pipe(chunk)
 
     def __call__(self, count: int) -> int | None:
         """Drop up to ``count`` bytes: the number dropped, 0 at EOF, None if none yet."""
-        if self._tcp:
+        if self._pipe is None:
             return discard_tcp(self.fd, count)
-        assert self._pipe is not None
         n = splice(self.fd, self._pipe.w, count)
         if n:
-            # /dev/null takes everything at once, so the pipe is empty again after this.
-            os.splice(self._pipe.r, self._null, n, flags=FLAGS)
+            skip_head(self._pipe, n)  # the pipe is empty again after this
         return n
-
-    @property
-    def calls_per_chunk(self) -> int:
-        return 1 if self._tcp else 2
 
     def close(self) -> None:
         if self._pipe is not None:
             self._pipe.close()
-            os.close(self._null)
-            self._pipe, self._null = None, -1
+            self._pipe = None
 
 
 @functools.cache

@@ -178,15 +178,15 @@ class SessionRunner:
     def _feed(self, event: Event) -> None:
         if self.finished:
             return
-        self._queue.append(event)
         if self._busy:
-            return  # runs after the commands under way, in order
+            self._queue.append(event)  # runs after the commands under way, in order
+            return
         self._busy = True
         try:
-            while self._queue:
+            self._run(self.session.handle(event))
+            while self._queue and not self.finished:
                 self._run(self.session.handle(self._queue.popleft()))
-                if self.finished:
-                    self._queue.clear()
+            self._queue.clear()
         finally:
             self._busy = False
 
@@ -248,10 +248,8 @@ class SessionRunner:
     async def _open(self, end: End, backend: Any) -> None:
         high = self.service.policy.honeypot_buffer if end is HONEYPOT else None
         try:
-            conn = await asyncio.wait_for(
-                open_backend(backend, self, end, self.peer, write_high=high),
-                self.service.connect_timeout,
-            )
+            async with asyncio.timeout(self.service.connect_timeout):  # no extra task, unlike wait_for
+                conn = await open_backend(backend, self, end, self.peer, write_high=high)
         except (TimeoutError, OSError, ValueError) as exc:
             self._connecting.pop(end, None)
             self._early.pop(end, None)

@@ -16,9 +16,11 @@ asyncio); no threads, no blocking calls.  Why it is built the way it is:
   A is empty.  That is also the backpressure: main not taking A's bytes stops the client.
   C works the same way (main is read only while C is empty), so both pipes stay within
   one chunk and a full pipe never has to be told apart from an idle socket.
-- **The honeypot never stalls main.**  Its bytes wait in B (sized to ``honeypot_limit``,
-  at most pipe-max-size); a read that would put more than the limit in B drops it
-  (:class:`HoneypotDropped`) and from then on the client goes to main without tee.
+- **The honeypot never stalls main.**  Its bytes wait in B, a queue of pipes (one pipe
+  holds at most pipe-max-size, 1 MiB by default, less than the socket buffers by which
+  two healthy backends' paths can differ), up to ``honeypot_limit`` bytes; a client
+  read past that drops it (:class:`HoneypotDropped`) and from then on the client goes
+  to main without tee.
 - **Byte-aligned takeover.**  The honeypot's output is discarded only up to the number
   of bytes main has delivered into the client's socket, and the rest stays unread in the
   honeypot's socket: at a switch its next byte continues the client's stream exactly
@@ -38,7 +40,7 @@ from dataclasses import dataclass, replace
 
 from ..core.types import End
 from . import pipes
-from .pipes import Discarder, Pipe, supported
+from .pipes import Discarder, Pipe, PipeQueue, supported
 
 __all__ = [
     "Counters",
@@ -58,6 +60,7 @@ CHUNK = 1 << 20
 # Work per readiness callback is bounded (ROUNDS x chunk per direction): one busy session
 # cannot hold the loop, and what is left is picked up as the fd is still ready.
 ROUNDS = 4
+MIN_READ = 64 << 10  # smallest client read worth a syscall round while the honeypot lags
 _RESET_ERRNOS = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED})
 
 # Roles inside the engine: the client, the end serving it, the shadow (mirror target).
@@ -190,15 +193,17 @@ class _Splicer:
             _Role(serve_fd, serve_end),
             _Role(shadow_fd if shadow_fd is not None else -1, End.HONEYPOT),
         ]
-        self._up = Pipe(chunk)  # A: client -> serving end
-        self._down = Pipe(chunk)  # C: serving end -> client
-        self._shadow: Pipe | None = None  # B: client -> shadow
+        self._up = PipeQueue(chunk)  # A: client -> serving end
+        self._down = PipeQueue(chunk)  # C: serving end -> client
+        self._shadow: PipeQueue | None = None  # B: client -> shadow
         self._shadow_discard: Discarder | None = None
         self._serve_discard: Discarder | None = None
-        self._limit = 0
+        self._limit = honeypot_limit
         if shadow_fd is not None:
-            self._shadow = Pipe(honeypot_limit)
-            self._limit = min(honeypot_limit, self._shadow.capacity)
+            # B's pipes are as large as A, so a fresh one always takes a whole tee of A;
+            # twice the pipes the limit needs, as a tail may be left part-filled.
+            size = self._up.capacity
+            self._shadow = PipeQueue(size, max_pipes=2 * (-(-honeypot_limit // size)) + 1)
             self._shadow_discard = Discarder(shadow_fd, chunk)
         self._skip = skip
         if skip:
@@ -219,7 +224,6 @@ class _Splicer:
 
     @property
     def honeypot_limit(self) -> int:
-        """The effective limit: ``honeypot_limit`` capped by the pipe's real capacity."""
         return self._limit
 
     @property
@@ -334,46 +338,68 @@ class _Splicer:
         return moved
 
     def _read_client(self) -> bool:
-        size = min(self._chunk, self._limit) if self.mirroring else self._chunk
-        n = self._call(_C, pipes.splice, self._r[_C].fd, self._up.w, size)
+        size = self._chunk
+        if self.mirroring:
+            assert self._shadow is not None
+            # Read no more than the honeypot's pipe can still take: it may lag by up to
+            # the limit without being dropped.  Only when less than MIN_READ is left does
+            # a full read decide (more client bytes than room: drop it).
+            room = self._limit - self._shadow.held
+            if room >= MIN_READ:
+                size = min(size, room)
+        n = self._call(_C, pipes.splice, self._r[_C].fd, self._up.tail.w, size)
         if n is None:
             self._r[_C].can_read = False
             return False
         if n == 0:
             self._eof(_C)
             return True
-        self._up.held += n
+        self._up.added(self._up.tail, n)
         self._c.client_read += n
         if self.mirroring:
             self._tee(n)
         return True
 
     def _tee(self, n: int) -> None:
-        shadow = self._shadow
-        assert shadow is not None
-        if shadow.held + n > self._limit:
-            self._drop(f"honeypot fell behind: {shadow.held} bytes queued, {n} more, "
+        queue = self._shadow
+        assert queue is not None
+        if queue.held + n > self._limit:
+            self._drop(f"honeypot fell behind: {queue.held} bytes queued, {n} more, "
                        f"limit {self._limit}")
             return
+        src = self._up.head.r
+        tail: Pipe | None = queue.tail
+        if tail is not None and tail.held + n > tail.capacity:
+            tail = queue.grow()
+        done = 0
+        if tail is not None:
+            done = self._tee_into(src, tail, n) or 0
+            queue.added(tail, done)
+        if done < n:
+            # The tail ran out of pipe slots (many small segments) or pipes.  tee always
+            # copies from A's head: tee all n into a fresh pipe and drop what the tail got.
+            fresh = queue.grow()
+            if fresh is None or self._tee_into(src, fresh, n) != n:
+                self._drop(f"honeypot's pipes are full ({queue.held} bytes queued)")
+                return
+            self._c.syscalls += 1
+            pipes.skip_head(fresh, done)
+            queue.added(fresh, n - done)
+
+    def _tee_into(self, src: int, pipe: Pipe, n: int) -> int | None:
         self._c.syscalls += 1
         try:
-            k = pipes.tee(self._up.r, shadow.w, n)
-        except OSError as exc:
-            self._drop(f"tee failed: {exc}")
-            return
-        if k != n:
-            # B ran out of pipe slots before bytes (many small segments): the rest of
-            # these bytes cannot be teed any more, A's head has moved on in tee's view.
-            self._drop(f"honeypot's pipe is full ({shadow.held} bytes queued)")
-            return
-        shadow.held += n
+            return pipes.tee(src, pipe.w, n)
+        except OSError:
+            return None
 
-    def _flush(self, i: int, pipe: Pipe) -> bool:
-        n = self._call(i, pipes.splice, pipe.r, self._r[i].fd, pipe.held)
+    def _flush(self, i: int, queue: PipeQueue) -> bool:
+        head = queue.front()
+        n = self._call(i, pipes.splice, head.r, self._r[i].fd, head.held)
         if not n:  # None (would block); 0 cannot happen with bytes in the pipe
             self._r[i].can_write = False
             return False
-        pipe.held -= n
+        queue.taken(n)
         if i == _H:
             self._c.client_to_honeypot += n
         elif self._r[_S].end is End.MAIN:
@@ -391,9 +417,9 @@ class _Splicer:
                 self._skip -= n
                 self._c.honeypot_consumed += n
         else:
-            n = self._call(_S, pipes.splice, r.fd, self._down.w, self._chunk)
+            n = self._call(_S, pipes.splice, r.fd, self._down.tail.w, self._chunk)
             if n:
-                self._down.held += n
+                self._down.added(self._down.tail, n)
         if n is None:
             r.can_read = False
             return False
@@ -402,11 +428,12 @@ class _Splicer:
         return True
 
     def _flush_client(self) -> bool:
-        n = self._call(_C, pipes.splice, self._down.r, self._r[_C].fd, self._down.held)
+        head = self._down.head
+        n = self._call(_C, pipes.splice, head.r, self._r[_C].fd, head.held)
         if not n:
             self._r[_C].can_write = False
             return False
-        self._down.held -= n
+        self._down.taken(n)
         if self._r[_S].end is End.MAIN:
             self._c.main_to_client += n
         else:
@@ -478,7 +505,6 @@ class _Splicer:
         self._watch(_H, read=False, write=False)
         if self._shadow is not None:
             self._shadow.close()
-            self._shadow.held = 0
 
     def _honeypot_skip(self) -> int:
         if self._r[_S].end is End.HONEYPOT:
@@ -579,7 +605,8 @@ class SpliceMirror(_Splicer):
         # A's bytes are the newest of B's (teed on the way in): the honeypot has them.
         self._up.close()
         self._up, self._shadow = self._shadow, None
-        self._down.drain()  # main's reply the client never saw: at most one chunk, once
+        self._c.syscalls += 1
+        self._down.discard()  # main's reply the client never saw
         self._skip = result.skip
         self._serve_discard, self._shadow_discard = self._shadow_discard, None
         r[_S] = _Role(hp.fd, End.HONEYPOT, can_read=hp.can_read, can_write=hp.can_write,

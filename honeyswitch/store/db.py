@@ -135,9 +135,14 @@ class Store:
             self._write.execute("BEGIN IMMEDIATE")
         self._write.execute(sql, params)
 
-    def _insert_event(self, ev: dict[str, Any]) -> None:
+    def _insert_event(self, ev: dict[str, Any], text: str | None = None) -> None:
         self._execute(_EVENT_SQL, (ev.get("timestamp"), ev.get("event_type"), ev.get("session_id"),
-                                   ev.get("service"), ev.get("src_ip"), dumps(ev)))
+                                   ev.get("service"), ev.get("src_ip"),
+                                   text if text is not None else dumps(ev)))
+
+    def insert_event_now(self, event: dict[str, Any], text: str) -> None:
+        """On the writer thread: insert an event already serialised as ``text``."""
+        self._insert_event(event, text)
 
     def _commit(self) -> None:
         try:

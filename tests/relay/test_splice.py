@@ -1,0 +1,465 @@
+"""The zero-copy data path (splice/tee) on real loopback TCP connections.
+
+Each backend is the far end of a real TCP connection whose near end is handed to the
+mirror, as the runner would after connecting; the "servers" are small coroutines on
+those far ends.  Payloads are random (a shifted or repeated block would show).
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import socket
+import struct
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from honeyswitch.core.types import End
+from honeyswitch.relay import pipes
+from honeyswitch.relay.splice import (
+    Eof,
+    Handoff,
+    HoneypotDropped,
+    Lost,
+    SpliceEvent,
+    SpliceMirror,
+    SpliceRelay,
+    WriteShut,
+    supported,
+)
+
+pytestmark = pytest.mark.skipif(not supported(), reason="needs Linux splice and tee")
+
+MB = 1 << 20
+READ = 256 << 10
+WAIT = 30.0  # seconds any single wait may take before the test fails
+
+
+def payload(n: int, seed: int) -> bytes:
+    return random.Random(seed).randbytes(n)
+
+
+def sha(data: bytes | bytearray) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def tcp_pair() -> tuple[socket.socket, socket.socket]:
+    """A loopback TCP connection: (far end for the test's peer, near end for the mirror)."""
+    with socket.create_server(("127.0.0.1", 0)) as lst:
+        far = socket.create_connection(lst.getsockname())
+        near, _ = lst.accept()
+    for s in (far, near):
+        s.setblocking(False)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return far, near
+
+
+def rst(sock: socket.socket) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+class Peer:
+    """What one far end received, and whether it saw EOF."""
+
+    def __init__(self) -> None:
+        self.received = bytearray()
+        self.eof = asyncio.Event()
+
+
+async def recv_all(sock: socket.socket, peer: Peer, *, delay: float = 0.0, size: int = READ) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        data = await loop.sock_recv(sock, size)
+        if not data:
+            peer.eof.set()
+            return
+        peer.received += data
+        if delay:
+            await asyncio.sleep(delay)
+
+
+async def echo(sock: socket.socket, peer: Peer, *, delay: float = 0.0, size: int = READ) -> None:
+    """An echo server on a far end: replies byte for byte, half-closes after EOF."""
+    loop = asyncio.get_running_loop()
+    while True:
+        data = await loop.sock_recv(sock, size)
+        if not data:
+            peer.eof.set()
+            sock.shutdown(socket.SHUT_WR)
+            return
+        peer.received += data
+        if delay:
+            await asyncio.sleep(delay)
+        await loop.sock_sendall(sock, data)
+
+
+async def send_all(sock: socket.socket, data: bytes, *, eof: bool = True, piece: int = READ) -> None:
+    loop = asyncio.get_running_loop()
+    view = memoryview(data)
+    for i in range(0, len(data), piece):
+        await loop.sock_sendall(sock, view[i : i + piece])
+    if eof:
+        sock.shutdown(socket.SHUT_WR)
+
+
+async def read_exactly(sock: socket.socket, n: int) -> bytes:
+    loop = asyncio.get_running_loop()
+    out = bytearray()
+    while len(out) < n:
+        data = await asyncio.wait_for(loop.sock_recv(sock, min(READ, n - len(out))), WAIT)
+        assert data, f"EOF after {len(out)} of {n} bytes"
+        out += data
+    return bytes(out)
+
+
+async def until(cond: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
+    for _ in range(int(timeout / 0.005)):
+        if cond():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Session:
+    """A client, main and honeypot connection, with the mirror's events collected."""
+
+    def __init__(self) -> None:
+        self.client, self.client_near = tcp_pair()
+        self.main, self.main_near = tcp_pair()
+        self.hp, self.hp_near = tcp_pair()
+        self.events: list[SpliceEvent] = []
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def mirror(self, **kw: int) -> SpliceMirror:
+        return SpliceMirror(asyncio.get_running_loop(), self.client_near.fileno(),
+                            self.main_near.fileno(), self.hp_near.fileno(),
+                            on_event=self.events.append, **kw)
+
+    def run(self, coro: Awaitable[None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coro)  # noqa: TID251 - test-local, awaited
+        self.tasks.append(task)
+        return task
+
+    def has(self, ev: SpliceEvent) -> bool:
+        return ev in self.events
+
+    async def close(self) -> None:
+        for t in self.tasks:
+            t.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        for s in (self.client, self.client_near, self.main, self.main_near, self.hp, self.hp_near):
+            if s.fileno() >= 0:
+                s.close()
+
+
+@pytest.fixture
+async def sess():
+    s = Session()
+    yield s
+    await s.close()
+
+
+# ------------------------------------------------------------------------ tests
+
+
+def test_supported() -> None:
+    assert supported()
+    assert pipes.Pipe(64 << 10).capacity >= 64 << 10
+
+
+async def test_mirror_is_byte_exact_both_ways(sess: Session) -> None:
+    data = payload(16 * MB, seed=1)
+    main, hp, client = Peer(), Peer(), Peer()
+    sess.run(echo(sess.main, main))
+    sess.run(echo(sess.hp, hp))
+    mirror = sess.mirror(honeypot_limit=4 * MB)
+    mirror.start()
+    sess.run(send_all(sess.client, data))
+    await asyncio.wait_for(recv_all(sess.client, client), WAIT)
+    assert sha(client.received) == sha(data)
+    assert sha(main.received) == sha(data) and main.eof.is_set()
+    await asyncio.wait_for(hp.eof.wait(), WAIT)
+    assert sha(hp.received) == sha(data)
+    await until(lambda: mirror.counters.honeypot_consumed == len(data), "honeypot consumed")
+    c = mirror.counters
+    assert c.client_to_main == c.client_to_honeypot == c.main_to_client == len(data)
+    for ev in (Eof(End.CLIENT), WriteShut(End.MAIN), WriteShut(End.HONEYPOT),
+               Eof(End.MAIN), WriteShut(End.CLIENT)):
+        assert sess.has(ev), (ev, sess.events)
+    assert not any(isinstance(e, (Lost, HoneypotDropped)) for e in sess.events)
+    h = mirror.stop()
+    assert h.pending == {End.MAIN: b"", End.HONEYPOT: b"", End.CLIENT: b""} and h.skip == 0
+    # Zero-copy: far fewer calls than 16 MiB in 64 KiB reads would need (256 each way).
+    assert c.syscalls < 4 * 256, c
+
+
+async def test_slow_main_pauses_the_client_with_bounded_pipes(sess: Session) -> None:
+    data = payload(24 * MB, seed=2)
+    chunk = 256 << 10
+    main, hp = Peer(), Peer()
+    sess.run(recv_all(sess.main, main, delay=0.002, size=64 << 10))
+    sess.run(recv_all(sess.hp, hp))
+    mirror = sess.mirror(honeypot_limit=4 * MB, chunk=chunk)
+    mirror.start()
+    sender = sess.run(send_all(sess.client, data))
+    peak = backlog = 0
+    while not main.eof.is_set():
+        await asyncio.sleep(0.01)
+        pending = mirror.pending()
+        peak = max(peak, pending[End.MAIN])
+        # Read from the client but not yet delivered to main: never more than a pipe.
+        backlog = max(backlog, mirror.counters.client_read - mirror.counters.client_to_main)
+        assert not sender.done() or len(main.received) > len(data) // 2 or main.eof.is_set()
+    assert sha(main.received) == sha(data)
+    assert 0 < peak <= chunk, peak
+    assert backlog <= chunk, backlog
+    assert not any(isinstance(e, HoneypotDropped) for e in sess.events)
+    mirror.stop()
+
+
+async def test_slow_client_pauses_main_with_bounded_pipes(sess: Session) -> None:
+    data = payload(32 * MB, seed=3)
+    chunk = 256 << 10
+    # main and honeypot are identical firehoses (a download).
+    sess.run(send_all(sess.main, data))
+    sess.run(send_all(sess.hp, data))
+    mirror = sess.mirror(honeypot_limit=MB, chunk=chunk)
+    mirror.start()
+    loop = asyncio.get_running_loop()
+    got = bytearray()
+    peak = 0
+    while True:
+        chunk_in = await asyncio.wait_for(loop.sock_recv(sess.client, 64 << 10), WAIT)
+        if not chunk_in:
+            break
+        got += chunk_in
+        if len(got) % (2 * MB) < (64 << 10):
+            await asyncio.sleep(0.02)  # a slow client
+        c = mirror.counters
+        peak = max(peak, mirror.pending()[End.CLIENT])
+        assert c.honeypot_consumed <= c.main_to_client  # never ahead of the client
+    assert sha(got) == sha(data)
+    assert peak <= chunk
+    await until(lambda: mirror.counters.honeypot_consumed == len(data), "honeypot consumed")
+    assert sess.has(Eof(End.MAIN)) and sess.has(WriteShut(End.CLIENT))
+    mirror.stop()
+
+
+async def test_stalled_honeypot_is_dropped_and_main_goes_on(sess: Session) -> None:
+    data = payload(24 * MB, seed=4)
+    main = Peer()
+    sess.run(recv_all(sess.main, main))  # the honeypot's far end never reads
+    mirror = sess.mirror(honeypot_limit=MB, chunk=MB)
+    assert mirror.honeypot_limit == MB
+    mirror.start()
+    sess.run(send_all(sess.client, data))
+    await asyncio.wait_for(main.eof.wait(), WAIT)
+    assert sha(main.received) == sha(data)
+    dropped = [e for e in sess.events if isinstance(e, HoneypotDropped)]
+    assert len(dropped) == 1 and "behind" in dropped[0].reason
+    assert not mirror.mirroring
+    c = mirror.counters
+    assert c.client_to_main == len(data) and c.client_to_honeypot < len(data)
+    # Half-close still reaches main; the dropped honeypot is left for the caller to reset.
+    assert sess.has(WriteShut(End.MAIN)) and not sess.has(WriteShut(End.HONEYPOT))
+    h = mirror.stop()
+    assert h.honeypot_dropped and h.pending[End.HONEYPOT] == b"" and h.skip == 0
+
+
+async def hand_off(sess: Session, h: Handoff, *, switch: bool) -> None:
+    """Carry the session on in plain user space after stop(): mirrored as before, or
+    (``switch``) client <-> honeypot with the honeypot's output lined up by ``skip``."""
+    loop = asyncio.get_running_loop()
+
+    async def pump(src: socket.socket, dsts: list[socket.socket], skip: int = 0) -> None:
+        while True:
+            data = await loop.sock_recv(src, READ)
+            if not data:
+                for d in dsts:
+                    d.shutdown(socket.SHUT_WR)
+                return
+            cut = min(skip, len(data))
+            skip -= cut
+            for d in dsts:
+                await loop.sock_sendall(d, data[cut:])
+
+    async def drain(src: socket.socket) -> None:
+        while await loop.sock_recv(src, READ):
+            pass
+
+    if not switch:
+        await loop.sock_sendall(sess.main_near, h.pending[End.MAIN])
+        await loop.sock_sendall(sess.client_near, h.pending[End.CLIENT])
+    await loop.sock_sendall(sess.hp_near, h.pending[End.HONEYPOT])
+    if switch:
+        rst(sess.main_near)
+        sess.run(pump(sess.client_near, [sess.hp_near]))
+        sess.run(pump(sess.hp_near, [sess.client_near], skip=h.skip))
+    else:
+        sess.run(pump(sess.client_near, [sess.main_near, sess.hp_near]))
+        sess.run(pump(sess.main_near, [sess.client_near]))
+        sess.run(drain(sess.hp_near))
+
+
+async def test_stop_mid_stream_hands_off_with_nothing_lost_or_doubled(sess: Session) -> None:
+    data = payload(16 * MB, seed=5)
+    main, hp, client = Peer(), Peer(), Peer()
+    sess.run(echo(sess.main, main, delay=0.001))  # slowish: bytes wait in the pipes
+    sess.run(echo(sess.hp, hp))
+    mirror = sess.mirror(honeypot_limit=4 * MB, chunk=512 << 10)
+    mirror.start()
+    sess.run(send_all(sess.client, data))
+    reader = sess.run(recv_all(sess.client, client))
+    await until(lambda: mirror.counters.main_to_client > 4 * MB, "4 MiB through")
+    h = mirror.stop()
+    assert mirror.stop() is h  # idempotent
+    c = h.counters
+    assert c.client_read == c.client_to_main + len(h.pending[End.MAIN])
+    assert c.client_read == c.client_to_honeypot + len(h.pending[End.HONEYPOT])
+    assert h.skip == c.main_to_client - c.honeypot_consumed
+    await hand_off(sess, h, switch=False)
+    await asyncio.wait_for(reader, WAIT)
+    assert sha(client.received) == sha(data)
+    await asyncio.wait_for(hp.eof.wait(), WAIT)
+    assert sha(main.received) == sha(data) and sha(hp.received) == sha(data)
+
+
+@pytest.mark.parametrize("ahead", [True, False], ids=["honeypot-ahead", "honeypot-behind"])
+async def test_takeover_is_byte_aligned(sess: Session, ahead: bool) -> None:
+    """The honeypot's unread output starts where the client's stream stopped: after
+    stop(), client <-> honeypot in user space gives the client main's exact continuation
+    (identical echo servers), whether the honeypot ran ahead of main or lagged."""
+    data = payload(8 * MB, seed=6)
+    main, hp, client = Peer(), Peer(), Peer()
+    slow, fast = {"delay": 0.003, "size": 64 << 10}, {}
+    sess.run(echo(sess.main, main, **(slow if ahead else fast)))
+    sess.run(echo(sess.hp, hp, **(fast if ahead else slow)))
+    mirror = sess.mirror(honeypot_limit=8 * MB, chunk=256 << 10)
+    mirror.start()
+    sess.run(send_all(sess.client, data))
+    reader = sess.run(recv_all(sess.client, client))
+    await until(lambda: mirror.counters.main_to_client > MB, "1 MiB through")
+    if ahead:  # let the honeypot run ahead, its surplus waiting in its socket
+        await until(lambda: len(hp.received) > mirror.counters.main_to_client + MB, "honeypot ahead")
+    h = mirror.stop()
+    c = h.counters
+    assert c.honeypot_consumed <= c.main_to_client
+    assert h.skip == c.main_to_client - c.honeypot_consumed
+    if not ahead:
+        assert h.skip > 0, h
+    assert not h.honeypot_dropped
+    await hand_off(sess, h, switch=True)
+    await asyncio.wait_for(reader, WAIT)
+    assert len(client.received) == len(data)
+    assert sha(client.received) == sha(data)  # main's prefix, then the honeypot's rest
+
+
+async def test_switch_in_place_keeps_the_stream_exact(sess: Session) -> None:
+    data = payload(12 * MB, seed=7)
+    main, hp, client = Peer(), Peer(), Peer()
+    sess.run(echo(sess.main, main))
+    sess.run(echo(sess.hp, hp, delay=0.002, size=128 << 10))  # behind: skip > 0
+    mirror = sess.mirror(honeypot_limit=8 * MB, chunk=256 << 10)
+    mirror.start()
+    sess.run(send_all(sess.client, data))
+    reader = sess.run(recv_all(sess.client, client))
+    await until(lambda: mirror.counters.main_to_client > 2 * MB, "2 MiB through")
+    sw = mirror.switch()
+    rst(sess.main_near)  # main is out of the data path: the runner resets it
+    assert sw.skip >= 0
+    await asyncio.wait_for(reader, WAIT)
+    assert sha(client.received) == sha(data)
+    await asyncio.wait_for(hp.eof.wait(), WAIT)
+    assert sha(hp.received) == sha(data)
+    c = mirror.counters
+    assert c.main_to_client + c.honeypot_to_client == len(data)
+    assert sess.has(WriteShut(End.HONEYPOT)) and sess.has(Eof(End.HONEYPOT))
+    assert sess.has(WriteShut(End.CLIENT))
+    assert not any(isinstance(e, Lost) for e in sess.events), sess.events
+    h = mirror.stop()
+    assert h.skip == 0 and h.pending == {End.HONEYPOT: b"", End.CLIENT: b""}
+
+
+async def test_half_close_both_ways(sess: Session) -> None:
+    loop = asyncio.get_running_loop()
+    mirror = sess.mirror(honeypot_limit=4 * MB)
+    mirror.start()
+    # Main says hello and finishes first: the client sees EOF after the greeting ...
+    await loop.sock_sendall(sess.main, b"220 hello\r\n")
+    sess.main.shutdown(socket.SHUT_WR)
+    assert await read_exactly(sess.client, 11) == b"220 hello\r\n"
+    assert await asyncio.wait_for(loop.sock_recv(sess.client, 10), WAIT) == b""
+    assert sess.has(Eof(End.MAIN)) and sess.has(WriteShut(End.CLIENT))
+    # ... and can still send; its EOF reaches both backends after its bytes.
+    await loop.sock_sendall(sess.client, b"QUIT\r\n")
+    sess.client.shutdown(socket.SHUT_WR)
+    for far in (sess.main, sess.hp):
+        assert await read_exactly(far, 6) == b"QUIT\r\n"
+        assert await asyncio.wait_for(loop.sock_recv(far, 10), WAIT) == b""
+    await until(lambda: sess.has(WriteShut(End.HONEYPOT)), "honeypot shut")
+    assert [e for e in sess.events if isinstance(e, (Eof, WriteShut))] == [
+        Eof(End.MAIN), WriteShut(End.CLIENT), Eof(End.CLIENT), WriteShut(End.MAIN),
+        WriteShut(End.HONEYPOT)]
+    h = mirror.stop()
+    assert h.eof == {End.MAIN, End.CLIENT} and h.shut == {End.CLIENT, End.MAIN, End.HONEYPOT}
+
+
+async def test_reset_from_main_is_reported_and_halts(sess: Session) -> None:
+    loop = asyncio.get_running_loop()
+    mirror = sess.mirror(honeypot_limit=4 * MB)
+    mirror.start()
+    await loop.sock_sendall(sess.client, b"GET / HTTP/1.0\r\n\r\n")
+    assert await read_exactly(sess.main, 18)
+    rst(sess.main)
+    await until(lambda: any(isinstance(e, Lost) for e in sess.events), "Lost")
+    lost = [e for e in sess.events if isinstance(e, Lost)]
+    assert lost[0].end is End.MAIN and lost[0].reset, lost
+    h = mirror.stop()
+    assert End.MAIN in h.lost
+
+
+async def test_reset_from_honeypot_ends_mirroring_only(sess: Session) -> None:
+    loop = asyncio.get_running_loop()
+    main = Peer()
+    sess.run(recv_all(sess.main, main))
+    mirror = sess.mirror(honeypot_limit=4 * MB)
+    mirror.start()
+    rst(sess.hp)
+    await asyncio.sleep(0.05)
+    data = payload(2 * MB, seed=8)
+    await send_all(sess.client, data)
+    await asyncio.wait_for(main.eof.wait(), WAIT)
+    assert sha(main.received) == sha(data)
+    lost = [e for e in sess.events if isinstance(e, Lost)]
+    assert [(e.end, e.reset) for e in lost] == [(End.HONEYPOT, True)]
+    assert not mirror.mirroring
+    mirror.stop()
+
+
+async def test_relay_both_ways_with_skip() -> None:
+    a, a_near = tcp_pair()
+    b, b_near = tcp_pair()
+    events: list[SpliceEvent] = []
+    up, down = payload(8 * MB, seed=9), payload(8 * MB, seed=10)
+    junk = payload(300_000, seed=11)  # what the honeypot said beyond the client's position
+    relay = SpliceRelay(asyncio.get_running_loop(), a_near.fileno(), b_near.fileno(),
+                        skip=len(junk), chunk=256 << 10, on_event=events.append)
+    relay.start()
+    got_a, got_b = Peer(), Peer()
+    loop = asyncio.get_running_loop()
+    tasks = [loop.create_task(c) for c in (  # noqa: TID251 - awaited below
+        send_all(a, up), send_all(b, junk + down), recv_all(a, got_a), recv_all(b, got_b))]
+    try:
+        await asyncio.wait_for(asyncio.gather(*tasks), WAIT)
+    finally:
+        for s in (a, a_near, b, b_near):
+            s.close()
+    assert sha(got_b.received) == sha(up) and sha(got_a.received) == sha(down)
+    c = relay.counters
+    assert c.client_to_honeypot == len(up) and c.honeypot_to_client == len(down)
+    assert c.honeypot_consumed == len(junk)
+    assert {Eof(End.CLIENT), Eof(End.HONEYPOT), WriteShut(End.CLIENT),
+            WriteShut(End.HONEYPOT)} <= set(events)
+    relay.stop()
