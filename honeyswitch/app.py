@@ -16,8 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .config import Config, ServiceConfig
-from .core.types import State, SwitchRequested
-from .core.types import End
+from .core.types import End, State, SwitchRequested
 from .detect.hub import DetectionHub
 from .events import make_event
 from .intercept.kernelset import KernelBlacklist

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .core.session import SessionPolicy
+from .core.types import Align, NoHoneypotPolicy
 from .detect import config as detect_config
 from .detect.config import DetectionConfig, ServiceDetection
-from .core.types import Align, NoHoneypotPolicy
 from .intercept.settings import (
     FIREWALL_KEYS,
     INTERCEPT_KEYS,

@@ -52,9 +52,10 @@ def connect(port: int) -> socket.socket:
     return sock
 
 
-def exchange(sock: socket.socket, data: bytes) -> bytes:
-    sock.sendall(data)
-    return recv_exact(sock, len(data) + 2)
+def exchange(sock: socket.socket, line: bytes) -> bytes:
+    """One request line and its reply (the echo prefixes 2 bytes)."""
+    sock.sendall(line + b"\n")
+    return recv_exact(sock, len(line) + 3)
 
 
 def main_reset_ms(ctx: Context, t0: int) -> float | None:
@@ -79,7 +80,7 @@ def session_id(target: Honeyswitch, local_port: int) -> str:
 
 def api_sample(ctx: Context, target: Honeyswitch) -> dict[str, float | None]:
     with connect(target.port("switch")) as sock:
-        if exchange(sock, b"a") != b"M:a":
+        if exchange(sock, b"a") != b"M:a\n":
             raise RuntimeError("main did not answer first")
         sid = session_id(target, sock.getsockname()[1])
         ctx.pairs["switch"].main.proc.drain()
@@ -100,15 +101,15 @@ def api_sample(ctx: Context, target: Honeyswitch) -> dict[str, float | None]:
 def inline_sample(ctx: Context, target: Honeyswitch) -> dict[str, float | None]:
     with connect(target.port("switch")) as sock:
         t = time.monotonic_ns()
-        if exchange(sock, b"a") != b"M:a":
+        if exchange(sock, b"a") != b"M:a\n":
             raise RuntimeError("main did not answer first")
         baseline = (time.monotonic_ns() - t) / 1e6
         ctx.pairs["switch"].main.proc.drain()
         t0 = time.monotonic_ns()
-        sock.sendall(detection.PROBE)
+        sock.sendall(detection.PROBE + b"\n")
         first = recv_exact(sock, 1)
         t1 = time.monotonic_ns()
-        reply = first + recv_exact(sock, len(detection.PROBE) + 1, got=first)
+        reply = first + recv_exact(sock, len(detection.PROBE) + 2, got=first)
         if not reply.startswith(b"H:"):
             raise Skip("the rule hit did not switch the session (main answered the probe): "
                        "is the rule loaded and its score >= switch_threshold = 1?")
@@ -117,7 +118,7 @@ def inline_sample(ctx: Context, target: Honeyswitch) -> dict[str, float | None]:
 
 def eve_sample(ctx: Context, target: Honeyswitch) -> dict[str, float | None]:
     with connect(target.port("switch")) as sock, open(target.eve_path, "a") as eve:
-        if exchange(sock, b"a") != b"M:a":
+        if exchange(sock, b"a") != b"M:a\n":
             raise RuntimeError("main did not answer first")
         line = detection.eve_alert(sock.getsockname()[1], target.port("switch"))
         ctx.pairs["switch"].main.proc.drain()

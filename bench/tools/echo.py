@@ -1,8 +1,9 @@
 """Echo server: replies each chunk back, optionally with a prefix.
 
-``--mark H:`` replaces the prefix for chunks that start with ``?``: main and honeypot
-then answer every ordinary request identically (so honeyswitch sees no divergence and
-keeps ``bytes`` alignment), while a ``?`` probe tells the client who answered.  With
+``--mark H:`` makes it line-framed (a lagging honeypot may read two requests in one
+chunk) and replaces the prefix for lines that start with ``?``: main and honeypot then
+answer every ordinary request identically (so honeyswitch sees no divergence and keeps
+``bytes`` alignment), while a ``?`` probe tells the client who answered.  With
 ``--report-resets`` it prints one JSON line per connection reset by its peer, stamped
 with CLOCK_MONOTONIC (comparable across processes), so the bench can time "main sees
 the RST" after a switch.
@@ -27,6 +28,7 @@ class Echo(asyncio.Protocol):
         self.mark = mark
         self.report = report
         self.transport: asyncio.Transport | None = None
+        self.pending = b""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -36,10 +38,16 @@ class Echo(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         assert self.transport is not None
-        if self.mark and data[:1] == b"?":
-            self.transport.write(self.mark + data)
-        else:
+        if not self.mark:
             self.transport.write(self.prefix + data if self.prefix else data)
+            return
+        *lines, self.pending = (self.pending + data).split(b"\n")
+        if len(self.pending) > 65536:  # bounded: a client that never ends its line
+            self.transport.abort()
+            return
+        out = [(self.mark if line[:1] == b"?" else self.prefix) + line + b"\n" for line in lines]
+        if out:
+            self.transport.write(b"".join(out))
 
     def eof_received(self) -> bool:
         return False  # close: the peer is done
@@ -62,7 +70,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--prefix", default="")
-    ap.add_argument("--mark", default="", help="prefix for chunks that start with '?'")
+    ap.add_argument("--mark", default="", help="line-framed; prefix for lines that start with '?'")
     ap.add_argument("--report-resets", action="store_true")
     args = ap.parse_args()
     try:

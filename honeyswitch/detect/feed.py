@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.types import AlertRaised
 from .config import IdsSource
-from .ids import AlertScorer, AlertTailer, IdsAlert, SessionIndex, make_parser
+from .ids import AlertScorer, AlertTailer, IdsAlert, make_parser
 from .ids.scoring import to_alert
 
 if TYPE_CHECKING:

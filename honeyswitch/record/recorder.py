@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..events import make_event
-from .escape import dumps
 from ..store.db import Store
+from .escape import dumps
 from .eventlog import EventLog
 
 log = logging.getLogger(__name__)

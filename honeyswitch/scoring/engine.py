@@ -2,8 +2,9 @@
 and possibly a blacklist decision."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .decay import DecayingScores
 from .incidents import Incident, IncidentTracker

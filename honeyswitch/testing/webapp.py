@@ -201,7 +201,7 @@ class Server:
         try:
             client = await self._proxy_header(reader) if self.proxy_protocol else None
             await self._requests(reader, writer, conn, peer, client or peer)
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.TimeoutError, BadRequest):
+        except (TimeoutError, ConnectionError, asyncio.IncompleteReadError, BadRequest):
             pass
         finally:
             writer.close()

@@ -63,7 +63,7 @@ async def _stream(request: web.Request, app: App) -> web.StreamResponse:
         while True:
             try:
                 event = await asyncio.wait_for(queue.get(), KEEPALIVE)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 event = {"event_type": "keepalive"}
             if dropped:
                 await resp.write(json.dumps({"event_type": "stream_dropped", "count": dropped}).encode() + b"\n")
