@@ -9,7 +9,7 @@ from honeyswitch.core.divergence import HONEYPOT_SIDE, MAIN_SIDE, DivergenceFind
 
 def chunks(data: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
-    return [data[a:b] for a, b in zip(points, points[1:]) if b > a]
+    return [data[a:b] for a, b in zip(points, points[1:], strict=False) if b > a]
 
 
 @given(

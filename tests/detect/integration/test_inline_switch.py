@@ -6,7 +6,7 @@ import asyncio
 import json
 
 from honeyswitch.testing import servers
-from honeyswitch.testing.harness import connect, make_config, running, session_of
+from honeyswitch.testing.harness import connect, make_config, running
 
 RULES = """
 alert tcp any any -> any any (msg:"test: planted marker"; flow:to_server; content:"EVIL-MARKER"; \
