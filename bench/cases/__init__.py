@@ -38,13 +38,16 @@ class Context:
     log: Callable[[str], None] = print
 
 
+RunFn = Callable[[Context, Target | None], dict[str, Any]]
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
     title: str
     backends: tuple[str, ...]
     targets: tuple[str, ...]  # () for a case that runs once, on no configuration
-    run: Callable[[Context, Target | None], dict[str, Any]]
+    run: RunFn
     metrics: tuple[Metric, ...]
     fresh: bool = False  # restart the configuration before each run (RSS of a new process)
     max_runs: int | None = None

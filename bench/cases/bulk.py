@@ -12,13 +12,13 @@ import time
 from typing import Any
 
 from ..targets import Target
-from . import ALL_PROXIES, Case, Context, Metric
+from . import ALL_PROXIES, Case, Context, Metric, RunFn
 from .measure import cpu_delta, snapshot
 
 OMIT = 1  # seconds of TCP ramp-up left out of iperf3's figure
 
 
-def _run(streams: int):  # type: ignore[no-untyped-def]
+def _run(streams: int) -> RunFn:
     def run(ctx: Context, target: Target | None) -> dict[str, Any]:
         assert target is not None
         secs = ctx.settings.bulk_seconds

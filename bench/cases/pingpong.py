@@ -9,11 +9,11 @@ from typing import Any
 
 from ..procs import REPO, Proc
 from ..targets import Target
-from . import ALL_PROXIES, Case, Context, Metric
+from . import ALL_PROXIES, Case, Context, Metric, RunFn
 from .measure import cpu_delta, expect, snapshot
 
 
-def _run(conns: int):  # type: ignore[no-untyped-def]
+def _run(conns: int) -> RunFn:
     def run(ctx: Context, target: Target | None) -> dict[str, Any]:
         assert target is not None
         s = ctx.settings

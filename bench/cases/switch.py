@@ -22,7 +22,7 @@ from typing import Any
 from .. import detection
 from ..targets import Skip, Target
 from ..targets.honeyswitch import Honeyswitch
-from . import Case, Context, Metric
+from . import Case, Context, Metric, RunFn
 from .measure import percentile
 
 IO_TIMEOUT = 3.0
@@ -132,15 +132,15 @@ def eve_sample(ctx: Context, target: Honeyswitch) -> dict[str, float | None]:
         return {"rst_ms": rst}
 
 
-def _runner(sample: Callable[[Context, Honeyswitch], dict[str, float | None]], keys: tuple[str, ...]):  # type: ignore[no-untyped-def]
+def _runner(sample: Callable[[Context, Honeyswitch], dict[str, float | None]], keys: tuple[str, ...]) -> RunFn:
     def run(ctx: Context, target: Target | None) -> dict[str, Any]:
         assert isinstance(target, Honeyswitch)
         rows = [sample(ctx, target) for _ in range(ctx.settings.switch_samples)]
         out: dict[str, Any] = {"samples": len(rows)}
         for key in keys:
-            values = [r[key] for r in rows if r.get(key) is not None]
-            out[f"{key}_p50"] = percentile(values, 0.5)  # type: ignore[arg-type]
-            out[f"{key}_p99"] = percentile(values, 0.99)  # type: ignore[arg-type]
+            values = [v for r in rows if (v := r.get(key)) is not None]
+            out[f"{key}_p50"] = percentile(values, 0.5)
+            out[f"{key}_p99"] = percentile(values, 0.99)
             out[f"{key}_missing"] = len(rows) - len(values)
         return out
     return run

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 from ..procs import Proc, free_port, wait_port
+from ..servers import Pair
 from . import Target
 
 CONFIG_HEAD = """\
@@ -28,8 +30,8 @@ backend b_{kind}
 class HAProxy(Target):
     name = "haproxy"
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
+    def __init__(self, pairs: dict[str, Pair], work: Path) -> None:
+        super().__init__(pairs, work)
         self.proc: Proc | None = None
         self.ports = {kind: free_port() for kind in self.pairs if kind != "switch"}
         if shutil.which("haproxy") is None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from .. import detection
 from ..procs import REPO, Proc, free_port, wait_port
+from ..servers import Pair
 from . import Skip, Target, count_events
 
 TOKEN = "bench-token"
@@ -48,7 +49,7 @@ def _toml_list(paths: list[Path]) -> str:
 
 
 class Honeyswitch(Target):
-    def __init__(self, name: str, pairs: dict[str, Any], work: Path, *, rules_dir: Path,
+    def __init__(self, name: str, pairs: dict[str, Pair], work: Path, *, rules_dir: Path,
                  honeypot_buffer: str | None = None, eve_template: str | None = None) -> None:
         super().__init__(pairs, work / name)
         self.name = name

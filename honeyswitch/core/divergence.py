@@ -29,6 +29,13 @@ class DivergenceFinder:
         at the first difference, once."""
         if not self.active or not data:
             return None
+        lead = self._lead
+        if self._lead_side != side and len(lead) == 1 and len(lead[0]) == len(data) and lead[0] == data:
+            # The common case, both sides answering alike in like chunks: one memcmp.
+            lead.clear()
+            self._lead_len = 0
+            self._matched += len(data)
+            return None
         view = memoryview(data)
         if self._lead_len == 0 or self._lead_side == side:
             self._push(side, view)

@@ -39,6 +39,7 @@ import html
 import ipaddress
 import json
 import os
+import select
 import sqlite3
 import struct
 import subprocess
@@ -332,7 +333,7 @@ def main(argv: list[str] | None = None) -> None:
 class WebAppProcess:
     """The webapp as a subprocess on loopback; ``stop()`` (or ``with``) ends it."""
 
-    def __init__(self, proc: subprocess.Popen[str], port: int, access_log: Path) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], port: int, access_log: Path) -> None:
         self.proc = proc
         self.port = port
         self.access_log = access_log
@@ -346,17 +347,21 @@ class WebAppProcess:
             argv.append("--proxy-protocol")
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parents[2]),
                                                                          os.environ.get("PYTHONPATH")]))}
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, env=env)
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
         assert proc.stdout is not None
         deadline = time.monotonic() + timeout
-        os.set_blocking(proc.stdout.fileno(), False)
-        line = ""
-        while not line.endswith("\n"):
-            if proc.poll() is not None or time.monotonic() > deadline:
+        line = b""
+        while not line.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if proc.poll() is not None or left <= 0:
                 proc.kill()
-                raise RuntimeError(f"webapp did not start (exit {proc.poll()})")
-            line += proc.stdout.readline() or ""
-            time.sleep(0.01)
+                proc.wait(5)
+                raise RuntimeError(f"webapp did not start (exit {proc.returncode})")
+            if select.select([proc.stdout], [], [], min(left, 0.1))[0]:
+                chunk = os.read(proc.stdout.fileno(), 64)
+                if not chunk:
+                    continue  # EOF: poll() reports the exit next time round
+                line += chunk
         return cls(proc, int(line), access_log)
 
     @property

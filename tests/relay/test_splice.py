@@ -11,7 +11,10 @@ import hashlib
 import random
 import socket
 import struct
-from collections.abc import Awaitable, Callable
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -61,45 +64,63 @@ def rst(sock: socket.socket) -> None:
 
 
 class Peer:
-    """What one far end received, and whether it saw EOF."""
+    """A far end's program, in a thread with blocking calls (as a separate server would
+    be, not scheduled by the mirror's loop): what it received, whether it saw EOF."""
 
     def __init__(self) -> None:
         self.received = bytearray()
-        self.eof = asyncio.Event()
+        self.eof = threading.Event()
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self, fn: Callable[..., None], sock: socket.socket, *args: Any, **kw: Any) -> Peer:
+        def main() -> None:
+            try:
+                fn(self, sock, *args, **kw)
+            except OSError as exc:
+                self.error = exc
+            finally:
+                self.done.set()
+
+        sock.settimeout(WAIT)  # blocking with a bound: a stuck test fails, never hangs
+        threading.Thread(target=main, daemon=True).start()
+        return self
+
+    async def wait(self, what: str = "done") -> None:
+        ev = self.eof if what == "eof" else self.done
+        await until(ev.is_set, what)
 
 
-async def recv_all(sock: socket.socket, peer: Peer, *, delay: float = 0.0, size: int = READ) -> None:
-    loop = asyncio.get_running_loop()
-    while True:
-        data = await loop.sock_recv(sock, size)
+def recv_all(peer: Peer, sock: socket.socket, *, delay: float = 0.0, size: int = READ,
+             pause_every: int = 0) -> None:
+    for _ in range(1 << 24):
+        data = sock.recv(size)
         if not data:
             peer.eof.set()
             return
         peer.received += data
-        if delay:
-            await asyncio.sleep(delay)
+        if delay and (not pause_every or len(peer.received) % pause_every < len(data)):
+            time.sleep(delay)
 
 
-async def echo(sock: socket.socket, peer: Peer, *, delay: float = 0.0, size: int = READ) -> None:
-    """An echo server on a far end: replies byte for byte, half-closes after EOF."""
-    loop = asyncio.get_running_loop()
-    while True:
-        data = await loop.sock_recv(sock, size)
+def echo(peer: Peer, sock: socket.socket, *, delay: float = 0.0, size: int = READ) -> None:
+    """An echo server: replies byte for byte, half-closes after EOF."""
+    for _ in range(1 << 24):
+        data = sock.recv(size)
         if not data:
             peer.eof.set()
             sock.shutdown(socket.SHUT_WR)
             return
         peer.received += data
         if delay:
-            await asyncio.sleep(delay)
-        await loop.sock_sendall(sock, data)
+            time.sleep(delay)
+        sock.sendall(data)
 
 
-async def send_all(sock: socket.socket, data: bytes, *, eof: bool = True, piece: int = READ) -> None:
-    loop = asyncio.get_running_loop()
+def send_all(peer: Peer, sock: socket.socket, data: bytes, *, eof: bool = True) -> None:
     view = memoryview(data)
-    for i in range(0, len(data), piece):
-        await loop.sock_sendall(sock, view[i : i + piece])
+    for i in range(0, len(data), READ):
+        sock.sendall(view[i : i + READ])
     if eof:
         sock.shutdown(socket.SHUT_WR)
 
@@ -130,35 +151,33 @@ class Session:
         self.main, self.main_near = tcp_pair()
         self.hp, self.hp_near = tcp_pair()
         self.events: list[SpliceEvent] = []
-        self.tasks: list[asyncio.Task[None]] = []
+        self.mirrors: list[SpliceMirror] = []
 
     def mirror(self, **kw: int) -> SpliceMirror:
-        return SpliceMirror(asyncio.get_running_loop(), self.client_near.fileno(),
-                            self.main_near.fileno(), self.hp_near.fileno(),
-                            on_event=self.events.append, **kw)
-
-    def run(self, coro: Awaitable[None]) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(coro)  # noqa: TID251 - test-local, awaited
-        self.tasks.append(task)
-        return task
+        m = SpliceMirror(asyncio.get_running_loop(), self.client_near.fileno(),
+                         self.main_near.fileno(), self.hp_near.fileno(),
+                         on_event=self.events.append, **kw)
+        self.mirrors.append(m)
+        return m
 
     def has(self, ev: SpliceEvent) -> bool:
         return ev in self.events
 
-    async def close(self) -> None:
-        for t in self.tasks:
-            t.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+    def of(self, kind: type) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    def close(self) -> None:
+        for m in self.mirrors:
+            m.stop()  # off the loop before the fds close (a test may have failed)
         for s in (self.client, self.client_near, self.main, self.main_near, self.hp, self.hp_near):
-            if s.fileno() >= 0:
-                s.close()
+            s.close()  # threads blocked on them get an error and end
 
 
 @pytest.fixture
-async def sess():
+def sess():
     s = Session()
     yield s
-    await s.close()
+    s.close()
 
 
 # ------------------------------------------------------------------------ tests
@@ -171,16 +190,16 @@ def test_supported() -> None:
 
 async def test_mirror_is_byte_exact_both_ways(sess: Session) -> None:
     data = payload(16 * MB, seed=1)
-    main, hp, client = Peer(), Peer(), Peer()
-    sess.run(echo(sess.main, main))
-    sess.run(echo(sess.hp, hp))
+    main = Peer().run(echo, sess.main)
+    hp = Peer().run(echo, sess.hp)
     mirror = sess.mirror(honeypot_limit=4 * MB)
     mirror.start()
-    sess.run(send_all(sess.client, data))
-    await asyncio.wait_for(recv_all(sess.client, client), WAIT)
+    Peer().run(send_all, sess.client, data)
+    client = Peer().run(recv_all, sess.client)
+    await client.wait()
     assert sha(client.received) == sha(data)
     assert sha(main.received) == sha(data) and main.eof.is_set()
-    await asyncio.wait_for(hp.eof.wait(), WAIT)
+    await hp.wait()
     assert sha(hp.received) == sha(data)
     await until(lambda: mirror.counters.honeypot_consumed == len(data), "honeypot consumed")
     c = mirror.counters
@@ -188,7 +207,7 @@ async def test_mirror_is_byte_exact_both_ways(sess: Session) -> None:
     for ev in (Eof(End.CLIENT), WriteShut(End.MAIN), WriteShut(End.HONEYPOT),
                Eof(End.MAIN), WriteShut(End.CLIENT)):
         assert sess.has(ev), (ev, sess.events)
-    assert not any(isinstance(e, (Lost, HoneypotDropped)) for e in sess.events)
+    assert not sess.of(Lost) and not sess.of(HoneypotDropped), sess.events
     h = mirror.stop()
     assert h.pending == {End.MAIN: b"", End.HONEYPOT: b"", End.CLIENT: b""} and h.skip == 0
     # Zero-copy: far fewer calls than 16 MiB in 64 KiB reads would need (256 each way).
@@ -198,24 +217,27 @@ async def test_mirror_is_byte_exact_both_ways(sess: Session) -> None:
 async def test_slow_main_pauses_the_client_with_bounded_pipes(sess: Session) -> None:
     data = payload(24 * MB, seed=2)
     chunk = 256 << 10
-    main, hp = Peer(), Peer()
-    sess.run(recv_all(sess.main, main, delay=0.002, size=64 << 10))
-    sess.run(recv_all(sess.hp, hp))
+    main = Peer().run(recv_all, sess.main, delay=0.002, size=64 << 10)
+    Peer().run(recv_all, sess.hp)
     mirror = sess.mirror(honeypot_limit=4 * MB, chunk=chunk)
     mirror.start()
-    sender = sess.run(send_all(sess.client, data))
+    sender = Peer().run(send_all, sess.client, data)
     peak = backlog = 0
-    while not main.eof.is_set():
-        await asyncio.sleep(0.01)
-        pending = mirror.pending()
-        peak = max(peak, pending[End.MAIN])
-        # Read from the client but not yet delivered to main: never more than a pipe.
-        backlog = max(backlog, mirror.counters.client_read - mirror.counters.client_to_main)
-        assert not sender.done() or len(main.received) > len(data) // 2 or main.eof.is_set()
+    for _ in range(int(WAIT / 0.005)):
+        if main.eof.is_set():
+            break
+        await asyncio.sleep(0.005)
+        c = mirror.counters
+        peak = max(peak, mirror.pending()[End.MAIN])
+        # Read from the client but not yet in main's socket: never more than one pipe.
+        backlog = max(backlog, c.client_read - c.client_to_main)
+        # The client is held back: it cannot finish long before main has read most.
+        assert not sender.done.is_set() or len(main.received) > len(data) // 2
+    await main.wait("eof")
     assert sha(main.received) == sha(data)
     assert 0 < peak <= chunk, peak
     assert backlog <= chunk, backlog
-    assert not any(isinstance(e, HoneypotDropped) for e in sess.events)
+    assert not sess.of(HoneypotDropped)
     mirror.stop()
 
 
@@ -223,25 +245,24 @@ async def test_slow_client_pauses_main_with_bounded_pipes(sess: Session) -> None
     data = payload(32 * MB, seed=3)
     chunk = 256 << 10
     # main and honeypot are identical firehoses (a download).
-    sess.run(send_all(sess.main, data))
-    sess.run(send_all(sess.hp, data))
+    main = Peer().run(send_all, sess.main, data)
+    Peer().run(send_all, sess.hp, data)
     mirror = sess.mirror(honeypot_limit=MB, chunk=chunk)
     mirror.start()
-    loop = asyncio.get_running_loop()
-    got = bytearray()
+    client = Peer().run(recv_all, sess.client, delay=0.02, size=64 << 10, pause_every=2 * MB)
     peak = 0
-    while True:
-        chunk_in = await asyncio.wait_for(loop.sock_recv(sess.client, 64 << 10), WAIT)
-        if not chunk_in:
+    for _ in range(int(WAIT / 0.005)):
+        if client.done.is_set():
             break
-        got += chunk_in
-        if len(got) % (2 * MB) < (64 << 10):
-            await asyncio.sleep(0.02)  # a slow client
+        await asyncio.sleep(0.005)
         c = mirror.counters
         peak = max(peak, mirror.pending()[End.CLIENT])
-        assert c.honeypot_consumed <= c.main_to_client  # never ahead of the client
-    assert sha(got) == sha(data)
-    assert peak <= chunk
+        assert c.honeypot_consumed <= c.main_to_client  # never past the client
+        # main is held back: it cannot finish long before the client has read most
+        assert not main.done.is_set() or len(client.received) > len(data) // 2
+    await client.wait()
+    assert sha(client.received) == sha(data)
+    assert 0 < peak <= chunk, peak
     await until(lambda: mirror.counters.honeypot_consumed == len(data), "honeypot consumed")
     assert sess.has(Eof(End.MAIN)) and sess.has(WriteShut(End.CLIENT))
     mirror.stop()
@@ -249,15 +270,14 @@ async def test_slow_client_pauses_main_with_bounded_pipes(sess: Session) -> None
 
 async def test_stalled_honeypot_is_dropped_and_main_goes_on(sess: Session) -> None:
     data = payload(24 * MB, seed=4)
-    main = Peer()
-    sess.run(recv_all(sess.main, main))  # the honeypot's far end never reads
+    main = Peer().run(recv_all, sess.main)  # the honeypot's far end never reads
     mirror = sess.mirror(honeypot_limit=MB, chunk=MB)
     assert mirror.honeypot_limit == MB
     mirror.start()
-    sess.run(send_all(sess.client, data))
-    await asyncio.wait_for(main.eof.wait(), WAIT)
+    Peer().run(send_all, sess.client, data)
+    await main.wait("eof")
     assert sha(main.received) == sha(data)
-    dropped = [e for e in sess.events if isinstance(e, HoneypotDropped)]
+    dropped = sess.of(HoneypotDropped)
     assert len(dropped) == 1 and "behind" in dropped[0].reason
     assert not mirror.mirroring
     c = mirror.counters
@@ -268,50 +288,47 @@ async def test_stalled_honeypot_is_dropped_and_main_goes_on(sess: Session) -> No
     assert h.honeypot_dropped and h.pending[End.HONEYPOT] == b"" and h.skip == 0
 
 
-async def hand_off(sess: Session, h: Handoff, *, switch: bool) -> None:
-    """Carry the session on in plain user space after stop(): mirrored as before, or
-    (``switch``) client <-> honeypot with the honeypot's output lined up by ``skip``."""
-    loop = asyncio.get_running_loop()
-
-    async def pump(src: socket.socket, dsts: list[socket.socket], skip: int = 0) -> None:
-        while True:
-            data = await loop.sock_recv(src, READ)
-            if not data:
-                for d in dsts:
-                    d.shutdown(socket.SHUT_WR)
-                return
-            cut = min(skip, len(data))
-            skip -= cut
+def copy(peer: Peer, src: socket.socket, dsts: list[socket.socket], skip: int = 0) -> None:
+    """Plain user-space relaying (what the asyncio path would do after a hand-off)."""
+    for _ in range(1 << 24):
+        data = src.recv(READ)
+        if not data:
             for d in dsts:
-                await loop.sock_sendall(d, data[cut:])
+                d.shutdown(socket.SHUT_WR)
+            return
+        cut = min(skip, len(data))
+        skip -= cut
+        for d in dsts:
+            d.sendall(data[cut:])
 
-    async def drain(src: socket.socket) -> None:
-        while await loop.sock_recv(src, READ):
-            pass
 
-    if not switch:
-        await loop.sock_sendall(sess.main_near, h.pending[End.MAIN])
-        await loop.sock_sendall(sess.client_near, h.pending[End.CLIENT])
-    await loop.sock_sendall(sess.hp_near, h.pending[End.HONEYPOT])
+def hand_off(sess: Session, h: Handoff, *, switch: bool) -> None:
+    """Carry the session on in user space after stop(): mirrored as before, or
+    (``switch``) client <-> honeypot with the honeypot's output lined up by ``skip``."""
+    for s in (sess.client_near, sess.main_near, sess.hp_near):
+        s.settimeout(WAIT)
+    sess.hp_near.sendall(h.pending[End.HONEYPOT])
     if switch:
+        # pending[CLIENT] is main's reply the client never saw: the honeypot's replaces it.
         rst(sess.main_near)
-        sess.run(pump(sess.client_near, [sess.hp_near]))
-        sess.run(pump(sess.hp_near, [sess.client_near], skip=h.skip))
-    else:
-        sess.run(pump(sess.client_near, [sess.main_near, sess.hp_near]))
-        sess.run(pump(sess.main_near, [sess.client_near]))
-        sess.run(drain(sess.hp_near))
+        Peer().run(copy, sess.client_near, [sess.hp_near])
+        Peer().run(copy, sess.hp_near, [sess.client_near], skip=h.skip)
+        return
+    sess.main_near.sendall(h.pending[End.MAIN])
+    sess.client_near.sendall(h.pending[End.CLIENT])
+    Peer().run(copy, sess.client_near, [sess.main_near, sess.hp_near])
+    Peer().run(copy, sess.main_near, [sess.client_near])
+    Peer().run(recv_all, sess.hp_near)
 
 
 async def test_stop_mid_stream_hands_off_with_nothing_lost_or_doubled(sess: Session) -> None:
     data = payload(16 * MB, seed=5)
-    main, hp, client = Peer(), Peer(), Peer()
-    sess.run(echo(sess.main, main, delay=0.001))  # slowish: bytes wait in the pipes
-    sess.run(echo(sess.hp, hp))
+    main = Peer().run(echo, sess.main, delay=0.001)  # slowish: bytes wait in the pipes
+    hp = Peer().run(echo, sess.hp)
     mirror = sess.mirror(honeypot_limit=4 * MB, chunk=512 << 10)
     mirror.start()
-    sess.run(send_all(sess.client, data))
-    reader = sess.run(recv_all(sess.client, client))
+    Peer().run(send_all, sess.client, data)
+    client = Peer().run(recv_all, sess.client)
     await until(lambda: mirror.counters.main_to_client > 4 * MB, "4 MiB through")
     h = mirror.stop()
     assert mirror.stop() is h  # idempotent
@@ -319,10 +336,10 @@ async def test_stop_mid_stream_hands_off_with_nothing_lost_or_doubled(sess: Sess
     assert c.client_read == c.client_to_main + len(h.pending[End.MAIN])
     assert c.client_read == c.client_to_honeypot + len(h.pending[End.HONEYPOT])
     assert h.skip == c.main_to_client - c.honeypot_consumed
-    await hand_off(sess, h, switch=False)
-    await asyncio.wait_for(reader, WAIT)
+    hand_off(sess, h, switch=False)
+    await client.wait()
     assert sha(client.received) == sha(data)
-    await asyncio.wait_for(hp.eof.wait(), WAIT)
+    await hp.wait()
     assert sha(main.received) == sha(data) and sha(hp.received) == sha(data)
 
 
@@ -332,14 +349,13 @@ async def test_takeover_is_byte_aligned(sess: Session, ahead: bool) -> None:
     stop(), client <-> honeypot in user space gives the client main's exact continuation
     (identical echo servers), whether the honeypot ran ahead of main or lagged."""
     data = payload(8 * MB, seed=6)
-    main, hp, client = Peer(), Peer(), Peer()
-    slow, fast = {"delay": 0.003, "size": 64 << 10}, {}
-    sess.run(echo(sess.main, main, **(slow if ahead else fast)))
-    sess.run(echo(sess.hp, hp, **(fast if ahead else slow)))
+    slow: dict[str, Any] = {"delay": 0.003, "size": 64 << 10}
+    main = Peer().run(echo, sess.main, **(slow if ahead else {}))
+    hp = Peer().run(echo, sess.hp, **({} if ahead else slow))
     mirror = sess.mirror(honeypot_limit=8 * MB, chunk=256 << 10)
     mirror.start()
-    sess.run(send_all(sess.client, data))
-    reader = sess.run(recv_all(sess.client, client))
+    Peer().run(send_all, sess.client, data)
+    client = Peer().run(recv_all, sess.client)
     await until(lambda: mirror.counters.main_to_client > MB, "1 MiB through")
     if ahead:  # let the honeypot run ahead, its surplus waiting in its socket
         await until(lambda: len(hp.received) > mirror.counters.main_to_client + MB, "honeypot ahead")
@@ -350,34 +366,34 @@ async def test_takeover_is_byte_aligned(sess: Session, ahead: bool) -> None:
     if not ahead:
         assert h.skip > 0, h
     assert not h.honeypot_dropped
-    await hand_off(sess, h, switch=True)
-    await asyncio.wait_for(reader, WAIT)
+    hand_off(sess, h, switch=True)
+    await client.wait()
     assert len(client.received) == len(data)
     assert sha(client.received) == sha(data)  # main's prefix, then the honeypot's rest
+    assert main.error is None or isinstance(main.error, ConnectionResetError)
 
 
 async def test_switch_in_place_keeps_the_stream_exact(sess: Session) -> None:
     data = payload(12 * MB, seed=7)
-    main, hp, client = Peer(), Peer(), Peer()
-    sess.run(echo(sess.main, main))
-    sess.run(echo(sess.hp, hp, delay=0.002, size=128 << 10))  # behind: skip > 0
+    Peer().run(echo, sess.main)
+    hp = Peer().run(echo, sess.hp, delay=0.002, size=128 << 10)  # behind: skip > 0
     mirror = sess.mirror(honeypot_limit=8 * MB, chunk=256 << 10)
     mirror.start()
-    sess.run(send_all(sess.client, data))
-    reader = sess.run(recv_all(sess.client, client))
+    Peer().run(send_all, sess.client, data)
+    client = Peer().run(recv_all, sess.client)
     await until(lambda: mirror.counters.main_to_client > 2 * MB, "2 MiB through")
     sw = mirror.switch()
     rst(sess.main_near)  # main is out of the data path: the runner resets it
-    assert sw.skip >= 0
-    await asyncio.wait_for(reader, WAIT)
+    assert sw.skip > 0, sw
+    await client.wait()
     assert sha(client.received) == sha(data)
-    await asyncio.wait_for(hp.eof.wait(), WAIT)
+    await hp.wait()
     assert sha(hp.received) == sha(data)
+    await until(lambda: sess.has(WriteShut(End.CLIENT)), "client shut")
     c = mirror.counters
     assert c.main_to_client + c.honeypot_to_client == len(data)
     assert sess.has(WriteShut(End.HONEYPOT)) and sess.has(Eof(End.HONEYPOT))
-    assert sess.has(WriteShut(End.CLIENT))
-    assert not any(isinstance(e, Lost) for e in sess.events), sess.events
+    assert not sess.of(Lost), sess.events
     h = mirror.stop()
     assert h.skip == 0 and h.pending == {End.HONEYPOT: b"", End.CLIENT: b""}
 
@@ -399,7 +415,7 @@ async def test_half_close_both_ways(sess: Session) -> None:
         assert await read_exactly(far, 6) == b"QUIT\r\n"
         assert await asyncio.wait_for(loop.sock_recv(far, 10), WAIT) == b""
     await until(lambda: sess.has(WriteShut(End.HONEYPOT)), "honeypot shut")
-    assert [e for e in sess.events if isinstance(e, (Eof, WriteShut))] == [
+    assert sess.of((Eof, WriteShut)) == [
         Eof(End.MAIN), WriteShut(End.CLIENT), Eof(End.CLIENT), WriteShut(End.MAIN),
         WriteShut(End.HONEYPOT)]
     h = mirror.stop()
@@ -413,27 +429,24 @@ async def test_reset_from_main_is_reported_and_halts(sess: Session) -> None:
     await loop.sock_sendall(sess.client, b"GET / HTTP/1.0\r\n\r\n")
     assert await read_exactly(sess.main, 18)
     rst(sess.main)
-    await until(lambda: any(isinstance(e, Lost) for e in sess.events), "Lost")
-    lost = [e for e in sess.events if isinstance(e, Lost)]
-    assert lost[0].end is End.MAIN and lost[0].reset, lost
+    await until(lambda: bool(sess.of(Lost)), "Lost")
+    lost = sess.of(Lost)
+    assert len(lost) == 1 and lost[0].end is End.MAIN and lost[0].reset, lost
     h = mirror.stop()
-    assert End.MAIN in h.lost
+    assert h.lost == {End.MAIN}
 
 
 async def test_reset_from_honeypot_ends_mirroring_only(sess: Session) -> None:
-    loop = asyncio.get_running_loop()
-    main = Peer()
-    sess.run(recv_all(sess.main, main))
+    main = Peer().run(recv_all, sess.main)
     mirror = sess.mirror(honeypot_limit=4 * MB)
     mirror.start()
     rst(sess.hp)
     await asyncio.sleep(0.05)
     data = payload(2 * MB, seed=8)
-    await send_all(sess.client, data)
-    await asyncio.wait_for(main.eof.wait(), WAIT)
+    Peer().run(send_all, sess.client, data)
+    await main.wait("eof")
     assert sha(main.received) == sha(data)
-    lost = [e for e in sess.events if isinstance(e, Lost)]
-    assert [(e.end, e.reset) for e in lost] == [(End.HONEYPOT, True)]
+    assert [(e.end, e.reset) for e in sess.of(Lost)] == [(End.HONEYPOT, True)]
     assert not mirror.mirroring
     mirror.stop()
 
@@ -447,13 +460,14 @@ async def test_relay_both_ways_with_skip() -> None:
     relay = SpliceRelay(asyncio.get_running_loop(), a_near.fileno(), b_near.fileno(),
                         skip=len(junk), chunk=256 << 10, on_event=events.append)
     relay.start()
-    got_a, got_b = Peer(), Peer()
-    loop = asyncio.get_running_loop()
-    tasks = [loop.create_task(c) for c in (  # noqa: TID251 - awaited below
-        send_all(a, up), send_all(b, junk + down), recv_all(a, got_a), recv_all(b, got_b))]
     try:
-        await asyncio.wait_for(asyncio.gather(*tasks), WAIT)
+        Peer().run(send_all, a, up)
+        Peer().run(send_all, b, junk + down)
+        got_a, got_b = Peer().run(recv_all, a), Peer().run(recv_all, b)
+        await got_a.wait()
+        await got_b.wait()
     finally:
+        h = relay.stop()
         for s in (a, a_near, b, b_near):
             s.close()
     assert sha(got_b.received) == sha(up) and sha(got_a.received) == sha(down)
@@ -462,4 +476,4 @@ async def test_relay_both_ways_with_skip() -> None:
     assert c.honeypot_consumed == len(junk)
     assert {Eof(End.CLIENT), Eof(End.HONEYPOT), WriteShut(End.CLIENT),
             WriteShut(End.HONEYPOT)} <= set(events)
-    relay.stop()
+    assert h.skip == 0 and h.pending == {End.HONEYPOT: b"", End.CLIENT: b""}
