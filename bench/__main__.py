@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import platform
 import shutil
@@ -46,6 +47,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--budget", type=float, default=900.0, help="seconds after which remaining runs are skipped")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, configs)")
     ap.add_argument("--list", action="store_true", help="list the cases and exit")
+    ap.add_argument("--report", type=Path, metavar="JSON", help="print the table of an earlier run and exit")
     return ap.parse_args(argv)
 
 
@@ -96,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         for c in cases:
             print(f"{c.name:<14} {c.title}")
         return 0
+    if args.report:
+        return rerender(args.report, cases)
     cases = select(cases, args.only)
     targets = {t.strip() for t in args.targets.split(",")} if args.targets else None
     common: dict[str, Any] = dict(rules_dir=args.rules_dir, out_dir=args.out, honeypot_buffer=args.honeypot_buffer,
@@ -139,6 +143,17 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     print(f"load average before/after: {load_before[0]:.2f} / {os.getloadavg()[0]:.2f} (1 min)")
     print(f"JSON: {path}" + (f"; work directory kept: {work}" if args.keep else ""))
+    return 0
+
+
+def rerender(path: Path, cases: list[Case]) -> int:
+    """The table of a results file, summarized again with this version's metrics."""
+    doc = json.loads(path.read_text())
+    present = [c for c in cases if c.name in doc["cases"]]
+    results = {c.name: doc["cases"][c.name]["results"] for c in present}
+    for case in present:
+        report.summarize(case, results[case.name])
+    print(report.table(present, results, doc["targets"]))
     return 0
 
 

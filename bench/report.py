@@ -30,7 +30,8 @@ def summarize(case: Case, slots: dict[str, Any]) -> None:
         for m in case.metrics:
             vals = [v for r in slot["runs"] if (v := value(r, m.key)) is not None]
             if vals:
-                summary[m.key] = {"median": statistics.median(vals), "min": min(vals), "max": max(vals), "n": len(vals)}
+                summary[m.key] = {"median": statistics.median(vals), "min": min(vals), "max": max(vals),
+                                  "sum": sum(vals), "n": len(vals)}
         slot["summary"] = summary
     ref = {name: slots.get(name, {}).get("summary", {}) for name in ("direct", "haproxy")}
     for slot in slots.values():
@@ -62,6 +63,8 @@ def _fmt(m: Metric, v: float | None) -> str:
 def _cell(m: Metric, s: dict[str, Any] | None, primary: bool) -> str:
     if not s:
         return "-"
+    if m.agg == "sum":
+        return _fmt(m, s["sum"])
     text = _fmt(m, s["median"])
     if primary and s["n"] > 1:
         text += f" [{_fmt(m, s['min'])}-{_fmt(m, s['max'])}]"

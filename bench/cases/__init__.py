@@ -27,6 +27,8 @@ class Metric:
     better: str | None = None
     # Also show (value - direct) and its ratio to HAProxy's (added latency).
     added: bool = False
+    # "sum": the table shows the total over the runs (counts of events), not the median.
+    agg: str = "median"
 
 
 @dataclass

@@ -54,11 +54,12 @@ METRICS = (
     Metric("gbit_s", "Gbit/s", "{:.2f}", better="higher"),
     Metric("proxy_cpu_s_per_gb", "proxy CPU s/GB", "{:.2f}"),
     Metric("retransmits", "retrans", "{:.0f}"),
-    Metric("events.honeypot_fell_behind", "hp dropped", "{:.0f}"),
-    Metric("events.alert", "alerts", "{:.0f}"),
+    Metric("events.honeypot_fell_behind", "hp dropped", "{:.0f}", agg="sum"),
+    Metric("events.alert", "alerts", "{:.0f}", agg="sum"),
 )
-NOTE = ("'hp dropped': sessions whose honeypot fell more than honeypot_buffer behind and was "
-        "dropped (MIRROR -> MAIN_ONLY): the rest of that run was not mirrored.")
+NOTE = ("'hp dropped' (total over the runs): sessions whose honeypot fell more than honeypot_buffer "
+        "behind and was dropped (MIRROR -> MAIN_ONLY): the rest of that run was not mirrored. "
+        "'alerts': total over the runs.")
 CASES = [
     Case("bulk1", "bulk throughput, 1 stream, client -> server (iperf3)", ("bulk",), ALL_PROXIES,
          _run(1), METRICS, notes=(NOTE,)),

@@ -48,5 +48,5 @@ CASE = Case(
     (Metric("conn_per_s", "conn/s", "{:,.0f}", better="higher"),
      Metric("proxy_cpu_us_per_conn", "proxy CPU µs/conn", "{:.0f}"),
      Metric("errors", "errors", "{:.0f}"),
-     Metric("events.alert", "alerts", "{:.0f}")),
+     Metric("events.alert", "alerts (total)", "{:.0f}", agg="sum")),
 )

@@ -47,7 +47,7 @@ METRICS = (
     Metric("p50_us", "p50 µs", "{:.0f}", added=True),
     Metric("p99_us", "p99 µs", "{:.0f}", added=True),
     Metric("proxy_cpu_us_per_rt", "proxy CPU µs/rt", "{:.1f}"),
-    Metric("events.alert", "alerts", "{:.0f}"),
+    Metric("events.alert", "alerts (total)", "{:.0f}", agg="sum"),
 )
 NOTE = ("'+' columns: latency added over direct (median of runs), and its ratio to HAProxy's "
         "added latency (targets: <= 1.5x at 1 connection, <= 2x at 50).")
