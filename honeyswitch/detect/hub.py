@@ -40,6 +40,7 @@ class DetectionHub:
         self.feeds: list[IdsFeed] = []
         self._ended: dict[str, tuple[float, SessionRunner]] = {}
         self._legs: dict[str, list[tuple[tuple[str, int], tuple[str, int]]]] = {}
+        self._dirty: dict[str, Any] = {}  # incidents changed since the last tick
 
     # ------------------------------------------------------------- lifecycle
 
@@ -121,9 +122,12 @@ class DetectionHub:
         if decision is None:
             return
         app = self.app
-        store = app.store
-        if store is not None:
-            store.upsert_incident(decision.incident.as_dict())
+        if decision.opened and app.store is not None:
+            app.store.upsert_incident(decision.incident.as_dict())
+        else:
+            # Written by tick(), at most once a second: rewriting a growing incident on
+            # every alert would make each alert dearer than the last (a flood's lever).
+            self._dirty[decision.incident.id] = decision.incident
         for closed in decision.closed:
             self._closed(closed)
         if decision.opened:
@@ -135,6 +139,7 @@ class DetectionHub:
                                      f"{self.scoring.config.blacklist_threshold:g}")
 
     def _closed(self, incident: Any) -> None:
+        self._dirty.pop(incident.id, None)
         if self.app.store is not None:
             self.app.store.upsert_incident(incident.as_dict())
         self.app._record(make_event(
@@ -150,6 +155,10 @@ class DetectionHub:
                 self.index.remove(sid)
         for incident in self.scoring.tick(time.time()):
             self._closed(incident)
+        dirty, self._dirty = self._dirty, {}
+        if self.app.store is not None:
+            for incident in dirty.values():
+                self.app.store.upsert_incident(incident.as_dict())
 
     def source_scores(self, limit: int = 50) -> list[dict[str, Any]]:
         now = time.time()

@@ -62,7 +62,10 @@ class Writer:
                 self.dropped += 1
                 return False
             self._items.append(job)
-            self._cond.notify()
+            if len(self._items) == 1:
+                # Only an empty queue can have the thread asleep on it: waking it for
+                # every job would hand the GIL back and forth once per event.
+                self._cond.notify()
         return True
 
     def add_batch_hook(self, hook: Job) -> None:
