@@ -217,8 +217,7 @@ class PipeQueue:
         """Throw the queued bytes away in the kernel (into /dev/null)."""
         n = self.held
         for p in self.pipes:
-            if p.held:
-                os.splice(p.r, _devnull(), p.held, flags=FLAGS)
+            skip_head(p, p.held)
             p.held = 0
         self.held = 0
         return n
@@ -236,9 +235,13 @@ def _devnull() -> int:
 
 
 def skip_head(pipe: Pipe, n: int) -> None:
-    """Drop the first ``n`` bytes of a pipe (into /dev/null, nothing copied)."""
-    if n:
-        os.splice(pipe.r, _devnull(), n, flags=FLAGS)
+    """Drop the first ``n`` bytes of a pipe, which holds at least that many (into
+    /dev/null, nothing copied).  /dev/null takes all at once; the bound is a guard."""
+    for _ in range(_DRAIN_READS):
+        if n <= 0:
+            return
+        n -= os.splice(pipe.r, _devnull(), n, flags=FLAGS)
+    raise OSError(errno.EIO, "pipe did not give up the bytes it holds")
 
 
 class Discarder:
