@@ -14,7 +14,8 @@ HTTP/1.1 with keep-alive and Content-Length bodies (no chunked requests).  Route
 ``GET /search?q=W``    items whose name contains W (parameterised, safe)
 ``GET /api/items``     every item as JSON
 ``GET /robots.txt``    static text
-``POST /login``        form ``user=..&password=..``: 200 welcome or 401 invalid
+``GET /login``         the login form
+``POST /login``        form ``user=..&password=..``: welcome, or the form again
 =====================  =====================================================
 
 The access log gets one JSON line per request, written before the reply::
@@ -63,7 +64,8 @@ REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
            501: "Not Implemented", 505: "HTTP Version Not Supported"}
 
 # Two data sets with one schema: the honeypot's rows look plausible but are not main's.
-DATA = {
+Row = tuple[Any, ...]
+DATA: dict[str, dict[str, list[Row]]] = {
     "real": {
         "items": [(i, f"{w} {n}", round(4.5 + 3.25 * i, 2)) for i, (w, n) in enumerate(
             [("Steel", "hammer"), ("Oak", "table"), ("Linen", "shirt"), ("Glass", "vase"),
@@ -82,12 +84,12 @@ DATA = {
     },
 }
 
+LOGIN_FORM = (b"<form method=\"post\" action=\"/login\"><input name=\"user\">"
+              b"<input name=\"password\" type=\"password\"><button>log in</button></form>\n")
 INDEX = (b"<!doctype html><html><head><title>hs-webapp shop</title></head><body>"
          b"<h1>Shop</h1><ul><li><a href=\"/item?id=1\">first item</a></li>"
          b"<li><a href=\"/search?q=a\">search</a></li><li><a href=\"/api/items\">api</a></li>"
-         b"</ul><form method=\"post\" action=\"/login\"><input name=\"user\">"
-         b"<input name=\"password\" type=\"password\"><button>log in</button></form>"
-         b"</body></html>\n")
+         b"</ul>" + LOGIN_FORM + b"</body></html>\n")
 ROBOTS = b"User-agent: *\nDisallow: /admin/\n"
 
 
@@ -148,6 +150,7 @@ class WebApp:
     def item(self, req: Request, query: str) -> tuple[int, str, bytes]:
         raw = query.split("id=", 1)[1].split("&", 1)[0] if "id=" in query else "0"
         # INJECTABLE ON PURPOSE: the test target for sqlmap (see the module docstring).
+        # sqlite3 runs one statement per execute(): an injection reads, it cannot stack writes.
         sql = "SELECT id, name, price FROM items WHERE id = " + unquote_plus(raw)
         try:
             rows = self.db.execute(sql).fetchall()
@@ -169,13 +172,13 @@ class WebApp:
 
     def login(self, req: Request, query: str) -> tuple[int, str, bytes]:
         if req.method != "POST":
-            return 405, "text/plain", b"use POST\n"
+            return 200, "text/html", LOGIN_FORM
         form = parse_qs(req.body.decode("utf-8", "replace"))
         user, password = form.get("user", [""])[0], form.get("password", [""])[0]
         row = self.db.execute("SELECT 1 FROM users WHERE name = ? AND password = ?",
                               (user, password)).fetchone()
-        if row is None:
-            return 401, "text/html", b"<p>invalid credentials</p>\n"
+        if row is None:  # as most web forms do: 200 and the form again, with a message
+            return 200, "text/html", b"<p>invalid credentials</p>\n" + LOGIN_FORM
         return 200, "text/html", f"<p>welcome {html.escape(user)}</p>\n".encode()
 
 
@@ -299,7 +302,11 @@ def response(status: int, ctype: str, body: bytes, keep_alive: bool, head_only: 
 def parse_listen(text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
     host = host.strip("[]")
-    if not ipaddress.ip_address(host).is_loopback:
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
         raise SystemExit(f"webapp: refusing to listen on {host}: this injectable app binds to loopback only")
     return host, int(port)
 

@@ -40,9 +40,12 @@ def service(main: WebAppProcess, honeypot: WebAppProcess, **extra: Any) -> dict[
             "quiet_time": 0.05, "main_proxy_protocol": "v2", "honeypot_proxy_protocol": "v2", **extra}
 
 
+REFERENCE = "127.0.0.254"  # the source address of reference fetches straight from a backend
+
+
 async def bodies(port: int, paths: Iterable[str] = PAGES) -> dict[str, str]:
     """sha256 of each page's body straight from a backend (the reference)."""
-    conn = await HttpConnection.open("127.0.0.1", port, proxy_v2=True)
+    conn = await HttpConnection.open("127.0.0.1", port, source=REFERENCE, proxy_v2=True)
     try:
         out = {}
         for p in paths:
@@ -58,26 +61,25 @@ def when(event: dict[str, Any]) -> float:
 
 @dataclass
 class Benign:
-    """A benign keep-alive session: varied GETs (and an occasional failed login)."""
+    """A benign keep-alive session from its own address: varied GETs until stopped."""
 
     source: str
     seed: int
     results: list[tuple[str, Response]] = field(default_factory=list)
-    conn: HttpConnection | None = None
 
     async def run(self, port: int, stop: asyncio.Event, min_requests: int, max_requests: int,
                   pause: tuple[float, float] = (0.005, 0.03)) -> None:
         rng = random.Random(self.seed)
         ua = rng.choice(UAS)
-        self.conn = await HttpConnection.open("127.0.0.1", port, source=self.source)
+        conn = await HttpConnection.open("127.0.0.1", port, source=self.source)
         try:
             while len(self.results) < max_requests and (len(self.results) < min_requests or not stop.is_set()):
                 path = rng.choice(PAGES)
-                resp = await self.conn.request("GET", path, {"User-Agent": ua, "Accept": "*/*"})
+                resp = await conn.request("GET", path, {"User-Agent": ua, "Accept": "*/*"})
                 self.results.append((path, resp))
                 await asyncio.sleep(rng.uniform(*pause))
         finally:
-            await self.conn.close()
+            await conn.close()
 
     def wrong(self, reference: dict[str, str]) -> list[str]:
         return [p for p, r in self.results if r.status != 200 or r.sha256 != reference[p]]
@@ -88,33 +90,43 @@ def client_of(entry: dict[str, Any]) -> tuple[str, int]:
     return host, int(port)
 
 
-def check_main_after_switches(main: WebAppProcess, honeypot: WebAppProcess,
-                              switches: list[dict[str, Any]], attacker_ip: str) -> dict[str, int]:
-    """Main's access log shows nothing of a switched session after its switch point, and
-    nothing at all of the attacker's address after its first switch (blacklisted: its
-    new sessions go to the honeypot only).  Every honeypot request from the attacker
-    after that point is absent from main's log.  Returns counts for the report."""
-    assert switches, "no switch happened"
+def check_main_after_switches(main: WebAppProcess, honeypot: WebAppProcess, events: Any,
+                              attacker_ip: str) -> dict[str, int]:
+    """What main's access log shows of the attacker, once honeyswitch decided:
+
+    * a switched session: only requests from before its switch, a strict prefix of what
+      the honeypot got (the switching request and all after it went to the honeypot);
+    * once the address is blacklisted (on the switch, or by its source score) every new
+      session of it is direct, and main has no request of any direct session;
+    * so every request the honeypot alone got is absent from main's log.
+
+    Returns counts for the report."""
     main_log, hp_log = main.entries(), honeypot.entries()
-    first = min(when(s) for s in switches)
+    switches = events.of_type("switch", src_ip=attacker_ip)
+    listed = events.of_type("blacklist_add", ip=attacker_ip)
+    starts = events.of_type("session_start", src_ip=attacker_ip)
+    assert switches or listed, "the attacker was neither switched nor blacklisted"
+    only_hp = []
     for sw in switches:
         client = f"{sw['src_ip']}:{sw['src_port']}"
         on_main = [e for e in main_log if e["client"] == client]
         on_hp = [e for e in hp_log if e["client"] == client]
         assert all(e["time"] < when(sw) for e in on_main), (sw, on_main)
-        # main saw a strict prefix of what the honeypot saw: the switching request and
-        # everything after it went to the honeypot only
         assert [(e["method"], e["target"]) for e in on_main] == \
             [(e["method"], e["target"]) for e in on_hp[:len(on_main)]], client
         assert len(on_hp) > len(on_main), client
-    later_main = [e for e in main_log if client_of(e)[0] == attacker_ip and e["time"] >= first]
-    assert later_main == [], later_main[:3]
-    later_hp = [e for e in hp_log if client_of(e)[0] == attacker_ip and e["time"] >= first]
-    main_keys = {(e["client"], e["method"], e["target"]) for e in main_log}
-    assert not any((e["client"], e["method"], e["target"]) in main_keys for e in later_hp)
+        only_hp += on_hp[len(on_main):]
+    if listed:
+        late = [s for s in starts if when(s) > when(listed[0])]
+        assert all(s["state"] == "direct" for s in late), [s for s in late if s["state"] != "direct"][:3]
+    direct = {f"{s['src_ip']}:{s['src_port']}" for s in starts if s["state"] == "direct"}
+    assert not [e for e in main_log if e["client"] in direct]
+    only_hp += [e for e in hp_log if e["client"] in direct]
+    main_keys = {(e["client"], e["seq"], e["target"]) for e in main_log}
+    assert not [e for e in only_hp if (e["client"], e["seq"], e["target"]) in main_keys]
     return {"main": sum(client_of(e)[0] == attacker_ip for e in main_log),
             "honeypot": sum(client_of(e)[0] == attacker_ip for e in hp_log),
-            "honeypot_after_switch": len(later_hp)}
+            "honeypot_only": len(only_hp), "direct_sessions": len(direct)}
 
 
 async def until(cond: Any, timeout: float, what: str = "condition") -> None:

@@ -9,6 +9,7 @@ filter on honeyswitch's listen port, so it sees the client<->honeyswitch leg onl
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import statistics
@@ -104,12 +105,13 @@ async def test_eve_alert_switches_only_the_attackers_among_50_benign(tmp_path, w
                 await until(lambda: all(len(b.results) >= 2 for b in benign), 20, "benign sessions")
                 for k in range(5):  # one after another, for a latency figure; each its own address
                     attacks.append(await _attack(app, events, port, f"127.0.2.{k + 1}", hp_ref))
+                    await asyncio.sleep(0.2)
             finally:
                 stop.set()
 
         await asyncio.wait_for(asyncio.gather(
             attack_while_benign_run(),
-            *(b.run(port, stop, min_requests=10, max_requests=400, pause=(0.1, 0.3)) for b in benign)), 90)
+            *(b.run(port, stop, min_requests=20, max_requests=400, pause=(0.02, 0.1)) for b in benign)), 90)
         await until(lambda: len(events.of_type("session_end")) >= BENIGN_SESSIONS + 5, 10, "session ends")
         feed = app.detection.feeds[0]
         stats = feed.stats()
@@ -121,13 +123,18 @@ async def test_eve_alert_switches_only_the_attackers_among_50_benign(tmp_path, w
     for b in benign:
         assert b.wrong(main_ref) == [], b.source
     requests = sum(len(b.results) for b in benign)
-    assert requests >= BENIGN_SESSIONS * 10
+    assert requests >= BENIGN_SESSIONS * 20
     benign_alerts = [e for e in events.of_type("alert") if str(e.get("src_ip")).startswith("127.0.1.")]
     for a in attacks:
-        check_main_after_switches(webpair.main, webpair.honeypot, [a["switch"]], a["switch"]["src_ip"])
+        counts = check_main_after_switches(webpair.main, webpair.honeypot, events, a["switch"]["src_ip"])
+        assert counts["honeypot_only"] == 2  # the two requests after the switch
+    # Suricata raises a to_server alert on a to_server packet once the request has been
+    # acknowledged; on a keep-alive session that is the client's delayed ACK of the reply
+    # (40 ms on Linux), so "sent -> switch" is ~45 ms while "EVE -> switch" is ~2 ms.
     send_to_switch = sorted(when(a["switch"]) - a["sent"] for a in attacks)
     eve_to_switch = sorted(when(a["switch"]) - _eve_time(ids_proc.eve_path, a["switch"]) for a in attacks)
-    print(f"\nSuricata e2e: {BENIGN_SESSIONS} benign keep-alive sessions, {requests} requests, "
+    print(f"\nSuricata e2e ({len(ids_proc.cfg.rules)} rules): {BENIGN_SESSIONS} benign keep-alive "
+          f"sessions, {requests} requests, "
           f"0 switched, {len(benign_alerts)} alerts on them; 5/5 attackers switched; "
           f"attack sent -> switch p50 {statistics.median(send_to_switch) * 1e3:.1f} ms "
           f"(max {send_to_switch[-1] * 1e3:.1f}); EVE alert timestamp -> switch "
@@ -140,8 +147,6 @@ async def test_eve_alert_switches_only_the_attackers_among_50_benign(tmp_path, w
 
 def _eve_time(eve: Path, switch: dict) -> float:
     """Timestamp (Suricata's packet time) of the first EVE alert for the switched client."""
-    import json
-
     for line in eve.read_text().splitlines():
         e = json.loads(line)
         flow = e.get("flow", {})
@@ -195,5 +200,5 @@ async def test_feed_survives_rotation_and_malformed_lines(tmp_path, webpair, ids
     assert len(switches) == n and all(s["by"] == "detector:suricata" for s in switches)
     print(f"\nrotation: {n} attackers, all switched; tailer {stats}")
     assert stats["rotations"] >= 2
-    assert stats["malformed"] >= 4 and stats["overlong"] >= 1
+    assert stats["malformed"] == len(junk) - 1 and stats["overlong"] == 1  # Suricata's own lines all parse
     assert not events.of_type("detector_error")
