@@ -68,6 +68,9 @@ HTTP_ATTACKS = [
     (get(b"/item.asp?id=1;WAITFOR%20DELAY%20'0:0:5'--"), 9000006),
     (post(b"/search", b"q=1%27+AND+SLEEP%285%29--"), 9000007),
     (get(b"/", b"sqlmap/1.7.2#stable (https://sqlmap.org)"), 9000008),
+    (get(b"/item?id=1%20AND%209295=9295"), 9000009),
+    (get(b"/item?id=1%20AND%203909=8514--%20x"), 9000009),
+    (get(b"/item?id=1%20ORDER%20BY%207839--%20x"), 9000014),
     (get(b"/download?file=../../../../etc/hosts"), 9000010),
     (get(b"/download?file=..\\..\\windows\\win.ini"), 9000011),
     (get(b"/download?file=%2e%2e%2f%2e%2e%2fetc%2fhosts"), 9000012),
@@ -94,6 +97,8 @@ HTTP_ATTACKS = [
     (get(b"/", b"gobuster/3.5"), 9000055),
     (get(b"/", b"Wfuzz/3.1.0"), 9000056),
     (get(b"/", b"Mozilla/4.0 (Hydra)"), 9000057),
+    (get(b"/nmaplowercheck1732545032"), 9000058),
+    (get(b"/nice%20ports%2C/Trinity.txt.bak"), 9000059),
 ]
 
 
