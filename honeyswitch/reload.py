@@ -6,10 +6,11 @@ listening.  A bad file changes nothing: the error is logged and recorded.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import TYPE_CHECKING
 
-from .config import ConfigError, load
+from .config import Config, ConfigError, load
 from .events import make_event
 from .relay.listener import listen
 from .tasks import spawn
@@ -23,12 +24,7 @@ log = logging.getLogger(__name__)
 def reload_config(app: App) -> None:
     try:
         new = load(app.config.source)
-    except ConfigError as e:
-        log.error("reload refused: %s", e)
-        app._record(make_event("config_reload", None, ok=False, error=str(e)))
-        return
-    try:
-        app.detection.rebuild(new)
+        app.detection.rebuild(new)  # rules and models load now: a bad one refuses the reload
     except ConfigError as e:
         log.error("reload refused: %s", e)
         app._record(make_event("config_reload", None, ok=False, error=str(e)))
@@ -38,10 +34,9 @@ def reload_config(app: App) -> None:
     spawn(_apply(app, new), name="reload")
 
 
-async def _apply(app: App, new) -> None:  # type: ignore[no-untyped-def]
+async def _apply(app: App, new: Config) -> None:
     old_services = {s.name: s for s in app.config.services}
-    app.config = new.__class__(**{**_fields(new), "control": app.config.control,
-                                  "store_path": app.config.store_path})
+    app.config = dataclasses.replace(new, control=app.config.control, store_path=app.config.store_path)
     errors = []
     for svc in new.services:
         before = old_services.pop(svc.name, None)
@@ -61,7 +56,3 @@ async def _apply(app: App, new) -> None:  # type: ignore[no-untyped-def]
         app.blacklist.config = new.blacklist
     app._record(make_event("config_reload", None, ok=not errors, error="; ".join(errors) or None,
                            services=[s.name for s in new.services]))
-
-
-def _fields(cfg) -> dict:  # type: ignore[no-untyped-def]
-    return {name: getattr(cfg, name) for name in cfg.__dataclass_fields__}

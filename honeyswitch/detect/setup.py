@@ -44,7 +44,7 @@ def _signature_detectors(config: Config) -> list[tuple[InlineDetector, list[str]
         return []
     from .signatures import SignatureDetector, default_rules_path, load_ruleset
 
-    built = []
+    built: list[tuple[InlineDetector, list[str]]] = []
     for files, services in groups.items():
         paths = [default_rules_path() if f == DEFAULT_RULES else f for f in files]
         try:

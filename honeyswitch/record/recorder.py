@@ -87,7 +87,7 @@ class Recorder:
         if store is not None:
             row = session_row(event)
             if row is not None:
-                self.store.upsert_session(row)
+                store.upsert_session(row)
         for listener in tuple(self._listeners):
             try:
                 listener(event)
