@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
+import os
 import signal
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from . import __version__
+from .api.control import EventTally, LocalControl
 from .config import Config, ServiceConfig
 from .core.types import End, State, SwitchRequested
 from .detect.hub import DetectionHub
-from .events import make_event
+from .events import build_event, make_event
 from .intercept.kernelset import KernelBlacklist
 from .intercept.origdst import original_dst_or
 from .record.eventlog import EventLog
@@ -27,12 +29,16 @@ from .record.transcripts import TranscriptStore
 from .record.writer import Writer
 from .relay import sockets
 from .relay.backends import Peer
+from .relay.ids import new_session_id
 from .relay.listener import ClientConn, bound_ports, listen
 from .relay.registry import Registry
 from .relay.runner import SessionRunner, Transcript
 from .store.blacklist import Blacklist
 from .store.db import Store
 from .tasks import spawn
+
+if TYPE_CHECKING:
+    from .cluster.worker import WorkerEndpoint, WorkerSetup
 
 log = logging.getLogger(__name__)
 HOUSEKEEPING_INTERVAL = 1.0  # seconds between idle-timeout and blacklist-expiry sweeps
@@ -41,8 +47,10 @@ HOUSEKEEPING_INTERVAL = 1.0  # seconds between idle-timeout and blacklist-expiry
 class App:
     """One honeyswitch daemon process."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, worker: WorkerSetup | None = None) -> None:
         self.config = config
+        self.worker = worker  # set in a worker process of a supervisor ([daemon] workers > 1)
+        self.endpoint: WorkerEndpoint | None = None
         self.registry = Registry()
         self.detection = DetectionHub(self)
         self.servers: dict[str, list[asyncio.Server]] = {}
@@ -57,6 +65,8 @@ class App:
         self.started = time.time()
         self._stopping = asyncio.Event()
         self.recorder = Recorder()
+        self.tally = EventTally()  # what /metrics counts; cheaper than a metric per event
+        self.recorder.subscribe(self.tally)
 
     # -------------------------------------------------------------- lifecycle
 
@@ -75,21 +85,34 @@ class App:
         )
         try:
             await self.detection.start()
+            w = self.worker
             for svc in cfg.services:
-                self.servers[svc.name] = await listen(svc, self.accept)
-            if cfg.control.listen is not None:
+                socks = w.listeners.get(svc.name) if w is not None else None
+                self.servers[svc.name] = await listen(svc, self.accept, socks=socks, reuse_port=w is not None)
+            if w is not None:
+                from .cluster.worker import WorkerEndpoint
+
+                self.endpoint = WorkerEndpoint(self, w)
+                await self.endpoint.start()
+                spawn(self._watch_supervisor(), name="housekeeping-supervisor")
+            elif cfg.control.listen is not None:
                 from .api.server import start_api
 
-                self.api = await start_api(self, cfg.control)
+                self.api = await start_api(LocalControl(self), cfg.control)
         except BaseException:
             await self.stop()
             raise
         self._install_signals()
         spawn(self._housekeeping(), name="housekeeping")
-        self.kernel_set = KernelBlacklist.from_config(cfg.firewall, self.blacklist)
+        if self.worker is None:  # the supervisor keeps the kernel's copy for all workers
+            self.kernel_set = KernelBlacklist.from_config(cfg.firewall, self.blacklist)
         if self.kernel_set is not None:
             self.kernel_set.start()
-        self._record(make_event("daemon_start", None, services=[s.name for s in cfg.services]))
+        self._record(make_event("daemon_start", None, version=__version__, pid=os.getpid(), config=cfg.source,
+                                services=[s.name for s in cfg.services],
+                                worker=None if self.worker is None else self.worker.index))
+        if self.endpoint is not None:
+            self.endpoint.channel.notify({"ready": True})
 
     async def run(self) -> None:
         await self.start()
@@ -112,6 +135,8 @@ class App:
             await self.api.cleanup()
             self.api = None
         self._remove_signals()
+        if self.endpoint is not None:
+            self.endpoint.stop()
         await self.detection.stop()
         if self.eventlog is not None:
             self._record(make_event("daemon_stop", None))
@@ -130,6 +155,14 @@ class App:
             self.writer.close()
         self.recorder.eventlog = self.recorder.store = None
 
+    async def _watch_supervisor(self) -> None:
+        """A worker stops when its supervisor goes away (its channel closes)."""
+        assert self.endpoint is not None
+        await self.endpoint.channel.closed.wait()
+        if not self._stopping.is_set():
+            log.warning("supervisor went away; stopping")
+            self.request_stop()
+
     def listening(self, service: str) -> list[tuple[str, int]]:
         return bound_ports(self.servers.get(service, []))
 
@@ -147,7 +180,7 @@ class App:
         if service.intercept == "redirect" or self.config.firewall.blacklist_set:
             # REDIRECT rewrote the destination; conntrack kept the original.
             dest_ip, dest_port = original_dst_or(client.transport.get_extra_info("socket"), (dest_ip, dest_port))
-        peer = Peer(secrets.token_hex(6), src_ip, src_port, dest_ip, dest_port)
+        peer = Peer(new_session_id(), src_ip, src_port, dest_ip, dest_port)
         direct = self.blacklist is not None and self.blacklist.is_listed(src_ip)
         runner = SessionRunner(
             self, service, client, peer, direct=direct, inspector=self.detection.inspector(service, peer)
@@ -161,11 +194,14 @@ class App:
     # ------------------------------------------------------------ RelayContext
 
     def emit(self, event_type: str, runner: SessionRunner | None, fields: dict[str, Any]) -> None:
-        self._record(make_event(event_type, _session_fields(runner), **fields))
+        self._record(build_event(event_type, _session_fields(runner), fields))
 
     def open_transcript(self, runner: SessionRunner) -> Transcript:
         assert self.transcripts is not None
-        meta = {**(_session_fields(runner) or {}), "main": runner.service.main.url, "honeypot": runner.service.honeypot.url}
+        def meta() -> dict[str, Any]:  # only if the transcript is persisted
+            return {**(_session_fields(runner) or {}), "main": runner.service.main.url,
+                    "honeypot": runner.service.honeypot.url}
+
         return self.transcripts.open(runner.id, meta)
 
     def on_switch(self, runner: SessionRunner) -> None:
@@ -282,15 +318,18 @@ class App:
 def _session_fields(runner: SessionRunner | None) -> dict[str, Any] | None:
     if runner is None:
         return None
-    p = runner.peer
-    return {
-        "session_id": p.session_id,
-        "service": runner.service.name,
-        "src_ip": p.src_ip,
-        "src_port": p.src_port,
-        "dest_ip": p.dest_ip,
-        "dest_port": p.dest_port,
-    }
+    fields = runner.event_fields  # built once per session; events copy from it
+    if fields is None:
+        p = runner.peer
+        fields = runner.event_fields = {
+            "session_id": p.session_id,
+            "service": runner.service.name,
+            "src_ip": p.src_ip,
+            "src_port": p.src_port,
+            "dest_ip": p.dest_ip,
+            "dest_port": p.dest_port,
+        }
+    return fields
 
 
 def _final_state(runner: SessionRunner) -> str:

@@ -116,6 +116,17 @@ class ControlConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DaemonConfig:
+    """``[daemon]``: how many relay worker processes, and how clients are spread."""
+
+    workers: int = 1  # 1: one process does everything; N: a supervisor and N workers
+    # "source": every connection of one client address goes to the same worker, so
+    # per-source state (scores, incidents, thresholds) is whole; "connection": the
+    # kernel spreads connections by their 4-tuple (even load from a few addresses).
+    shard: str = "source"
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     services: tuple[ServiceConfig, ...]
     store_path: Path
@@ -130,6 +141,7 @@ class Config:
     source: str = "<defaults>"
     decoys: tuple[DecoyConfig, ...] = ()
     firewall: FirewallConfig = field(default_factory=FirewallConfig)
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
 
     def service(self, name: str) -> ServiceConfig:
         for svc in self.services:
@@ -311,7 +323,8 @@ def _service(src: str, index: int, table: Mapping[str, Any], base: Path,
 
 
 _TOP_KEYS = {"service", "store", "events", "transcripts", "blacklist", "control", "logging",
-             "detect", "ids", "scoring", "decoy", "firewall"}
+             "detect", "ids", "scoring", "decoy", "firewall", "daemon"}
+MAX_WORKERS = 64
 
 
 def build(data: Mapping[str, Any], src: str, base: Path) -> Config:
@@ -340,6 +353,7 @@ def build(data: Mapping[str, Any], src: str, base: Path) -> Config:
     bl = _Reader(src, "blacklist", data.get("blacklist", {}), {"ttl", "on_switch", "allowlist"})
     ctl = _Reader(src, "control", data.get("control", {}), {"listen", "token", "token_file", "switch_signal"})
     log = _Reader(src, "logging", data.get("logging", {}), {"level"})
+    daemon = _daemon(_Reader(src, "daemon", data.get("daemon", {}), {"workers", "shard"}))
     fw = _Reader(src, "firewall", data.get("firewall", {}), FIREWALL_KEYS)
     firewall = read_firewall(fw)
     check_local(fw, services, firewall)
@@ -362,6 +376,10 @@ def build(data: Mapping[str, Any], src: str, base: Path) -> Config:
     if sig not in _SIGNALS:
         ctl.fail("switch_signal", f"must be one of {', '.join(_SIGNALS)}, not {sig!r}")
 
+    detection = detect_config.parse(dict(data), _Reader, src, base)
+    if daemon.workers > 1 and daemon.shard == "connection" and detection.ids:
+        raise ConfigError(f'{src}: daemon.shard: [[ids]] feeds with several workers need shard = "source" '
+                          "(an alert must reach the one worker that has its client's sessions)")
     return Config(
         services=services,
         store_path=store_path,
@@ -376,11 +394,23 @@ def build(data: Mapping[str, Any], src: str, base: Path) -> Config:
         ),
         control=ControlConfig(listen=ctl_listen, token=token, token_file=token_file, switch_signal=sig),
         log_level=log.choice("level", ("debug", "info", "warning", "error"), "info"),
-        detection=detect_config.parse(dict(data), _Reader, src, base),
+        detection=detection,
         source=src,
         decoys=decoys,
         firewall=firewall,
+        daemon=daemon,
     )
+
+
+def _daemon(r: _Reader) -> DaemonConfig:
+    raw = r.get("workers", (int, str), 1)
+    if raw == "auto":
+        workers = os.cpu_count() or 1
+    elif isinstance(raw, str) or isinstance(raw, bool) or not 1 <= raw <= MAX_WORKERS:
+        r.fail("workers", f'must be "auto" or a number from 1 to {MAX_WORKERS}, not {raw!r}')
+    else:
+        workers = raw
+    return DaemonConfig(workers=min(workers, MAX_WORKERS), shard=r.choice("shard", ("source", "connection"), "source"))
 
 
 def _env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> None:

@@ -199,9 +199,18 @@ EVENT_TYPES: dict[str, EventSpec] = {
     "daemon_start": EventSpec(
         "The daemon started and its listeners are up.",
         {"version": "honeyswitch version", "pid": "process id",
-         "config": "path of the config file", "services": "names of the configured services"},
+         "config": "path of the config file", "services": "names of the configured services",
+         "worker": "the worker's index when [daemon] workers > 1 (each worker and the "
+                   "supervisor record their own start; null for the supervisor or a single process)"},
         {"version": "0.1.0", "pid": 4242, "config": "/etc/honeyswitch/honeyswitch.toml",
-         "services": ["web", "ssh"]},
+         "services": ["web", "ssh"], "worker": None},
+        session=False,
+    ),
+    "worker_exit": EventSpec(
+        "A worker process exited while the supervisor was running; it is started again.",
+        {"worker": "the worker's index", "pid": "its process id", "returncode": "exit status "
+         "(negative: killed by that signal)", "restart_in": "seconds until it is started again"},
+        {"worker": 1, "pid": 4243, "returncode": -9, "restart_in": 1.0},
         session=False,
     ),
     "daemon_stop": EventSpec(
@@ -231,7 +240,7 @@ def iso_timestamp(epoch: float | None = None) -> str:
     global _second
     t = time.time() if epoch is None else epoch
     sec = math.floor(t)
-    usec = round((t - sec) * 1e6)
+    usec = int((t - sec) * 1e6 + 0.5)
     if usec >= 1_000_000:
         sec, usec = sec + 1, usec - 1_000_000
     # Events come in bursts within one second: format the date part once per second
@@ -261,23 +270,37 @@ def make_event(event_type: str, session: Mapping[str, Any] | Any | None = None, 
     type's own fields and may also set or override common ones (``timestamp``,
     ``src_ip`` ...).  Raises ValueError for a type not in :data:`EVENT_TYPES`.
     """
-    spec = EVENT_TYPES.get(event_type)
-    if spec is None:
-        raise ValueError(f"unknown event type {event_type!r}")
+    if session is None or type(session) is dict:
+        return build_event(event_type, session, fields)
+    if isinstance(session, Mapping):
+        return build_event(event_type, {name: session.get(name) for name in SESSION_FIELDS}, fields)
+    return build_event(event_type, {name: getattr(session, name, None) for name in SESSION_FIELDS}, fields)
+
+
+def build_event(event_type: str, session: dict[str, Any] | None, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`make_event` with the session fields as a dict (or None) and the type's own
+    fields as a mapping: the relay's way, one dict built per event."""
+    blank = _BLANK.get(event_type)
+    if blank is None:
+        spec = EVENT_TYPES.get(event_type)
+        if spec is None:
+            raise ValueError(f"unknown event type {event_type!r}")
+        blank = _BLANK[event_type] = dict.fromkeys(spec.fields)
     event: dict[str, Any] = {"timestamp": None, "event_type": event_type}
     if session is None:
-        event.update(dict.fromkeys(SESSION_FIELDS))
-    elif isinstance(session, Mapping):
-        for name in SESSION_FIELDS:
-            event[name] = session.get(name)
+        event.update(_NO_SESSION)
     else:
+        get = session.get
         for name in SESSION_FIELDS:
-            event[name] = getattr(session, name, None)
-    for name in spec.fields:
-        event[name] = None
+            event[name] = get(name)
+    event.update(blank)
     event.update(fields)
     if event["timestamp"] is None:
         event["timestamp"] = iso_timestamp()
     event["src_ip"] = _unmap(event["src_ip"])
     event["dest_ip"] = _unmap(event["dest_ip"])
     return event
+
+
+_NO_SESSION: dict[str, Any] = dict.fromkeys(SESSION_FIELDS)
+_BLANK: dict[str, dict[str, None]] = {}  # per event type: its own fields, all None

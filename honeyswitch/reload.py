@@ -42,6 +42,12 @@ async def _apply(app: App, new: Config) -> None:
         before = old_services.pop(svc.name, None)
         if before is not None and before.listen == svc.listen:
             continue
+        if app.worker is not None:  # the supervisor bound the sockets, once, for every worker
+            errors.append(f"service {svc.name}: listen changes need a restart with [daemon] workers > 1")
+            log.error("reload: %s", errors[-1])
+            if before is not None:
+                old_services.pop(svc.name, None)
+            continue
         for server in app.servers.pop(svc.name, []):
             server.close()
         try:
@@ -50,6 +56,10 @@ async def _apply(app: App, new: Config) -> None:
             errors.append(str(e))
             log.error("reload: %s", e)
     for name in old_services:  # removed from the file
+        if app.worker is not None:
+            # The supervisor holds the sockets open; keep accepting, so that new clients
+            # are reset by accept() (the service is gone) rather than left in a backlog.
+            continue
         for server in app.servers.pop(name, []):
             server.close()
     if app.blacklist is not None:

@@ -15,7 +15,7 @@ from ..servers import Pair
 from ..settings import Settings
 from ..targets import Target
 
-ALL_PROXIES = ("direct", "haproxy", "hs-mirror", "hs-detect", "hs-honeypot")
+ALL_PROXIES = ("direct", "haproxy", "hs-mirror", "hs-workers", "hs-detect", "hs-honeypot")
 
 
 @dataclass(frozen=True, slots=True)

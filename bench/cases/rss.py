@@ -55,9 +55,9 @@ def _drain(ctx: Context, deadline_s: float) -> float:
 
 def run(ctx: Context, target: Target | None) -> dict[str, Any]:
     assert target is not None
-    pid = target.pids()[0]
+    pids = target.pids()  # a supervisor's workers too
     time.sleep(0.5)  # let the new process finish starting up
-    before = rss_kib(pid)
+    before = sum(rss_kib(pid) for pid in pids)
     n = ctx.settings.rss_sessions
     proc = Proc("idle", [sys.executable, "-m", "bench.tools.idle", "--port", str(target.port("echo")),
                          "--count", str(n), "--hold", "300"],
@@ -66,7 +66,7 @@ def run(ctx: Context, target: Target | None) -> dict[str, Any]:
         opened = json.loads(expect(proc, "{", 120))
         ups = _settle(ctx, target, opened["opened"])
         time.sleep(0.5)
-        after = rss_kib(pid)
+        after = sum(rss_kib(pid) for pid in pids)
         proc.send("close\n")
         expect(proc, '{"closed"', 30)
         proc.wait(10)
@@ -83,7 +83,7 @@ def run(ctx: Context, target: Target | None) -> dict[str, Any]:
 
 CASE = Case(
     "rss", "RSS per idle session (5,000 by default; one 5-byte exchange each, then idle)", ("echo",),
-    ("haproxy", "hs-mirror", "hs-detect", "hs-honeypot"), run,
+    ("haproxy", "hs-mirror", "hs-workers", "hs-detect", "hs-honeypot"), run,
     (Metric("kib_per_session", "KiB/session", "{:.1f}", better="lower"),
      Metric("rss_before_mib", "RSS before MiB", "{:.1f}"),
      Metric("rss_after_mib", "RSS after MiB", "{:.1f}"),

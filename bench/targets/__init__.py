@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..servers import Pair
 
-NAMES = ("direct", "haproxy", "hs-mirror", "hs-detect", "hs-honeypot", "hs-eve")
+NAMES = ("direct", "haproxy", "hs-mirror", "hs-workers", "hs-detect", "hs-honeypot", "hs-eve")
 
 
 class Skip(Exception):

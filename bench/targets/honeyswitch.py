@@ -2,6 +2,9 @@
 modes the issue asks for:
 
 ``hs-mirror``    MIRROR, no inline detectors.
+``hs-workers``   the same with ``[daemon] workers = 2``: a supervisor and two worker
+                 processes.  ``shard = "connection"``, as every bench client is 127.0.0.1
+                 and source sharding would send them all to one worker.
 ``hs-detect``    MIRROR with the ET slice and an anomaly model on every service (their
                  switch threshold is out of reach, so detectors work but never switch,
                  except on the ``switch`` service, where the bench's own rule switches).
@@ -53,7 +56,8 @@ class Honeyswitch(Target):
                  honeypot_buffer: str | None = None, eve_template: str | None = None) -> None:
         super().__init__(pairs, work / name)
         self.name = name
-        self.mode = name.removeprefix("hs-")
+        self.mode = "mirror" if name == "hs-workers" else name.removeprefix("hs-")
+        self.workers = 2 if name == "hs-workers" else 1
         self.rules_dir = rules_dir
         self.honeypot_buffer = honeypot_buffer
         self.eve_templates = (eve_template,) if eve_template else detection.EVE_CANDIDATES
@@ -103,6 +107,8 @@ class Honeyswitch(Target):
     def _config_text(self, eve: str = "") -> str:
         services = "\n".join(self._service(k) for k in self.kinds)
         text = services + COMMON.format(api=self.api_port, token=TOKEN)
+        if self.workers > 1:
+            text += f'[daemon]\nworkers = {self.workers}\nshard = "connection"\n'
         if self.mode in ("detect", "eve"):
             # Alerts add up per source; 127.0.0.1 must never be blacklisted by its score,
             # or every later bench session would go DIRECT.
@@ -171,7 +177,10 @@ class Honeyswitch(Target):
         return self.ports[kind]
 
     def pids(self) -> list[int]:
-        return [self.proc.pid] if self.proc is not None else []
+        """The daemon, and its workers when it is a supervisor."""
+        if self.proc is None:
+            return []
+        return [self.proc.pid, *_children(self.proc.pid)]
 
     def events_mark(self) -> int:
         path = self.work / "events.jsonl"
@@ -199,3 +208,10 @@ class Honeyswitch(Target):
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except (OSError, ValueError):
+        return []

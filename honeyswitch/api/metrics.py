@@ -1,55 +1,63 @@
-"""Prometheus metrics, from the daemon's own registry (never the process-global one)."""
+"""Prometheus metrics, from the daemon's own registry (never the process-global one).
+
+Nothing is counted on the relay's hot path for them: each process keeps an
+:class:`~honeyswitch.api.control.EventTally`, and a scrape asks the control side for a
+snapshot (every worker's, added up) and turns it into metric families.
+"""
 from __future__ import annotations
 
-from collections import Counter as Tally
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 if TYPE_CHECKING:
-    from ..app import App
+    from .control import Control
+
+STATES = ("mirror", "main_only", "switching", "honeypot", "direct")
 
 
 class Metrics:
-    """Counts events as they are recorded; live gauges are read at scrape time."""
-
-    def __init__(self, app: App) -> None:
-        self.app = app
+    def __init__(self, control: Control) -> None:
+        self.control = control
         self.registry = CollectorRegistry(auto_describe=True)
-        self.events = Counter("honeyswitch_events", "Events recorded, by type", ["event_type"],
-                              registry=self.registry)
-        self.alerts = Counter("honeyswitch_alert_score", "Sum of alert scores, by detector",
-                              ["detector"], registry=self.registry)
-        self.registry.register(_Live(app))
-        app.subscribe(self.on_event)
+        self._collector = _Snapshot(control)
+        self.registry.register(self._collector)
 
-    def on_event(self, event: dict[str, Any]) -> None:
-        kind = str(event.get("event_type"))
-        self.events.labels(kind).inc()
-        if kind == "alert" and isinstance(event.get("score"), (int, float)):
-            self.alerts.labels(str(event.get("detector"))[:40]).inc(max(0.0, float(event["score"])))
-
-    def render(self) -> bytes:
-        return generate_latest(self.registry)
+    async def render(self) -> bytes:
+        self._collector.data = await self.control.metrics()
+        try:
+            return generate_latest(self.registry)
+        finally:
+            self._collector.data = {}
 
 
-class _Live:
-    def __init__(self, app: App) -> None:
-        self.app = app
+class _Snapshot:
+    def __init__(self, control: Control) -> None:
+        self.control = control
+        self.data: dict[str, Any] = {}
 
     def describe(self) -> list[Any]:
         return []
 
     def collect(self) -> Any:
-        states = Tally(r.session.state.value for r in self.app.registry)
+        data = self.data
+        events = CounterMetricFamily("honeyswitch_events", "Events recorded, by type", labels=["event_type"])
+        for kind, n in sorted((data.get("events") or {}).items()):
+            events.add_metric([kind], n)
+        yield events
+        alerts = CounterMetricFamily("honeyswitch_alert_score", "Sum of alert scores, by detector",
+                                     labels=["detector"])
+        for detector, total in sorted((data.get("alert_scores") or {}).items()):
+            alerts.add_metric([detector], total)
+        yield alerts
+        states = data.get("states") or {}
         g = GaugeMetricFamily("honeyswitch_sessions", "Live sessions, by state", labels=["state"])
-        for state in ("mirror", "main_only", "switching", "honeypot", "direct"):
+        for state in STATES:
             g.add_metric([state], states.get(state, 0))
         yield g
-        bl = self.app.blacklist
+        bl = self.control.blacklist
         yield GaugeMetricFamily("honeyswitch_blacklist_entries", "Blacklisted sources",
                                 value=len(bl.entries()) if bl is not None else 0)
-        w = self.app.writer
         yield GaugeMetricFamily("honeyswitch_writer_dropped", "Records the writer thread dropped",
-                                value=getattr(w, "dropped", 0) if w is not None else 0)
+                                value=data.get("writer_dropped", 0))

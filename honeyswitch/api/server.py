@@ -16,7 +16,6 @@ from aiohttp import web
 
 from .. import __version__
 from ..config import ControlConfig
-from ..relay.registry import describe
 from ..store.blacklist import Blacklist
 from ..store.db import Store
 from ..web import routes
@@ -24,15 +23,15 @@ from . import auth
 from .metrics import Metrics
 
 if TYPE_CHECKING:
-    from ..app import App
+    from .control import Control
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_BODY = 64 << 10
-APP_KEY: web.AppKey[App] = web.AppKey("honeyswitch", object)  # type: ignore[arg-type]
+APP_KEY: web.AppKey[Control] = web.AppKey("honeyswitch", object)  # type: ignore[arg-type]
 METRICS_KEY: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
 
 
-def build_app(app: App, token: str) -> web.Application:
+def build_app(app: Control, token: str) -> web.Application:
     expected = token.encode()
 
     @web.middleware
@@ -70,7 +69,7 @@ def build_app(app: App, token: str) -> web.Application:
     return web_app
 
 
-async def start_api(app: App, control: ControlConfig) -> web.AppRunner:
+async def start_api(app: Control, control: ControlConfig) -> web.AppRunner:
     """Serve the API on ``control.listen``; returns the runner (``cleanup()`` stops it)."""
     assert control.listen is not None
     # Open streams to dashboards would hold a stop for the default 60 s: 1 s is plenty.
@@ -96,21 +95,19 @@ def bound_address(runner: web.AppRunner) -> tuple[str, int]:
 
 
 async def health(request: web.Request) -> web.Response:
-    app = request.app[APP_KEY]
-    return _json({"status": "ok", "version": __version__, "sessions": len(app.registry),
-                  "counters": app.counters})
+    return _json({"status": "ok", "version": __version__, **await request.app[APP_KEY].health()})
 
 
 async def list_sessions(request: web.Request) -> web.Response:
-    return _json({"sessions": request.app[APP_KEY].registry.describe()})
+    return _json({"sessions": await request.app[APP_KEY].sessions()})
 
 
 async def get_session(request: web.Request) -> web.Response:
     app = request.app[APP_KEY]
     sid = request.match_info["id"]
-    runner = app.registry.get(sid)
-    if runner is not None:
-        return _json({"session": describe(runner), "live": True})
+    live = await app.live_session(sid)
+    if live is not None:
+        return _json({"session": live, "live": True})
     row = app.store.session(sid) if app.store is not None else None
     if row is None:
         return _error(404, f"no session {sid!r}")
@@ -121,9 +118,9 @@ async def switch_session(request: web.Request) -> web.Response:
     app = request.app[APP_KEY]
     sid = request.match_info["id"]
     body = await _body(request)
-    if app.registry.get(sid) is None:
+    ok = await app.switch_session(sid, "operator", _str(body, "reason", "control API"))
+    if ok is None:
         return _error(404, f"no live session {sid!r}")
-    ok = app.switch_session(sid, "operator", _str(body, "reason", "control API"))
     if not ok:
         return _error(409, f"session {sid!r} cannot be switched (no honeypot)")
     return _json({"switched": [sid]})
@@ -133,7 +130,7 @@ async def switch_client(request: web.Request) -> web.Response:
     app = request.app[APP_KEY]
     body = await _body(request)
     ip = _ip(body.get("client"))
-    ids = app.switch_client(ip, "operator", _str(body, "reason", "control API"))
+    ids = await app.switch_client(ip, "operator", _str(body, "reason", "control API"))
     return _json({"switched": ids})
 
 
@@ -171,7 +168,7 @@ async def list_events(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    return web.Response(body=request.app[METRICS_KEY].render(),
+    return web.Response(body=await request.app[METRICS_KEY].render(),
                         headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
 
@@ -192,12 +189,11 @@ async def list_incidents(request: web.Request) -> web.Response:
 async def list_sources(request: web.Request) -> web.Response:
     """Live decayed source scores, highest first."""
     app = request.app[APP_KEY]
-    return _json({"sources": app.detection.source_scores(_limit(request.query))})
+    return _json({"sources": await app.sources(_limit(request.query))})
 
 
 async def ids_status(request: web.Request) -> web.Response:
-    app = request.app[APP_KEY]
-    return _json({"ids": {f.source.name: f.stats() for f in app.detection.feeds}})
+    return _json({"ids": await request.app[APP_KEY].ids_status()})
 
 
 def _limit(q: Any, default: str = "100") -> int:
@@ -236,13 +232,13 @@ def _ip(value: Any) -> str:
         raise web.HTTPBadRequest(reason="not an IP address") from None
 
 
-def _blacklist(app: App) -> Blacklist:
+def _blacklist(app: Control) -> Blacklist:
     if app.blacklist is None:
         raise web.HTTPServiceUnavailable(reason="the daemon is starting or stopping")
     return app.blacklist
 
 
-def _store(app: App) -> Store:
+def _store(app: Control) -> Store:
     if app.store is None:
         raise web.HTTPServiceUnavailable(reason="the daemon is starting or stopping")
     return app.store

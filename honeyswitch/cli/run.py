@@ -18,12 +18,22 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    from ..app import App
     from ..loop import run_loop
 
-    app = App(cfg)
+    if cfg.daemon.workers > 1:
+        from ..cluster.supervisor import StartupError, Supervisor
+
+        try:
+            run_loop(Supervisor(cfg).run())
+        except StartupError as e:
+            return fail(str(e), e.code)
+        except OSError as e:
+            return fail(str(e))
+        return 0
+    from ..app import App
+
     try:
-        run_loop(app.run())
+        run_loop(App(cfg).run())
     except OSError as e:
         return fail(str(e))
     return 0

@@ -164,6 +164,20 @@ class Session:
         handler(self, event, out)
         return out
 
+    def data(self, end: End, data: bytes, at: float = 0.0) -> list[Command]:
+        """``handle(DataReceived(end, data, at))`` without building the event: the
+        relay's call for every chunk."""
+        out: list[Command] = []
+        if self.state is State.CLOSED:
+            return out
+        if end is CLIENT:
+            self._client_data(data, out)
+        elif end is MAIN:
+            self._main_data(data, out)
+        else:
+            self._honeypot_data(data, at, out)
+        return out
+
     # --------------------------------------------------------------------- data
 
     def _on_data(self, ev: DataReceived, out: list[Command]) -> None:

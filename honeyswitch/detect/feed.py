@@ -59,7 +59,7 @@ class IdsFeed:
                 runner.request(AlertRaised(alert.score, self.source.name, alert.reason, details))
                 handled = True
             elif (ended := hub.recently_ended(sid)) is not None:
-                hub.app.emit("alert", ended, fields)  # too late to switch; scores the source
+                hub.emit_late_alert(ended, fields)
                 handled = True
         if handled:
             self.matched += 1

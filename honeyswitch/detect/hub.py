@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import Config
 from ..core.types import End
-from ..events import make_event
+from ..events import build_event, make_event
 from ..relay import sockets
 from ..scoring.engine import Scoring
 from .base import CombinedInspector, FlowInfo, InlineDetector, StreamInspector
@@ -38,7 +38,10 @@ class DetectionHub:
         self.index = SessionIndex()
         self.scoring = Scoring(cfg.detection.scoring, allowed=cfg.blacklist.allowed)
         self.feeds: list[IdsFeed] = []
-        self._ended: dict[str, tuple[float, SessionRunner]] = {}
+        # Sessions ended in the last ENDED_LINGER seconds, by id: their event fields (plain
+        # values, which the garbage collector skips; a runner's graph has cycles), oldest
+        # first, so that a late IDS alert still names its session.  Only with IDS feeds.
+        self._ended: dict[str, tuple[float, dict[str, Any]]] = {}
         self._legs: dict[str, list[tuple[tuple[str, int], tuple[str, int]]]] = {}
         self._dirty: dict[str, Any] = {}  # incidents changed since the last tick
 
@@ -95,8 +98,9 @@ class DetectionHub:
         self.index.add(runner.id, (p.src_ip, p.src_port), (p.dest_ip, p.dest_port), legs=legs)
 
     def session_ended(self, runner: SessionRunner) -> None:
-        self._ended[runner.id] = (time.monotonic(), runner)
-        self._legs.pop(runner.id, None)
+        if self.feeds:
+            self._ended[runner.id] = (time.monotonic(), runner.event_fields or {"session_id": runner.id})
+            self._legs.pop(runner.id, None)
         inspector = runner.session.inspector
         finish = getattr(inspector, "finish", None)
         if finish is None:
@@ -105,12 +109,22 @@ class DetectionHub:
             self.app.emit("alert", runner, {**alert.details, "detector": alert.detector, "score": alert.score,
                                             "session_score": None, "reason": alert.reason})
 
-    def recently_ended(self, session_id: str) -> SessionRunner | None:
+    def recently_ended(self, session_id: str) -> dict[str, Any] | None:
+        """The event fields of a session that ended in the last ENDED_LINGER seconds."""
         entry = self._ended.get(session_id)
         return None if entry is None else entry[1]
 
+    def emit_late_alert(self, session: dict[str, Any], fields: dict[str, Any]) -> None:
+        """An alert for a session that has ended: too late to switch; it scores the source."""
+        self.app._record(build_event("alert", session, fields))
+
     def emit_source_alert(self, src_ip: str | None, fields: dict[str, Any]) -> None:
-        """An alert that matched no session: it still scores its source."""
+        """An alert that matched no session: it still scores its source.
+
+        With several workers each one tails the feed; only the worker that would see
+        ``src_ip``'s connections records it, so it is counted once."""
+        if self.app.worker is not None and not self.app.worker.owns_source(src_ip):
+            return
         self.app._record(make_event("alert", None, src_ip=src_ip, **fields))
 
     # -------------------------------------------------------------- scoring
@@ -149,10 +163,12 @@ class DetectionHub:
 
     def tick(self) -> None:
         now = time.monotonic()
-        for sid, (ended, _) in list(self._ended.items()):
-            if now - ended > ENDED_LINGER:
-                del self._ended[sid]
-                self.index.remove(sid)
+        while self._ended:
+            sid, (ended, _) = next(iter(self._ended.items()))
+            if now - ended <= ENDED_LINGER:
+                break  # in end order: the rest are younger
+            del self._ended[sid]
+            self.index.remove(sid)
         for incident in self.scoring.tick(time.time()):
             self._closed(incident)
         dirty, self._dirty = self._dirty, {}

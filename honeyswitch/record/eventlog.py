@@ -4,18 +4,25 @@ This is the file operators tail, ship to a SIEM, or feed to jq; its schema is
 ``docs/events.md``.  Lines are compact ASCII-only JSON, so attacker bytes quoted in an
 event can never break a line or reach a terminal as an escape sequence.  ``reopen()``
 (on SIGHUP, after logrotate moved the file) makes the next write create a new file.
+
+Several processes (the workers of one daemon) may append to the same file.  It is opened
+with ``O_APPEND`` and each writer batch goes out as whole lines in one ``write(2)``: the
+kernel appends that call at the end of the file as one piece, so a line is never torn or
+mixed with another process's.
 """
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from .escape import dumps
 from .writer import Writer
 
+log = logging.getLogger(__name__)
 FILE_MODE = 0o640  # events quote attackers and name clients: not world-readable
 
 
@@ -26,8 +33,8 @@ class EventLog:
         self.path = Path(path)
         self._own_writer = writer is None
         self.writer = writer if writer is not None else Writer(name="honeyswitch-eventlog")
-        self._file: IO[bytes] | None = None  # touched on the writer thread only
-        self._dirty = False
+        self._fd: int | None = None  # touched on the writer thread only
+        self._lines: list[str] = []  # this batch's lines, each ending in "\n" (writer thread)
         self.written = 0
         self.writer.add_batch_hook(self._flush_file)
 
@@ -40,6 +47,12 @@ class EventLog:
     def append_now(self, event: dict[str, Any], text: str) -> None:
         """On the writer thread: append an event already serialised as ``text``."""
         self._append(event, text)
+
+    def append_lines(self, texts: Iterable[str]) -> None:
+        """On the writer thread: append events already serialised (no newlines)."""
+        n = len(self._lines)
+        self._lines.extend(t + "\n" for t in texts)
+        self.written += len(self._lines) - n
 
     def reopen(self) -> None:
         """Close the file; the next event creates it anew at ``path`` (logrotate)."""
@@ -62,27 +75,37 @@ class EventLog:
     # ------------------------------------------------------------ writer thread
 
     def _append(self, event: dict[str, Any], text: str | None = None) -> None:
-        line = (text if text is not None else dumps(event)).encode("ascii") + b"\n"
-        if self._file is None:
-            self._file = self._open()
-        self._file.write(line)
-        self._dirty = True
+        self._lines.append((text if text is not None else dumps(event)) + "\n")
         self.written += 1
 
-    def _open(self) -> IO[bytes]:
+    def _open(self) -> int:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
-        return os.fdopen(fd, "ab")
+        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
 
     def _flush_file(self) -> None:
-        # Flushed once per batch rather than per line: a tail -f sees events within a
-        # batch's time, and a burst of events costs one write(2), not hundreds.
-        if self._file is not None and self._dirty:
-            self._dirty = False
-            self._file.flush()
+        # Once per batch rather than per line: a tail -f sees events within a batch's
+        # time, and a burst of events costs one write(2), not hundreds.  One write(2) per
+        # batch is also what keeps lines whole when other processes append too.
+        if not self._lines:
+            return
+        data = "".join(self._lines).encode("ascii")
+        self._lines = []
+        if self._fd is None:
+            self._fd = self._open()
+        view = memoryview(data)
+        done = os.write(self._fd, view)
+        if done < len(data):
+            # Only on a full disk or a file size limit; the rest follows in more calls
+            # (and may then interleave with another process's lines).
+            log.warning("event log: short write (%d of %d bytes)", done, len(data))
+            view = view[done:]
+            while view:
+                view = view[os.write(self._fd, view):]
 
     def _close_file(self) -> None:
-        f, self._file = self._file, None
-        if f is not None:
-            self._dirty = False
-            f.close()
+        try:
+            self._flush_file()  # lines queued before the reopen go to the old file
+        finally:
+            fd, self._fd = self._fd, None
+            if fd is not None:
+                os.close(fd)

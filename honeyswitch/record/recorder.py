@@ -5,15 +5,23 @@ it to the JSON-lines log, queues it for the SQLite store, keeps the ``sessions``
 step (from session_start, switch and session_end), and passes it to subscribers (the
 dashboard's live feed, scoring).  Everything here returns at once; disk work happens on
 the writer thread.  A subscriber that raises is logged and the others still run.
+
+With the log and the store on one writer (the daemon), events wait in a queue of the
+recorder's own and one writer job takes all that queued up: each event is serialised
+once for both outputs, the log gets the batch's lines in one write, the events table one
+``executemany``, and a session's rows of one batch (start and end of a short session)
+become one upsert.
 """
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from ..events import make_event
-from ..store.db import Store
+from ..store.db import EventRow, Store, merge_session_rows, session_columns
 from .escape import dumps
 from .eventlog import EventLog
 
@@ -45,12 +53,6 @@ def session_row(event: Mapping[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def _write_both(eventlog: EventLog, store: Store, event: dict[str, Any]) -> None:
-    text = dumps(event)
-    eventlog.append_now(event, text)
-    store.insert_event_now(event, text)
-
-
 class Recorder:
     """Builds, records and publishes events."""
 
@@ -58,6 +60,10 @@ class Recorder:
         self.eventlog = eventlog
         self.store = store
         self._listeners: list[Listener] = []
+        # Events for the shared writer (appended on the loop, taken by the writer thread:
+        # deque appends and pops are atomic) and whether a job to take them is queued.
+        self._queue: deque[dict[str, Any]] = deque()
+        self._scheduled = False
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -77,19 +83,53 @@ class Recorder:
         """Record an event already built (e.g. by the blacklist's ``on_change``)."""
         log_, store = self.eventlog, self.store
         if log_ is not None and store is not None and log_.writer is store.writer:
-            # One job, one serialisation for both (the writer thread holds the GIL for it).
-            ev = dict(event)
-            log_.writer.submit(lambda: _write_both(log_, store, ev))
-        elif log_ is not None:
-            log_.write(event)
-        elif store is not None:
-            store.add_event(event)
-        if store is not None:
-            row = session_row(event)
-            if row is not None:
-                store.upsert_session(row)
+            self._queue_shared(log_, store, event)
+        else:
+            if log_ is not None:
+                log_.write(event)
+            if store is not None:
+                store.add_event(event)
+                row = session_row(event)
+                if row is not None:
+                    store.upsert_session(row)
         for listener in tuple(self._listeners):
             try:
                 listener(event)
             except Exception:
                 log.exception("event listener %r failed", listener)
+
+    def _queue_shared(self, log_: EventLog, store: Store, event: dict[str, Any]) -> None:
+        writer = store.writer
+        if writer.closed:
+            return
+        if len(self._queue) >= writer.maxsize:
+            writer.count_dropped()  # as a full writer queue would: never block the loop
+            return
+        self._queue.append(dict(event))  # a copy: listeners get the original
+        if not self._scheduled:
+            self._scheduled = True
+            writer.submit(partial(self._drain, log_, store), critical=True)
+
+    def _drain(self, log_: EventLog, store: Store) -> None:
+        """Writer thread: record every queued event."""
+        self._scheduled = False  # first: an event queued from now on gets a new job
+        queue = self._queue
+        texts: list[str] = []
+        rows: list[EventRow] = []
+        sessions: list[dict[str, Any]] = []
+        while queue:
+            ev = queue.popleft()
+            try:
+                text = dumps(ev)
+                row = session_row(ev)
+                if row is not None:
+                    sessions.append(session_columns(row))
+            except (TypeError, ValueError):
+                log.exception("event not recorded: %r", ev.get("event_type"))
+                continue
+            texts.append(text)
+            rows.append((ev.get("timestamp"), ev.get("event_type"), ev.get("session_id"),
+                         ev.get("service"), ev.get("src_ip"), text))
+        if rows:
+            log_.append_lines(texts)
+            store.write_batch_now(rows, merge_session_rows(sessions))

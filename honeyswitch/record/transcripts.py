@@ -26,7 +26,7 @@ import os
 import re
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ _STREAM_SET = frozenset(STREAMS)
 _SAFE_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}")
 
 Record = tuple[float, str | None, Any]  # (t, stream, bytes) or (t, None, mark/header dict)
+Meta = Mapping[str, Any] | Callable[[], Mapping[str, Any]]
 
 
 class TranscriptStore:
@@ -70,16 +71,17 @@ class TranscriptStore:
 
     def path_for(self, session_id: str) -> Path:
         """Where ``session_id``'s transcript goes; ValueError for an unsafe id."""
-        if not _SAFE_ID.fullmatch(session_id):
-            raise ValueError(f"session id {session_id!r} cannot name a transcript file")
+        _check_id(session_id)
         return self.dir / f"{session_id}.jsonl"
 
-    def open(self, session_id: str, meta: Mapping[str, Any]) -> Transcript:
+    def open(self, session_id: str, meta: Meta) -> Transcript:
         """A transcript for a new session.  ``meta`` goes into the header; give it
         session_id, service, src_ip, src_port, dest_ip, dest_port, main and honeypot
-        (backend URLs), state, and optionally main_port / honeypot_port for pcap."""
-        self.path_for(session_id)  # fail now, not at persist()
-        return Transcript(self, session_id, dict(meta))
+        (backend URLs), state, and optionally main_port / honeypot_port for pcap.  It may
+        be a function returning them, called only if the transcript is persisted (most
+        sessions never are)."""
+        _check_id(session_id)  # fail now, not at persist()
+        return Transcript(self, session_id, meta if callable(meta) else dict(meta))
 
     def flush(self, timeout: float | None = None) -> bool:
         return self.writer.flush(timeout)
@@ -94,10 +96,10 @@ class TranscriptStore:
 class Transcript:
     """The records of one session; see the module docstring."""
 
-    def __init__(self, store: TranscriptStore, session_id: str, meta: dict[str, Any]) -> None:
+    def __init__(self, store: TranscriptStore, session_id: str, meta: Meta) -> None:
         self.store = store
         self.session_id = session_id
-        self.meta = meta
+        self._meta = meta
         self.path: Path | None = None  # set by persist()
         self.closed = False
         self.dropped_records = 0
@@ -109,6 +111,12 @@ class Transcript:
         self._out: deque[Record] | None = None  # records waiting for the writer
         self._written = 0  # estimated bytes of the file so far
         self._scheduled = False  # a drain job is queued
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        if callable(self._meta):
+            self._meta = dict(self._meta())
+        return self._meta  # type: ignore[return-value]
 
     @property
     def persisted(self) -> bool:
@@ -247,6 +255,11 @@ class Transcript:
                 view = view[os.write(fd, view):]
         finally:
             os.close(fd)
+
+
+def _check_id(session_id: str) -> None:
+    if not _SAFE_ID.fullmatch(session_id):
+        raise ValueError(f"session id {session_id!r} cannot name a transcript file")
 
 
 def _cost(rec: Record) -> int:

@@ -11,11 +11,17 @@ The queue is bounded: when it is full an ordinary job is dropped and counted rat
 make the loop wait (losing an event line is better than freezing every client).  Jobs
 submitted with ``critical=True`` (blacklist changes, transcript drains, closing files) are
 never dropped; they are few and small.
+
+Woken from an empty queue, the thread first *lingers* (``linger`` seconds, unless a
+flush or close is waiting) so that one batch, and so one SQLite commit and one write to
+the event log, carries the records of many sessions: a commit costs about as much as a
+few dozen rows.
 """
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +30,7 @@ log = logging.getLogger(__name__)
 
 Job = Callable[[], Any]
 MAX_BATCH = 1024  # jobs between two batch hooks, so a busy queue still commits often
+LINGER = 0.05  # seconds the thread waits for more jobs after waking from an empty queue
 
 
 class _Marker:
@@ -38,14 +45,17 @@ class _Marker:
 class Writer:
     """One thread that runs write jobs in submission order."""
 
-    def __init__(self, maxsize: int = 100_000, name: str = "honeyswitch-writer") -> None:
+    def __init__(self, maxsize: int = 100_000, name: str = "honeyswitch-writer",
+                 linger: float = LINGER) -> None:
         self.maxsize = maxsize
+        self.linger = linger
         self.dropped = 0  # ordinary jobs refused because the queue was full
         self.errors = 0  # jobs or hooks that raised
         self._items: deque[Job | _Marker] = deque()
         self._cond = threading.Condition(threading.Lock())
         self._hooks: list[Job] = []
         self._closed = False
+        self._urgent = 0  # flush markers queued: no lingering while any waits
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -67,6 +77,11 @@ class Writer:
                 # every job would hand the GIL back and forth once per event.
                 self._cond.notify()
         return True
+
+    def count_dropped(self, n: int = 1) -> None:
+        """Count records a producer dropped itself (its own queue was full)."""
+        with self._cond:
+            self.dropped += n
 
     def add_batch_hook(self, hook: Job) -> None:
         """Run ``hook`` on the writer thread after every batch of jobs."""
@@ -100,6 +115,7 @@ class Writer:
             if self._closed and not self._thread.is_alive():
                 return True
             self._items.append(marker)
+            self._urgent += 1
             self._cond.notify()
         return marker.done.wait(timeout)
 
@@ -120,6 +136,8 @@ class Writer:
             with self._cond:
                 while not self._items and not self._closed:
                     self._cond.wait()
+                if self.linger > 0:
+                    self._linger()
                 if not self._items:
                     break  # closed and drained
                 n = min(len(self._items), MAX_BATCH)
@@ -128,12 +146,23 @@ class Writer:
             for job in batch:
                 if isinstance(job, _Marker):
                     markers.append(job)
+                    with self._cond:
+                        self._urgent -= 1
                 else:
                     self._call(job)
             self._run_hooks()
             for marker in markers:
                 marker.done.set()
         self._run_hooks()
+
+    def _linger(self) -> None:
+        """With the lock held: wait a little for more jobs (a flush or close cuts it short)."""
+        deadline = time.monotonic() + self.linger
+        while not self._closed and not self._urgent and len(self._items) < MAX_BATCH:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self._cond.wait(left)
 
     def _run_hooks(self) -> None:
         with self._cond:

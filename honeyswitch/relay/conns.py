@@ -46,8 +46,9 @@ class StreamConn(asyncio.Protocol):
         self.reading_paused = False  # what the session wants
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop and asyncio both set TCP_NODELAY on every TCP transport they make
+        # (tests/relay/test_mirror.py checks it): no setsockopt of our own per connection.
         self.transport = transport  # type: ignore[assignment]  # uvloop's are not subclasses
-        sockets.tune(transport)
 
     def data_received(self, data: bytes) -> None:
         if self.sink is not None:

@@ -41,11 +41,17 @@ class ClientConn(StreamConn):
 
 
 async def listen(
-    service: ServiceConfig, accept: Acceptor, *, reuse_port: bool = False
+    service: ServiceConfig, accept: Acceptor, *, reuse_port: bool = False,
+    socks: list[socket.socket] | None = None,
 ) -> list[asyncio.Server]:
-    """Start a server on each of the service's listen addresses."""
+    """Start a server on each of the service's listen addresses (or on ``socks``, bound
+    already: a worker's share of a reuseport group, one per address)."""
     loop = asyncio.get_running_loop()
     servers: list[asyncio.Server] = []
+    if socks is not None:
+        for sock in socks:
+            servers.append(await loop.create_server(lambda: ClientConn(service, accept), sock=sock, backlog=1024))
+        return servers
     for host, port in service.listen:
         where: dict[str, Any] = {"host": host, "port": port, "reuse_address": True, "reuse_port": reuse_port}
         try:

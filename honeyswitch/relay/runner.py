@@ -40,12 +40,12 @@ from ..core.types import (
     WriteResumed,
 )
 from ..detect.base import StreamInspector
-from ..tasks import spawn
 from .backends import Peer, open_backend
 from .conns import Conn
 
 log = logging.getLogger(__name__)
 CLIENT, MAIN, HONEYPOT = End.CLIENT, End.MAIN, End.HONEYPOT
+_STREAM = {end: end.value for end in End}  # transcript stream names (Enum.value is slow)
 
 
 class Transcript(Protocol):
@@ -90,6 +90,7 @@ class SessionRunner:
         self.conns: dict[End, Conn] = {CLIENT: client}
         self._closed: set[End] = set()
         self._connecting: dict[End, asyncio.Task[None]] = {}
+        self._timed_out: set[End] | None = None  # connects cancelled by their timeout
         # Callbacks of a backend that arrive before its connect call has returned
         # (data can follow connection_made in the same loop turn): fed after Opened.
         self._early: dict[End, list[Event]] = {}
@@ -97,6 +98,7 @@ class SessionRunner:
         self._queue: deque[Event] = deque()
         self._busy = False
         self.finished = False
+        self.event_fields: dict[str, Any] | None = None  # the context's cache of the session's event fields
         self.transcript = ctx.open_transcript(self)
 
     # ------------------------------------------------------------- lifecycle
@@ -130,18 +132,18 @@ class SessionRunner:
         if end in self._closed:
             return
         if self._early and end in self._early:
-            self.transcript.add(end.value, data)
+            self.transcript.add(_STREAM[end], data)
             self._early[end].append(DataReceived(end, data, self._loop.time()))
             return
         self.last_activity = now = self._loop.time()
         if end is CLIENT:
             # Recorded after the core has seen it: a switch this chunk triggers (inline
             # detection) is marked before it, as the chunk only went to the honeypot.
-            self._feed(DataReceived(end, data, now))
+            self._feed_data(end, data, now)
             self.transcript.add("client", data)
         else:
-            self.transcript.add(end.value, data)
-            self._feed(DataReceived(end, data, now))
+            self.transcript.add(_STREAM[end], data)
+            self._feed_data(end, data, now)
 
     def on_eof(self, end: End) -> None:
         if end not in self._closed:
@@ -184,11 +186,31 @@ class SessionRunner:
         self._busy = True
         try:
             self._run(self.session.handle(event))
-            while self._queue and not self.finished:
-                self._run(self.session.handle(self._queue.popleft()))
-            self._queue.clear()
+            if self._queue:
+                self._run_queued()
         finally:
             self._busy = False
+
+    def _feed_data(self, end: End, data: bytes, now: float) -> None:
+        """:meth:`_feed` of ``DataReceived(end, data, now)``, the event built only if it
+        has to wait (the hot path: one call per chunk)."""
+        if self.finished:
+            return
+        if self._busy:
+            self._queue.append(DataReceived(end, data, now))
+            return
+        self._busy = True
+        try:
+            self._run(self.session.data(end, data, now))
+            if self._queue:
+                self._run_queued()
+        finally:
+            self._busy = False
+
+    def _run_queued(self) -> None:
+        while self._queue and not self.finished:
+            self._run(self.session.handle(self._queue.popleft()))
+        self._queue.clear()
 
     def _run(self, commands: list[Command]) -> None:
         for cmd in commands:
@@ -243,19 +265,41 @@ class SessionRunner:
     def _connect(self, end: End) -> None:
         backend = self.service.main if end is MAIN else self.service.honeypot
         self._early[end] = []
-        self._connecting[end] = spawn(self._open(end, backend), name=f"connect:{self.id}:{end.value}")
+        # The runner keeps the task (in _connecting) until it is done, so it is neither
+        # collected early nor needs tasks.spawn's bookkeeping; _open handles its errors.
+        self._connecting[end] = self._loop.create_task(self._open(end, backend))
+
+    def _connect_timed_out(self, end: End) -> None:
+        if (task := self._connecting.get(end)) is not None:
+            if self._timed_out is None:
+                self._timed_out = set()
+            self._timed_out.add(end)
+            task.cancel()
 
     async def _open(self, end: End, backend: Any) -> None:
         high = self.service.policy.honeypot_buffer if end is HONEYPOT else None
+        # A timer handle, not asyncio.timeout(): one call_later, no context manager.
+        timer = self._loop.call_later(self.service.connect_timeout, self._connect_timed_out, end)
         try:
-            async with asyncio.timeout(self.service.connect_timeout):  # no extra task, unlike wait_for
-                conn = await open_backend(backend, self, end, self.peer, write_high=high)
-        except (TimeoutError, OSError, ValueError) as exc:
+            conn = await open_backend(backend, self, end, self.peer, write_high=high)
+        except asyncio.CancelledError:
+            if self._timed_out is None or end not in self._timed_out:
+                raise  # the session closed this end while it was connecting
+            reason = "connect timeout"
+        except (OSError, ValueError) as exc:
+            reason = "connect timeout" if isinstance(exc, TimeoutError) else (str(exc) or type(exc).__name__)
+        except Exception as exc:
+            log.exception("session %s: connecting %s failed", self.id, end.value)
+            reason = str(exc) or type(exc).__name__
+        else:
+            reason = ""
+        finally:
+            timer.cancel()
+        if reason:
             self._connecting.pop(end, None)
             self._early.pop(end, None)
-            reason = "connect timeout" if isinstance(exc, asyncio.TimeoutError) else str(exc)
             self._closed.add(end)
-            self._feed(OpenFailed(end, reason or type(exc).__name__))
+            self._feed(OpenFailed(end, reason))
             return
         self._connecting.pop(end, None)
         early = self._early.pop(end, [])

@@ -8,16 +8,6 @@ import struct
 _LINGER_RST = struct.pack("ii", 1, 0)
 
 
-def tune(transport: asyncio.BaseTransport) -> None:
-    """Low latency for small requests: no Nagle delay on relayed TCP connections."""
-    sock = transport.get_extra_info("socket")
-    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
-
-
 def reset(transport: asyncio.BaseTransport) -> None:
     """Close with a TCP RST: SO_LINGER 0 makes close() send RST instead of FIN."""
     sock = transport.get_extra_info("socket")

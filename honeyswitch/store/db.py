@@ -13,18 +13,19 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from ..events import iso_timestamp
 from ..record.escape import dumps
 from ..record.writer import Writer
-from .schema import SESSION_COLUMNS, migrate
+from .schema import LIFECYCLE_EVENTS, PARTIAL_EVENT_INDEX, SESSION_COLUMNS, migrate
 
 BUSY_TIMEOUT_MS = 5000
 _EVENT_SQL = ("INSERT INTO events (ts, event_type, session_id, service, src_ip, json) "
               "VALUES (?, ?, ?, ?, ?, ?)")
+EventRow = tuple[Any, ...]  # (ts, event_type, session_id, service, src_ip, json)
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -66,20 +67,8 @@ class Store:
         """Queue an insert-or-update of a sessions row; only the given columns change.
 
         Raises ValueError at once for a missing session_id or an unknown column."""
-        # NOT NULL columns given as None keep what they have (or their default).
-        row = {k: v for k, v in row.items() if not (v is None and k in ("switched", "score"))}
-        cols = tuple(row)
-        if "session_id" not in row:
-            raise ValueError("session row needs a session_id")
-        unknown = [c for c in cols if c not in SESSION_COLUMNS]
-        if unknown:
-            raise ValueError(f"unknown session column(s): {', '.join(unknown)}")
-        values = tuple(_column_value(c, row[c]) for c in cols)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != "session_id")
-        sql = (f"INSERT INTO sessions ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
-               + (f" ON CONFLICT (session_id) DO UPDATE SET {updates}" if updates
-                  else " ON CONFLICT (session_id) DO NOTHING"))
-        return self.writer.submit(lambda: self._execute(sql, values))
+        clean = session_columns(row)
+        return self.writer.submit(lambda: self._execute(*_upsert(clean)))
 
     def submit_sql(self, sql: str, params: tuple[Any, ...] = (), *, critical: bool = False,
                    done: Callable[[], None] | None = None) -> bool:
@@ -144,6 +133,25 @@ class Store:
         """On the writer thread: insert an event already serialised as ``text``."""
         self._insert_event(event, text)
 
+    def write_batch_now(self, events: list[EventRow], sessions: Iterable[dict[str, Any]]) -> None:
+        """On the writer thread: insert event rows and upsert session rows (each checked
+        by :func:`session_columns`; one per session, see :func:`merge_session_rows`) in
+        one short transaction, a prepared statement per shape of row."""
+        if not self._write.in_transaction:
+            self._write.execute("BEGIN IMMEDIATE")
+        if events:
+            self._write.executemany(_EVENT_SQL, events)
+        shapes: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        for row in sessions:
+            if type(row.get("started")) in _EPOCH_TYPES or type(row.get("ended")) in _EPOCH_TYPES:
+                values = tuple(_column_value(c, v) for c, v in row.items())
+            else:
+                values = tuple(row.values())  # times already ISO text (from events): as they are
+            shapes.setdefault(tuple(row), []).append(values)
+        for cols, rows in shapes.items():
+            self._write.executemany(_upsert_sql(cols), rows)
+        self._commit()  # short: other processes' writers wait on this lock
+
     def _commit(self) -> None:
         try:
             if self._write.in_transaction:
@@ -176,6 +184,10 @@ class Store:
             if value is not None:
                 where.append(f"{col} = ?")
                 params.append(value)
+        if session_id is None and event_type is not None and event_type not in LIFECYCLE_EVENTS:
+            # The events_type/events_src indexes leave out the session lifecycle events
+            # (most of the table); SQLite uses them only if the query names their condition.
+            where.append(PARTIAL_EVENT_INDEX)
         sql = "SELECT json FROM events"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -196,6 +208,53 @@ class Store:
         """Changes when another connection (process, or our writer) commits."""
         with self._read_lock:
             return int(self._read.execute("PRAGMA data_version").fetchone()[0])
+
+
+def session_columns(row: Mapping[str, Any]) -> dict[str, Any]:
+    """``row`` checked for the sessions table (ValueError for a missing session_id or an
+    unknown column), without NOT NULL columns given as None (they keep what they have)."""
+    clean = {k: v for k, v in row.items() if not (v is None and k in ("switched", "score"))}
+    if "session_id" not in clean:
+        raise ValueError("session row needs a session_id")
+    unknown = [c for c in clean if c not in SESSION_COLUMNS]
+    if unknown:
+        raise ValueError(f"unknown session column(s): {', '.join(unknown)}")
+    return clean
+
+
+def merge_session_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows checked by :func:`session_columns`, one per session: upserting a session's
+    rows in order sets what upserting their merge (later values win) sets."""
+    merged: dict[Any, dict[str, Any]] = {}
+    for row in rows:
+        sid = row["session_id"]
+        if (have := merged.get(sid)) is None:
+            merged[sid] = row
+        else:
+            merged[sid] = {**have, **row}
+    return list(merged.values())
+
+
+_UPSERT_SQL: dict[tuple[str, ...], str] = {}
+
+
+def _upsert_sql(cols: tuple[str, ...]) -> str:
+    sql = _UPSERT_SQL.get(cols)
+    if sql is None:
+        updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != "session_id")
+        sql = (f"INSERT INTO sessions ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+               + (f" ON CONFLICT (session_id) DO UPDATE SET {updates}" if updates
+                  else " ON CONFLICT (session_id) DO NOTHING"))
+        if len(_UPSERT_SQL) < 256:
+            _UPSERT_SQL[cols] = sql
+    return sql
+
+
+def _upsert(row: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+    return _upsert_sql(tuple(row)), tuple(_column_value(c, v) for c, v in row.items())
+
+
+_EPOCH_TYPES = frozenset((int, float))
 
 
 def _column_value(column: str, value: Any) -> Any:

@@ -10,6 +10,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 
+# Every session writes a session_start and a session_end event: the by-type and by-source
+# indexes leave them out (their queries find them by scanning the newest rows, or by
+# session_id), which halves the index work of each event insert.
+LIFECYCLE_EVENTS = ("session_start", "session_end")
+PARTIAL_EVENT_INDEX = f"event_type NOT IN ({', '.join(repr(t) for t in LIFECYCLE_EVENTS)})"
+
 MIGRATIONS: list[str] = [
     # 1: events, sessions, blacklist
     """
@@ -69,6 +75,13 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX incidents_last ON incidents (last);
     CREATE INDEX incidents_src ON incidents (src_ip);
+    """,
+    # 3: the events_type and events_src indexes without the session lifecycle events
+    f"""
+    DROP INDEX events_type;
+    DROP INDEX events_src;
+    CREATE INDEX events_type ON events (event_type, id) WHERE {PARTIAL_EVENT_INDEX};
+    CREATE INDEX events_src ON events (src_ip, id) WHERE {PARTIAL_EVENT_INDEX};
     """,
 ]
 

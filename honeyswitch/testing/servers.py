@@ -36,7 +36,7 @@ class TestServer:
         self.handler = handler
         self.host = host
         self.conns: list[ConnRecord] = []
-        self.server: asyncio.AbstractServer | None = None
+        self.server: asyncio.Server | None = None
         self.connected = asyncio.Event()
 
     async def start(self, port: int = 0) -> TestServer:

@@ -541,3 +541,18 @@ def test_events_after_closed_are_ignored() -> None:
     )
     assert pb.session.state is State.CLOSED
     assert pb.session.serving is None
+
+
+def test_data_is_handle_of_data_received() -> None:
+    """Session.data, the relay's per-chunk call, does what handle(DataReceived) does."""
+    from honeyswitch.core.types import End, Opened
+
+    script = [(End.CLIENT, b"GET / HTTP/1.1\r\n\r\n", 1.0), (End.MAIN, b"HTTP/1.1 200 OK\r\n", 1.1),
+              (End.HONEYPOT, b"HTTP/1.1 200 OK\r\nX", 1.2), (End.MAIN, b"Y", 1.3), (End.CLIENT, b"bye", 1.4)]
+    a, b = Session(SessionPolicy()), Session(SessionPolicy())
+    assert a.start() == b.start()
+    for end in (End.MAIN, End.HONEYPOT):
+        assert a.handle(Opened(end)) == b.handle(Opened(end))
+    for end, data, at in script:
+        assert a.data(end, data, at) == b.handle(DataReceived(end, data, at))
+    assert (a.main_sent, a.hp_received, a.client_received) == (b.main_sent, b.hp_received, b.client_received)

@@ -111,3 +111,24 @@ async def test_main_down_resets_the_client(tmp_path, make_server):
         assert data == b""
         failure = await events.wait_for("backend_failure")
     assert failure["end"] == "main"
+
+
+async def test_relayed_tcp_connections_have_nodelay(tmp_path, make_server):
+    """The relay sets no socket options of its own per connection: it relies on uvloop
+    and asyncio setting TCP_NODELAY on every TCP transport (no Nagle delay on small
+    requests).  This checks they still do, on the client's and both backends' legs."""
+    import socket
+
+    main = await make_server(servers.echo())
+    honeypot = await make_server(servers.echo())
+    cfg = make_config(tmp_path, [{"name": "echo", "main": main.url, "honeypot": honeypot.url}])
+    async with running(cfg) as (app, events):
+        reader, writer = await connect(app)
+        writer.write(b"ping")
+        assert await asyncio.wait_for(reader.readexactly(4), 5) == b"ping"
+        (runner,) = list(app.registry)
+        for conn in runner.conns.values():
+            sock = conn.transport.get_extra_info("socket")
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        writer.close()
+        await events.wait_for("session_end")

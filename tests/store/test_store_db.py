@@ -12,7 +12,7 @@ import pytest
 from honeyswitch.events import make_event
 from honeyswitch.record.writer import Writer
 from honeyswitch.store import schema
-from honeyswitch.store.db import Store
+from honeyswitch.store.db import Store, merge_session_rows, session_columns
 
 SESSION = {"session_id": "s1", "service": "web", "src_ip": "198.51.100.7", "src_port": 4000,
            "dest_ip": "203.0.113.1", "dest_port": 80}
@@ -129,3 +129,78 @@ def test_shared_writer(tmp_path: Path) -> None:
     assert not w.closed
     w.close()
     assert [e["event_type"] for e in Store(tmp_path / "hs.db").events()] == ["daemon_start"]
+
+
+def test_merged_session_rows_set_what_the_rows_in_order_set(tmp_path: Path) -> None:
+    rows = [
+        session_columns({**SESSION, "started": "2026-11-25T19:00:00.000000+00:00", "state": "mirror"}),
+        session_columns({"session_id": "s2", "started": "2026-11-25T19:00:01.000000+00:00", "state": "direct"}),
+        session_columns({"session_id": "s1", "switched": True, "score": None}),
+        session_columns({"session_id": "s1", "ended": 1795633200.0, "state": "honeypot", "score": 130.5}),
+    ]
+    merged = merge_session_rows(rows)
+    assert [r["session_id"] for r in merged] == ["s1", "s2"]
+    one_by_one, batched = Store(tmp_path / "a.db"), Store(tmp_path / "b.db")
+    for row in rows:
+        one_by_one.upsert_session(row)
+    one_by_one.flush()
+    batched.writer.submit(lambda: batched.write_batch_now([], merged))
+    batched.flush()
+    for sid in ("s1", "s2"):
+        assert one_by_one.session(sid) == batched.session(sid)
+    row = batched.session("s1")
+    assert row is not None and row["switched"] is True and row["state"] == "honeypot"
+    assert row["ended"] == "2026-11-25T19:00:00.000000+00:00" and row["src_port"] == 4000
+    one_by_one.close()
+    batched.close()
+
+
+def test_session_columns_are_checked() -> None:
+    with pytest.raises(ValueError, match="session_id"):
+        session_columns({"state": "x"})
+    with pytest.raises(ValueError, match="unknown"):
+        session_columns({"session_id": "a", "nope": 1})
+    assert session_columns({"session_id": "a", "score": None, "switched": None, "reason": None}) == {
+        "session_id": "a", "reason": None}
+
+
+def test_type_and_source_queries_use_the_partial_indexes(tmp_path: Path) -> None:
+    store = Store(tmp_path / "hs.db")
+    for i in range(30):
+        s = {**SESSION, "session_id": f"s{i}"}
+        store.add_event(make_event("session_start", s, state="mirror"))
+        if i % 10 == 0:
+            store.add_event(make_event("alert", s, detector="signature", score=1.0, reason=str(i)))
+        store.add_event(make_event("session_end", s, state="mirror"))
+    store.flush()
+    assert [e["reason"] for e in store.events(event_type="alert")] == ["0", "10", "20"]
+    assert [e["reason"] for e in store.events(event_type="alert", src_ip="198.51.100.7", limit=2)] == ["10", "20"]
+    assert store.events(event_type="alert", src_ip="192.0.2.1") == []
+    assert [e["session_id"] for e in store.events(event_type="session_end", limit=2)] == ["s28", "s29"]
+    assert len(store.events(session_id="s10")) == 3
+    assert [e["reason"] for e in store.events(session_id="s10", event_type="alert")] == ["10"]
+    index = "event_type NOT IN ('session_start', 'session_end')"
+    plans = {
+        "type": f"SELECT json FROM events WHERE event_type = ? AND {index} ORDER BY id DESC LIMIT 5",
+        "src": f"SELECT json FROM events WHERE event_type = ? AND src_ip = ? AND {index} ORDER BY id DESC LIMIT 5",
+    }
+    args = {"type": ("alert",), "src": ("alert", "198.51.100.7")}
+    for name, sql in plans.items():
+        plan = " ".join(str(r) for r in store._read.execute("EXPLAIN QUERY PLAN " + sql, args[name]).fetchall())
+        assert "USING INDEX events_" in plan, plan
+    lifecycle = store.query("SELECT count(*) AS n FROM events INDEXED BY events_type WHERE event_type = 'alert' "
+                            f"AND {index}")
+    assert lifecycle == [{"n": 3}]
+    store.close()
+
+
+def test_a_version_2_database_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert schema.migrate(conn, schema.MIGRATIONS[:2]) == 2
+    conn.execute("INSERT INTO events (ts, event_type, src_ip, json) VALUES ('t', 'alert', '192.0.2.1', '{\"a\":1}')")
+    conn.close()
+    store = Store(path)
+    assert store.version == len(schema.MIGRATIONS) == 3
+    assert store.events(event_type="alert", src_ip="192.0.2.1") == [{"a": 1}]
+    store.close()

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..base import Alert, FlowInfo
-from .engine import Engine
+from .engine import Engine, Group
 from .http import HttpRequestParser
 from .match import MatchOptions
 from .profile import DirectionProfile, build_profile
@@ -68,6 +68,7 @@ class SignatureDetector:
                                           self.limits.pcre_window_ungated,
                                           gate=pcre_gate)
         self._profiles: dict[tuple[str, tuple[int, ...], bool], DirectionProfile] = {}
+        self._stream_groups: dict[tuple[str, tuple[int, ...], bool], Group] = {}
 
     @property
     def rules(self) -> tuple[Rule, ...]:
@@ -88,6 +89,16 @@ class SignatureDetector:
             prof = build_profile(self.engine.rules, proto, server_ports, to_server)
             self._profiles[key] = prof
         return prof
+
+    def stream_group(self, proto: str, server_ports: tuple[int, ...], to_server: bool) -> Group:
+        """The stream prefilter for one direction of a service (cached by rule set)."""
+        key = (proto, server_ports, to_server)
+        group = self._stream_groups.get(key)
+        if group is None:
+            prof = self.profile(proto, server_ports, to_server)
+            group = self.engine.stream_subgroup(to_server, prof.allowed | frozenset(prof.per_session))
+            self._stream_groups[key] = group
+        return group
 
     def make_alert(self, rule: Rule, to_server: bool) -> Alert:
         details = {"sid": rule.sid, "rev": rule.rev, "gid": rule.gid, "msg": rule.msg,

@@ -15,12 +15,21 @@ kind.  Applicability to a service (protocol, ports, direction) is checked afterw
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from . import buffers as B
+from .pieces import Layout, place_occurrences, scan_pieces
 from .prefilter import Prefilter, make_prefilter
 from .rule import Rule
+
+log = logging.getLogger(__name__)
+
+# A chunk of several pieces is scanned once with a callback per literal occurrence, as
+# long as there are at most this many (then once per piece, one callback per literal).
+OCCURRENCES_BASE = 32
+OCCURRENCES_PER_PIECE = 4
 
 
 @dataclass(slots=True)
@@ -32,12 +41,31 @@ class Group:
     overlap: int  # bytes of already-scanned stream to rescan (longest literal - 1)
     # literal id -> ((level, rule ids), ...): HTTP rules by when they are evaluated
     by_level: tuple[tuple[tuple[int, tuple[int, ...]], ...], ...] = ()
+    lengths: tuple[int, ...] = ()  # literal id -> its length
 
     def scan(self, data: bytes) -> set[int]:
         found: set[int] = set()
         for lit in self.prefilter.scan(data):
             found.update(self.rules_of[lit])
         return found
+
+    def place(self, layout: Layout, tail: bytes, data: bytes) -> list[list[int]]:
+        """The literals in each piece's region of ``data`` (see :mod:`.pieces`).
+
+        One piece: one scan of ``tail + data``.  More: one scan of the whole chunk that
+        reports every occurrence (``data`` in place; the tail joined to the first
+        ``overlap`` bytes only, which holds every literal that starts in the tail), or,
+        past a few occurrences per piece, one scan per piece.
+        """
+        if layout.count == 1:
+            return [list(self.prefilter.scan(tail + data if tail else data))]
+        limit = OCCURRENCES_BASE + OCCURRENCES_PER_PIECE * layout.count
+        found: list[tuple[int, int]] = []
+        ok = not tail or self.prefilter.occurrences(tail + data[: self.overlap], found,
+                                                     -len(tail), limit)
+        if ok and self.prefilter.occurrences(data, found, 0, limit):
+            return place_occurrences(layout, found, self.lengths)
+        return scan_pieces(layout, tail, data, self.prefilter.scan)
 
     def scan_by_level(self, data: bytes, into: dict[int, set[int]]) -> None:
         """Add the rules whose literal occurs in ``data`` to ``into[level]``."""
@@ -49,7 +77,10 @@ class Group:
                     into[level] = set(ids)
 
 
-def build_group(rules: Sequence[Rule], ids: Sequence[int], engine: str) -> Group:
+def build_group(rules: Sequence[Rule], ids: Sequence[int], engine: str,
+                overlap: int | None = None) -> Group:
+    """A prefilter over the literals of ``rules[ids]``; ``overlap`` defaults to the
+    longest literal's length - 1."""
     literal_ids: dict[tuple[bytes, bool], int] = {}
     members: list[list[int]] = []
     for rid in ids:
@@ -61,7 +92,8 @@ def build_group(rules: Sequence[Rule], ids: Sequence[int], engine: str) -> Group
             members.append([])
         members[literal_ids[key]].append(rid)
     keys = list(literal_ids)
-    overlap = max((len(k[0]) for k in keys), default=1) - 1
+    if overlap is None:
+        overlap = max((len(k[0]) for k in keys), default=1) - 1
     by_level = []
     for m in members:
         levels: dict[int, list[int]] = {}
@@ -69,7 +101,7 @@ def build_group(rules: Sequence[Rule], ids: Sequence[int], engine: str) -> Group
             levels.setdefault(rules[rid].level, []).append(rid)
         by_level.append(tuple((lvl, tuple(ids)) for lvl, ids in levels.items()))
     return Group(make_prefilter(keys, engine), tuple(tuple(m) for m in members), overlap,
-                 tuple(by_level))
+                 tuple(by_level), tuple(len(k[0]) for k in keys))
 
 
 class Engine:
@@ -84,6 +116,9 @@ class Engine:
         self.order_key = [r.order * len(self.rules) + i for i, r in enumerate(self.rules)]
         self.http: dict[str, Group] = {}
         self.http_unfiltered: dict[int, tuple[int, ...]] = {}
+        self._stream_ids: dict[bool, frozenset[int]] = {}
+        self._subgroups: dict[tuple[bool, frozenset[int]], Group] = {}
+        self._prefilter = prefilter
         self._place(prefilter)
 
     def _place(self, prefilter: str) -> None:
@@ -104,6 +139,7 @@ class Engine:
                     target[direction].append(rid)
         for direction in (True, False):
             self.stream[direction] = build_group(self.rules, stream_ids[direction], prefilter)
+            self._stream_ids[direction] = frozenset(stream_ids[direction])
             free = stream_free[direction]
             self.stream_unfiltered[direction] = tuple(r for r in free if not self.rules[r].packet)
             self.packet_unfiltered[direction] = tuple(r for r in free if self.rules[r].packet)
@@ -114,6 +150,32 @@ class Engine:
         for buf in self.http:
             by_level.setdefault(B.LEVELS[buf], []).append(buf)
         self._http_by_level = {level: tuple(bufs) for level, bufs in by_level.items()}
+
+    def stream_subgroup(self, direction: bool, applicable: frozenset[int]) -> Group:
+        """The stream prefilter of one direction restricted to the ``applicable`` rules.
+
+        A service sees only the rules whose protocol, ports and direction fit it (about
+        half of the ET slice on a plain TCP port); a database of their literals alone
+        scans faster and reports fewer literals that its rules would drop anyway.  It
+        keeps the full group's overlap, so pieces see the same bytes.  Groups are
+        compiled on first use and shared by equal rule sets.
+        """
+        ids = self._stream_ids[direction] & applicable
+        key = (direction, ids)
+        group = self._subgroups.get(key)
+        if group is None:
+            full = self.stream[direction]
+            if ids == self._stream_ids[direction]:
+                group = full
+            else:
+                try:
+                    group = build_group(self.rules, sorted(ids), self._prefilter, full.overlap)
+                except Exception as exc:  # a database that will not compile: use the full one
+                    log.warning("stream prefilter for %d rules failed (%s); using all rules",
+                                len(ids), exc)
+                    group = full
+            self._subgroups[key] = group
+        return group
 
     def http_buffers(self, level: int) -> tuple[str, ...]:
         """Buffers completed at ``level`` that some rule has a literal in."""

@@ -32,6 +32,15 @@ class Prefilter(Protocol):
         """Ids of the literals that occur in ``data``."""
         ...
 
+    def occurrences(self, data: bytes, into: list[tuple[int, int]], shift: int,
+                    limit: int) -> bool:
+        """Append ``(id, end + shift)`` for every occurrence of a literal in ``data``.
+
+        False (``into`` then holds a partial list) if there are more than ``limit`` in
+        ``into``, or if this prefilter cannot tell occurrences.
+        """
+        ...
+
 
 def hyperscan_available() -> bool:
     return _hs is not None
@@ -63,6 +72,10 @@ class EmptyPrefilter:
     def scan(self, data: bytes) -> set[int]:
         return set()
 
+    def occurrences(self, data: bytes, into: list[tuple[int, int]], shift: int,
+                    limit: int) -> bool:
+        return True
+
 
 class HyperscanPrefilter:
     def __init__(self, literals: Sequence[tuple[bytes, bool]]) -> None:
@@ -75,6 +88,9 @@ class HyperscanPrefilter:
                          elements=len(exprs), flags=flags)
         self._scratch = _hs.Scratch(self._db)
         self._hits: set[int] = set()
+        self._exprs, self._flags = exprs, flags
+        self._every: Any = None  # the same literals without SINGLEMATCH, built on first use
+        self._every_scratch: Any = None
 
     def _on_match(self, ident: int, start: int, end: int, flags: int, ctx: object) -> None:
         self._hits.add(ident)
@@ -85,6 +101,32 @@ class HyperscanPrefilter:
         self._hits = hits = set[int]()
         self._db.scan(data, match_event_handler=self._on_match, scratch=self._scratch)
         return hits
+
+    def occurrences(self, data: bytes, into: list[tuple[int, int]], shift: int,
+                    limit: int) -> bool:
+        if not data:
+            return True
+        if self._every is None:
+            self._compile_every()
+        append = into.append
+
+        def on_match(ident: int, start: int, end: int, flags: int, ctx: object) -> bool:
+            append((ident, end + shift))
+            return len(into) > limit  # True stops the scan
+
+        try:
+            self._every.scan(data, match_event_handler=on_match, scratch=self._every_scratch)
+        except _hs.ScanTerminated:
+            return False
+        return True
+
+    def _compile_every(self) -> None:
+        flags = [f & ~_hs.HS_FLAG_SINGLEMATCH for f in self._flags]
+        db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
+        db.compile(expressions=self._exprs, ids=list(range(len(self._exprs))),
+                   elements=len(self._exprs), flags=flags)
+        self._every_scratch = _hs.Scratch(db)
+        self._every = db
 
 
 class PythonPrefilter:
@@ -112,6 +154,10 @@ class PythonPrefilter:
             if self._present(ident, data, lower):
                 hits.add(ident)
         return hits
+
+    def occurrences(self, data: bytes, into: list[tuple[int, int]], shift: int,
+                    limit: int) -> bool:
+        return False  # the caller scans piece by piece
 
     def _present(self, ident: int, data: bytes, lower: bytes) -> bool:
         lit, nocase = self._literals[ident]

@@ -21,8 +21,10 @@ from typing import TYPE_CHECKING
 
 from ..base import Alert, FlowInfo
 from . import buffers as B
+from .engine import Group
 from .http import HttpRequest, HttpRequestParser, looks_like_http
 from .match import Buffer, match_chain
+from .pieces import Layout
 from .profile import WELL_KNOWN, Side, guess_protocol, session_applies
 from .rule import Rule, Threshold
 
@@ -45,12 +47,33 @@ class _Window:
         return self.base + len(self.buf)
 
     def append(self, data: bytes, limit: int) -> None:
-        self.buf += data
-        extra = len(self.buf) - limit
-        if extra > 0:
-            del self.buf[:extra]
-            self.base += extra
-            self.pending = {r: e for r, e in self.pending.items() if e > self.base}
+        if len(data) >= limit:
+            self.base += len(self.buf) + len(data) - limit
+            self.buf = bytearray(data[len(data) - limit :])
+        else:
+            self.buf += data
+            extra = len(self.buf) - limit
+            if extra > 0:
+                del self.buf[:extra]
+                self.base += extra
+        self.prune()
+
+    def prune(self) -> None:
+        """Forget pending rules whose literal has left the window."""
+        if self.pending:
+            base = self.base
+            self.pending = {r: e for r, e in self.pending.items() if e > base}
+
+    def tail(self, size: int) -> bytes:
+        return bytes(self.buf[len(self.buf) - min(size, len(self.buf)) :])
+
+    def after(self, data: bytes, stop: int, limit: int) -> Buffer:
+        """The window as it will be once ``data[:stop]`` is appended (not applied)."""
+        keep = min(limit, len(self.buf) + stop)
+        base = self.end + stop - keep
+        if stop >= keep:
+            return Buffer(data[stop - keep : stop], base)
+        return Buffer(bytes(self.buf[len(self.buf) - (keep - stop) :]) + data[:stop], base)
 
 
 class SignatureInspector:
@@ -64,6 +87,7 @@ class SignatureInspector:
         self.proto: str | None = detector.protocols.get(flow.service) or guess_protocol(flow.dest_port)
         self.http: HttpRequestParser | None = None
         self._extra: dict[tuple[str, bool], tuple[frozenset[int], frozenset[int]]] = {}
+        self._groups: dict[tuple[str, bool], Group] = {}
         self._alerts: list[Alert] = []
         self._passed = False
         self._failed = False
@@ -138,11 +162,21 @@ class SignatureInspector:
 
     # ---------------------------------------------------------------- stream
     def _stream(self, data: bytes, to_server: bool) -> None:
-        step = max(1, self.det.limits.stream_window // 2)
-        hits: set[int] = set()
-        for start in range(0, len(data), step):
-            hits |= self._stream_piece(data[start : start + step], to_server)
         engine = self.det.engine
+        limit = self.det.limits.stream_window
+        win = self.windows[to_server]
+        group = self._stream_group(to_server)
+        layout = Layout(len(data), max(1, limit // 2), limit, group.overlap, len(win.buf))
+        placed = group.place(layout, win.tail(layout.tail), data)
+        lits = {lit for piece in placed for lit in piece}
+        unfiltered = engine.stream_unfiltered[to_server]
+        if lits or win.pending or unfiltered:
+            self._pieces(data, to_server, group, layout, placed, unfiltered)
+        else:
+            win.append(data, limit)
+        hits: set[int] = set()
+        for lit in lits:
+            hits.update(group.rules_of[lit])
         packet = hits & engine.packet_ids
         packet.update(engine.packet_unfiltered[to_server])
         if packet:
@@ -153,30 +187,67 @@ class SignatureInspector:
                     if self._verify(rule, {B.PKT: chunk}, -1):
                         self._matched(rule, to_server)
 
-    def _stream_piece(self, piece: bytes, to_server: bool) -> set[int]:
-        engine, win = self.det.engine, self.windows[to_server]
-        group = engine.stream[to_server]
-        tail = win.buf[len(win.buf) - min(group.overlap, len(win.buf)) :]
-        old_end = win.end
-        win.append(piece, self.det.limits.stream_window)
-        hits = group.scan(bytes(tail) + piece)
-        for rid in hits - engine.packet_ids:
-            win.pending[rid] = win.end
-        cands = set(win.pending)
-        cands.update(engine.stream_unfiltered[to_server])
-        if not cands:
-            return hits
-        window = Buffer(bytes(win.buf), win.base)
-        chunk: Buffer | None = None
-        for rid in self._filter(cands, to_server):
-            rule = engine.rules[rid]
-            if self._verify(rule, {B.PKT: window}, old_end - win.base):
-                self._matched(rule, to_server)
-            elif rule.anchored and old_end > 0:
-                chunk = chunk or Buffer(piece)
-                if self._verify(rule, {B.PKT: chunk}, -1):
+    def _pieces(self, data: bytes, to_server: bool, group: Group, layout: Layout,
+                placed: list[list[int]], unfiltered: tuple[int, ...]) -> None:
+        """Append ``data`` to the window and verify candidates piece by piece, as if
+        each piece were appended in turn; pieces with no candidate are skipped."""
+        engine, win, limit = self.det.engine, self.windows[to_server], layout.window
+        start_end = win.end  # stream offset of data[0]
+        packet_ids = engine.packet_ids
+        pending = win.pending
+        last = layout.count - 1
+        for k in range(layout.count):
+            ps, pe = layout.start(k), layout.stop(k)
+            lits = placed[k]
+            if not (lits or pending or unfiltered):
+                continue
+            if k == last:  # the window as it stays: append for real
+                win.pending = pending
+                win.append(data, limit)
+                base, pending = win.base, win.pending
+            else:
+                base = start_end + pe - min(limit, len(win.buf) + pe)
+                if pending:
+                    pending = {r: e for r, e in pending.items() if e > base}
+            for lit in lits:
+                for rid in group.rules_of[lit]:
+                    if rid not in packet_ids:
+                        pending[rid] = start_end + pe
+            if not (pending or unfiltered):
+                continue
+            cands = set(pending)
+            cands.update(unfiltered)
+            if k == last:
+                window = Buffer(bytes(win.buf), base)
+            else:
+                window = win.after(data, pe, limit)
+            old_end = start_end + ps
+            chunk: Buffer | None = None
+            for rid in self._filter(cands, to_server):
+                rule = engine.rules[rid]
+                if self._verify(rule, {B.PKT: window}, old_end - base):
                     self._matched(rule, to_server)
-        return hits
+                elif rule.anchored and old_end > 0:
+                    chunk = chunk or Buffer(data[ps:pe])
+                    if self._verify(rule, {B.PKT: chunk}, -1):
+                        self._matched(rule, to_server)
+        if win.end == start_end:  # the last piece had nothing to do
+            win.pending = pending
+            win.append(data, limit)
+        else:
+            win.pending = pending
+
+    def _stream_group(self, to_server: bool) -> Group:
+        """The prefilter of the rules that can apply to this direction of the session."""
+        if self.proto is None:
+            # not yet known: every rule may apply once it is (their literals stay pending)
+            return self.det.engine.stream[to_server]
+        key = (self.proto, to_server)
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = self.det.stream_group(
+                self.proto, self._server_ports(self.proto), to_server)
+        return group
 
     # ------------------------------------------------------------------ http
     def _http_event(self, level: int, req: HttpRequest) -> None:

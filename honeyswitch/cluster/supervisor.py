@@ -1,0 +1,426 @@
+"""The supervisor: ``honeyswitch run`` when ``[daemon] workers`` is more than 1.
+
+It binds every listening socket (one ``SO_REUSEPORT`` socket per worker and address),
+starts the workers as fresh processes with their sockets, serves the control API and
+the dashboard for all of them, forwards signals, and starts a worker again when one
+dies.  It relays no traffic itself.  The SQLite store and the blacklist are shared
+through the database file: a source blacklisted in one process is seen by the others at
+their next refresh (each second), and every new session checks it.
+
+Sockets stay open in the supervisor while a worker restarts, so connections the kernel
+hands to that worker's socket wait in its backlog instead of being refused.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from .. import __version__
+from ..api.control import Listener, merge_snapshots
+from ..config import Config
+from ..events import make_event
+from ..intercept.kernelset import KernelBlacklist
+from ..record.eventlog import EventLog
+from ..record.recorder import Recorder
+from ..record.writer import Writer
+from ..store.blacklist import Blacklist
+from ..store.db import Store
+from ..tasks import cancel_all, spawn
+from .channel import Channel
+from .reuseport import bind_group
+
+log = logging.getLogger(__name__)
+READY_TIMEOUT = 120.0  # rules and models load in each worker before it is ready
+STOP_GRACE = 10.0
+BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+POLL = 0.2
+
+
+class WorkerProc:
+    """One worker: its process, its channel, whether it said it is ready."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.channel: Channel | None = None
+        self.ready = asyncio.Event()
+        self.failures = 0  # exits in a row without settling (for the backoff)
+        self.started = 0.0
+        self.restart_at: float | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.proc is None else self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+class StartupError(RuntimeError):
+    """A worker could not start (its own error is on stderr)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Supervisor:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.count = config.daemon.workers
+        self.shard = config.daemon.shard
+        self.listeners: dict[str, list[list[socket.socket]]] = {}  # service -> per address -> per worker
+        self.workers = [WorkerProc(i) for i in range(self.count)]
+        self.writer: Writer | None = None
+        self.store: Store | None = None
+        self.eventlog: EventLog | None = None
+        self.blacklist: Blacklist | None = None
+        self.kernel_set: KernelBlacklist | None = None
+        self.recorder = Recorder()
+        self.api: Any = None
+        self._listeners: list[Listener] = []
+        self._stopping = asyncio.Event()
+        self._stop_reason = "stopped"
+
+    # -------------------------------------------------------------- lifecycle
+
+    async def run(self) -> None:
+        try:
+            await self.start()
+            await self._stopping.wait()
+        finally:
+            await self.stop()
+
+    async def start(self) -> None:
+        cfg = self.config
+        for path in (cfg.store_path.parent, cfg.events_path.parent, cfg.transcripts_dir):
+            path.mkdir(parents=True, exist_ok=True)
+        self._bind()
+        self.writer = Writer(name="honeyswitch-writer")
+        self.store = Store(cfg.store_path, writer=self.writer)
+        self.eventlog = EventLog(cfg.events_path, writer=self.writer)
+        self.recorder.eventlog, self.recorder.store = self.eventlog, self.store
+        self.recorder.subscribe(self._publish)
+        self.blacklist = Blacklist(self.store, cfg.blacklist, on_change=self._record)
+        for worker in self.workers:
+            self._spawn(worker)
+        await self._wait_ready()
+        if cfg.control.listen is not None:
+            from ..api.server import start_api
+
+            self.api = await start_api(ClusterControl(self), cfg.control)
+        self._install_signals()
+        self.kernel_set = KernelBlacklist.from_config(cfg.firewall, self.blacklist)
+        if self.kernel_set is not None:
+            self.kernel_set.start()
+        spawn(self._housekeeping(), name="supervisor-housekeeping")
+        for name, groups in self.listeners.items():
+            for group in groups:
+                host, port = group[0].getsockname()[:2]
+                log.info("service %s: listening on %s:%d (%d workers, shard by %s)", name, host, port,
+                         self.count, self.shard)
+        self._record(make_event("daemon_start", None, version=__version__, pid=os.getpid(),
+                                config=cfg.source, services=[s.name for s in cfg.services], worker=None))
+
+    def request_stop(self, reason: str = "stopped") -> None:
+        self._stop_reason = reason
+        self._stopping.set()
+
+    async def stop(self) -> None:
+        await cancel_all("supervisor-housekeeping")
+        self._remove_signals()
+        if self.api is not None:
+            await self.api.cleanup()
+            self.api = None
+        await self._stop_workers()
+        if self.kernel_set is not None:
+            await self.kernel_set.stop()
+        if self.eventlog is not None:
+            self._record(make_event("daemon_stop", None, reason=self._stop_reason))
+            self.eventlog.close()
+        if self.store is not None:
+            self.store.close()
+        if self.writer is not None:
+            self.writer.close()
+        self.recorder.eventlog = self.recorder.store = None
+        for groups in self.listeners.values():
+            for group in groups:
+                for sock in group:
+                    sock.close()
+        self.listeners.clear()
+
+    def bound(self, service: str) -> list[tuple[str, int]]:
+        return [tuple(g[0].getsockname()[:2]) for g in self.listeners.get(service, [])]  # type: ignore[misc]
+
+    # ---------------------------------------------------------------- workers
+
+    def _bind(self) -> None:
+        try:
+            for svc in self.config.services:
+                self.listeners[svc.name] = [
+                    bind_group(host, port, self.count, transparent=svc.intercept == "tproxy", shard=self.shard)
+                    for host, port in svc.listen
+                ]
+        except OSError as e:
+            for groups in self.listeners.values():
+                for group in groups:
+                    for sock in group:
+                        sock.close()
+            raise OSError(e.errno, f"cannot listen: {e.strerror or e}") from None
+
+    def _spawn(self, worker: WorkerProc) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        fds = {name: [group[worker.index].fileno() for group in groups] for name, groups in self.listeners.items()}
+        passed = [theirs.fileno(), *(fd for v in fds.values() for fd in v)]
+        argv = [sys.executable, "-m", "honeyswitch.cluster.child", "--config", str(self.config.source),
+                "--index", str(worker.index), "--count", str(self.count), "--shard", self.shard,
+                "--channel-fd", str(theirs.fileno()), "--listen-fds", json.dumps(fds)]
+        try:
+            worker.proc = subprocess.Popen(argv, pass_fds=passed, stdin=subprocess.DEVNULL)
+        finally:
+            theirs.close()
+        worker.started = time.monotonic()
+        worker.restart_at = None
+        worker.ready = asyncio.Event()
+        worker.channel = Channel(f"supervisor-{worker.index}", notify=functools.partial(self._on_notify, worker))
+        spawn(self._attach(worker, worker.channel, ours), name=f"supervisor-attach:{worker.index}")
+
+    async def _attach(self, worker: WorkerProc, channel: Channel, sock: socket.socket) -> None:
+        await channel.open(sock)
+        if self._listeners:
+            await self._call_one(worker, "stream", on=True)
+
+    def _on_notify(self, worker: WorkerProc, message: dict[str, Any]) -> None:
+        if message.get("ready"):
+            worker.ready.set()
+            log.info("worker %d ready (pid %s)", worker.index, worker.pid)
+        elif isinstance(event := message.get("event"), dict):
+            for listener in tuple(self._listeners):
+                try:
+                    listener(event)
+                except Exception:
+                    log.exception("event listener %r failed", listener)
+
+    async def _wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not all(w.ready.is_set() for w in self.workers):
+            for w in self.workers:
+                if not w.ready.is_set() and not w.alive():
+                    code = w.proc.returncode if w.proc is not None else 1
+                    await self._stop_workers()
+                    raise StartupError(f"worker {w.index} exited during startup (status {code})", code or 1)
+            if time.monotonic() > deadline:
+                await self._stop_workers()
+                raise StartupError(f"workers not ready within {READY_TIMEOUT:.0f}s", 1)
+            await asyncio.sleep(0.05)
+
+    async def _stop_workers(self) -> None:
+        for w in self.workers:
+            if w.alive():
+                assert w.proc is not None
+                w.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE
+        while any(w.alive() for w in self.workers) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        for w in self.workers:
+            if w.alive():
+                assert w.proc is not None
+                log.warning("worker %d did not stop within %.0fs; killing it", w.index, STOP_GRACE)
+                w.proc.kill()
+                w.proc.wait()
+            if w.channel is not None:
+                w.channel.close()
+
+    def _check_workers(self) -> None:
+        now = time.monotonic()
+        for w in self.workers:
+            if w.proc is None:
+                continue
+            if w.restart_at is not None:
+                if now >= w.restart_at:
+                    log.info("starting worker %d again", w.index)
+                    self._spawn(w)
+                continue
+            code = w.proc.poll()
+            if code is None:
+                if w.failures and now - w.started > 60:
+                    w.failures = 0  # it settled
+                continue
+            delay = BACKOFF[min(w.failures, len(BACKOFF) - 1)]
+            w.failures += 1
+            w.restart_at = now + delay
+            if w.channel is not None:
+                w.channel.close()
+            log.error("worker %d (pid %s) exited with status %s; starting it again in %.1fs",
+                      w.index, w.pid, code, delay)
+            self._record(make_event("worker_exit", None, worker=w.index, pid=w.pid, returncode=code,
+                                    restart_in=delay))
+
+    async def _housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(POLL)
+            self._check_workers()
+            if self.blacklist is not None and self.blacklist.refresh() and self.kernel_set is not None:
+                self.kernel_set.changed()  # a worker changed the blacklist
+            if self.blacklist is not None:
+                self.blacklist.expire()
+
+    # ----------------------------------------------------------- fan-out
+
+    async def call_all(self, op: str, **args: Any) -> list[tuple[int, Any]]:
+        """Ask every live worker; (index, answer) for those that answered."""
+        live = [w for w in self.workers if w.channel is not None and w.ready.is_set() and w.alive()]
+        answers = await asyncio.gather(*(self._call_one(w, op, **args) for w in live), return_exceptions=True)
+        out = []
+        for w, answer in zip(live, answers, strict=True):
+            if isinstance(answer, BaseException):
+                log.warning("worker %d did not answer %s: %s", w.index, op, answer)
+            else:
+                out.append((w.index, answer))
+        return out
+
+    async def _call_one(self, worker: WorkerProc, op: str, **args: Any) -> Any:
+        assert worker.channel is not None
+        return await worker.channel.call(op, **args)
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        first = not self._listeners
+        self._listeners.append(listener)
+        if first:
+            spawn(self.call_all("stream", on=True), name="supervisor-stream")
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+                if not self._listeners:
+                    spawn(self.call_all("stream", on=False), name="supervisor-stream")
+        return unsubscribe
+
+    # --------------------------------------------------------------- internals
+
+    def _record(self, event: dict[str, Any]) -> None:
+        self.recorder.record(event)
+        if self.kernel_set is not None and str(event.get("event_type")).startswith("blacklist_"):
+            self.kernel_set.changed()
+
+    def _publish(self, event: dict[str, Any]) -> None:
+        """The supervisor's own events (blacklist changes by the API) reach the stream too."""
+        for listener in tuple(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("event listener %r failed", listener)
+
+    def _signal_names(self) -> tuple[str, str]:
+        switch = self.config.control.switch_signal
+        return switch, ("USR2" if switch == "HUP" else "HUP")
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        switch, reload = self._signal_names()
+        try:
+            for name in (switch, reload):
+                loop.add_signal_handler(getattr(signal, "SIG" + name), self._forward, getattr(signal, "SIG" + name))
+            loop.add_signal_handler(signal.SIGTERM, self.request_stop, "SIGTERM")
+            loop.add_signal_handler(signal.SIGINT, self.request_stop, "SIGINT")
+        except (ValueError, RuntimeError):
+            log.debug("signal handlers not installed: not in the main thread")
+
+    def _remove_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for name in (*self._signal_names(), "TERM", "INT"):
+            try:
+                loop.remove_signal_handler(getattr(signal, "SIG" + name))
+            except (ValueError, RuntimeError):
+                pass
+
+    def _forward(self, sig: signal.Signals) -> None:
+        """The switch and reload signals act in every worker."""
+        if sig == getattr(signal, "SIG" + self._signal_names()[1]) and self.eventlog is not None:
+            self.eventlog.reopen()
+        for w in self.workers:
+            if w.alive():
+                assert w.proc is not None
+                w.proc.send_signal(sig)
+
+
+class ClusterControl:
+    """The control API's view of all workers (see :class:`honeyswitch.api.control.Control`)."""
+
+    def __init__(self, sup: Supervisor) -> None:
+        self.sup = sup
+
+    @property
+    def config(self) -> Config:
+        return self.sup.config
+
+    @property
+    def store(self) -> Store | None:
+        return self.sup.store
+
+    @property
+    def blacklist(self) -> Blacklist | None:
+        return self.sup.blacklist
+
+    async def health(self) -> dict[str, Any]:
+        answers = await self.sup.call_all("health")
+        counters: Counter[str] = Counter()
+        for _, a in answers:
+            counters.update(a.get("counters") or {})
+        return {"sessions": sum(int(a.get("sessions", 0)) for _, a in answers), "counters": dict(counters),
+                "workers": self.sup.count, "workers_up": len(answers)}
+
+    async def sessions(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for index, rows in await self.sup.call_all("sessions"):
+            out.extend({**row, "worker": index} for row in rows)
+        return out
+
+    async def live_session(self, session_id: str) -> dict[str, Any] | None:
+        for index, row in await self.sup.call_all("session", id=session_id):
+            if row is not None:
+                return {**row, "worker": index}
+        return None
+
+    async def switch_session(self, session_id: str, by: str, reason: str) -> bool | None:
+        for _, ok in await self.sup.call_all("switch_session", id=session_id, by=by, reason=reason):
+            if ok is not None:
+                return bool(ok)
+        return None
+
+    async def switch_client(self, ip: str, by: str, reason: str) -> list[str]:
+        return [sid for _, ids in await self.sup.call_all("switch_client", ip=ip, by=by, reason=reason)
+                for sid in ids]
+
+    async def sources(self, limit: int) -> list[dict[str, Any]]:
+        total: dict[str, float] = {}
+        for _, rows in await self.sup.call_all("sources", limit=limit):
+            for row in rows:
+                total[row["src_ip"]] = total.get(row["src_ip"], 0.0) + float(row["score"])
+        ranked = sorted(total.items(), key=lambda kv: -kv[1])[:limit]
+        return [{"src_ip": ip, "score": round(score, 3)} for ip, score in ranked]
+
+    async def ids_status(self) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for index, feeds in await self.sup.call_all("ids"):
+            for name, stats in feeds.items():
+                entry = merged.setdefault(name, {**stats, "workers": {}})
+                entry["workers"][str(index)] = stats
+        return merged
+
+    async def metrics(self) -> dict[str, Any]:
+        return merge_snapshots([snap for _, snap in await self.sup.call_all("metrics")])
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        return self.sup.subscribe(listener)
