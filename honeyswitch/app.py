@@ -183,7 +183,8 @@ class App:
         peer = Peer(new_session_id(), src_ip, src_port, dest_ip, dest_port)
         direct = self.blacklist is not None and self.blacklist.is_listed(src_ip)
         runner = SessionRunner(
-            self, service, client, peer, direct=direct, inspector=self.detection.inspector(service, peer)
+            self, service, client, peer, direct=direct, inspector=self.detection.inspector(service, peer),
+            source_score=self.detection.source_score_of(src_ip),
         )
         self.registry.add(runner)
         self.detection.session_started(runner)

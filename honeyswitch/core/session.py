@@ -92,10 +92,16 @@ class Session:
         *,
         direct: bool = False,
         inspector: StreamInspector | None = None,
+        source_score: Callable[[], float] | None = None,
     ) -> None:
         self.policy = policy
         self.state = State.DIRECT if direct else State.MIRROR
         self.inspector = inspector
+        # The client address's decayed score from earlier alerts (its other sessions,
+        # and this one's) when detectors may switch on it: a tool that opens one
+        # connection per request never gathers a high session score, but its source
+        # does, and the request that carries it over the threshold goes to the honeypot.
+        self.source_score = source_score
         self.score = 0.0
         self.main_sent = 0  # main's bytes forwarded to the client
         self.hp_received = 0  # honeypot bytes received, any state
@@ -296,15 +302,26 @@ class Session:
                     },
                 )
             )
-        if not alerts or self.score < self.policy.switch_threshold:
+        if not alerts:
             return
+        threshold = self.policy.switch_threshold
+        source = None
+        if self.score < threshold:
+            if self.source_score is None or self.state is not State.MIRROR:
+                return
+            # The source's score before these alerts (they are recorded after this
+            # returns) plus these: this session's earlier alerts are in it already.
+            source = self.source_score() + sum(a.score for a in alerts)
+            if source < threshold:
+                return
         last = alerts[-1]
         by = f"detector:{last.detector}"
+        reason = last.reason if source is None else f"source score {source:.0f}: {last.reason}"
         if not self.policy.dry_run:
-            self._switch(by, last.reason, out)
+            self._switch(by, reason, out)
         elif not self._would_switch and self.state is State.MIRROR:
             self._would_switch = True
-            out.append(Emit("would_switch", {"by": by, "reason": last.reason, "score": self.score}))
+            out.append(Emit("would_switch", {"by": by, "reason": reason, "score": self.score}))
 
     def _on_alert(self, ev: AlertRaised, out: list[Command]) -> None:
         self._alerts([Alert(ev.score, ev.detector, ev.reason, dict(ev.details))], out)

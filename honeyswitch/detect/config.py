@@ -104,7 +104,7 @@ def ids_source(r: _Reader, base: Path) -> IdsSource:
 
 
 IDS_KEYS = {"name", "format", "path", "start", "poll_interval", "csv_fields", "scores"}
-SCORING_KEYS = {"half_life", "blacklist_threshold", "incident_gap"}
+SCORING_KEYS = {"half_life", "blacklist_threshold", "incident_gap", "source_switch"}
 
 
 def scoring(r: _Reader) -> ScoringConfig:
@@ -112,6 +112,7 @@ def scoring(r: _Reader) -> ScoringConfig:
         half_life=r.number("half_life", 600.0, minimum=0.001),
         blacklist_threshold=r.number("blacklist_threshold", 200.0),
         incident_gap=r.number("incident_gap", 900.0, minimum=0.001),
+        source_switch=r.get("source_switch", bool, True),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..config import Config
@@ -81,6 +82,15 @@ class DetectionHub:
         flow = FlowInfo(service.name, peer.session_id, peer.src_ip, peer.src_port, peer.dest_ip, peer.dest_port)
         parts = [d.new_stream(flow) for d in detectors]
         return parts[0] if len(parts) == 1 else CombinedInspector(parts)
+
+    def source_score_of(self, src_ip: str) -> Callable[[], float] | None:
+        """What a session of ``src_ip`` asks when a detector alerts: its source's decayed
+        score now (None: source switching off, or the address is on the allowlist)."""
+        scoring = self.scoring
+        if not scoring.config.source_switch or scoring.allowed(src_ip):
+            return None
+        sources = scoring.sources
+        return lambda: sources.get(src_ip, time.time())
 
     def session_started(self, runner: SessionRunner) -> None:
         if not self.feeds:

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..config import ServiceConfig
@@ -77,12 +78,13 @@ class SessionRunner:
         *,
         direct: bool = False,
         inspector: StreamInspector | None = None,
+        source_score: Callable[[], float] | None = None,
     ) -> None:
         self.ctx = ctx
         self.service = service
         self.peer = peer
         self.id = peer.session_id
-        self.session = Session(service.policy, direct=direct, inspector=inspector)
+        self.session = Session(service.policy, direct=direct, inspector=inspector, source_score=source_score)
         self.started = time.time()
         self.ended: float | None = None
         self._loop = asyncio.get_running_loop()

@@ -831,3 +831,69 @@ def test_divergent_replies_make_a_bytes_switch_quiet() -> None:
         << Emit("switch", {"align": "quiet"})
         << SetTimer(QUIET_TIMER, 0.2) << SetTimer(DEADLINE_TIMER, 3.0)
     )
+
+
+# ------------------------------------------------------------ source score
+
+
+def _with_source(score: list[float], policy: SessionPolicy | None = None,
+                 inspector: MarkerInspector | None = None) -> Playbook:
+    pb = Playbook(Session(policy or SessionPolicy(switch_threshold=100), inspector=inspector,
+                          source_score=lambda: score[0]))
+    pb.run(START, Opened(MAIN), Opened(HONEYPOT))
+    return pb
+
+
+def test_a_request_that_carries_its_source_over_the_threshold_goes_to_the_honeypot() -> None:
+    # One connection per request: this session's own score stays at 60, but its source
+    # already has 50 from earlier sessions; 50 + 60 >= 100.
+    inspector = MarkerInspector({b"' OR 1=1": 60})
+    pb = _with_source([50.0], inspector=inspector)
+    assert (
+        pb
+        >> DataReceived(CLIENT, b"GET /?id=' OR 1=1")
+        << Emit("alert", {"session_score": 60})
+        << Emit("switch", {"by": "detector:fake", "reason": "source score 110: saw ' OR 1=1", "score": 60})
+        << Close(MAIN, reset=True)
+        << Emit("switch_done")
+        << Send(HONEYPOT, b"GET /?id=' OR 1=1")
+    )
+
+
+def test_a_low_source_score_changes_nothing() -> None:
+    inspector = MarkerInspector({b"odd": 30})
+    pb = _with_source([20.0], inspector=inspector)
+    assert (
+        pb
+        >> DataReceived(CLIENT, b"odd")
+        << Emit("alert", {"session_score": 30})
+        << Send(MAIN, b"odd") << Send(HONEYPOT, b"odd")
+    )
+    assert pb.session.state is State.MIRROR
+
+
+def test_the_source_score_is_asked_only_when_an_alert_falls_short() -> None:
+    asked = []
+
+    def source() -> float:
+        asked.append(1)
+        return 0.0
+
+    pb = Playbook(Session(SessionPolicy(switch_threshold=100), source_score=source))
+    pb.run(START, Opened(MAIN), Opened(HONEYPOT), DataReceived(CLIENT, b"plain"))
+    assert asked == []  # no alert, no question
+    pb.run(AlertRaised(40, "ids", "scan"))
+    assert asked == [1]
+    pb.run(AlertRaised(70, "ids", "exploit"))  # the session's own score switches
+    assert asked == [1] and pb.session.state is not State.MIRROR
+
+
+def test_source_score_in_dry_run_records_would_switch() -> None:
+    pb = _with_source([90.0], SessionPolicy(switch_threshold=100, dry_run=True))
+    assert (
+        pb
+        >> AlertRaised(20, "ids", "probe")
+        << Emit("alert")
+        << Emit("would_switch", {"by": "detector:ids", "reason": "source score 110: probe", "score": 20})
+    )
+    assert pb.session.state is State.MIRROR

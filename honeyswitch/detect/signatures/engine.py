@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from . import buffers as B
+from .match import window_bound
 from .pieces import Layout, place_occurrences, scan_pieces
 from .prefilter import Prefilter, make_prefilter
 from .rule import Rule
@@ -104,6 +105,11 @@ def build_group(rules: Sequence[Rule], ids: Sequence[int], engine: str,
                  tuple(by_level), tuple(len(k[0]) for k in keys))
 
 
+def _window_bound(rule: Rule) -> int | None:
+    bounds = [b for c in rule.chains if c.buffer == B.PKT and (b := window_bound(c)) is not None]
+    return min(bounds) if bounds else None
+
+
 class Engine:
     """Prefilter groups over a fixed list of rules (rule id = index in ``rules``)."""
 
@@ -114,6 +120,8 @@ class Engine:
         self.packet_unfiltered: dict[bool, tuple[int, ...]] = {}
         self.packet_ids = frozenset(i for i, r in enumerate(self.rules) if r.packet)
         self.order_key = [r.order * len(self.rules) + i for i, r in enumerate(self.rules)]
+        # rule id -> stream offset from which it cannot match a window (None: never)
+        self.window_bound: tuple[int | None, ...] = tuple(_window_bound(r) for r in self.rules)
         self.http: dict[str, Group] = {}
         self.http_unfiltered: dict[int, tuple[int, ...]] = {}
         self._stream_ids: dict[bool, frozenset[int]] = {}

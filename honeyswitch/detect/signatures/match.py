@@ -187,6 +187,43 @@ def _find(hay: bytes, c: Content, start: int, stop: int) -> int:
 
 
 
+def window_bound(chain: Chain) -> int | None:
+    """The stream offset from which ``chain`` cannot match a sliding window any more.
+
+    Its first content is absolutely placed (``offset`` and ``depth``): once the window's
+    base is at or past ``offset + depth`` it holds none of the bytes the content may
+    occupy, so :func:`match_chain` fails on its first element.  None: no such bound.
+    """
+    first = chain.items[0] if chain.items else None
+    if type(first) is Content and not first.negated and not first.relative \
+            and first.depth is not None:
+        return first.offset + first.depth
+    return None
+
+
+def lead_absent(chain: Chain, data: bytes, start: int, stop: int) -> bool:
+    """Whether ``chain`` surely fails on the buffer ``data[start:stop]`` (base 0).
+
+    True when its first content is absolutely placed, case-sensitive and not where it
+    must be; False when unsure.  This is :func:`match_chain`'s first test without
+    copying the slice.
+    """
+    first = chain.items[0] if chain.items else None
+    if type(first) is not Content or first.negated or first.relative or first.nocase:
+        return False
+    n = stop - start
+    lo = first.offset
+    hi = n if first.depth is None else min(n, lo + first.depth)
+    if first.endswith:
+        lo = max(lo, n - len(first.pattern))
+    lo = max(lo, 0)
+    if hi <= lo or hi - lo < len(first.pattern):
+        return True
+    if first.endswith:
+        return not (hi == n and data.endswith(first.pattern, start + lo, start + hi))
+    return data.find(first.pattern, start + lo, start + hi) < 0
+
+
 def match_chain(buf: Buffer, chain: Chain, min_end: int = -1,
                 opts: MatchOptions = DEFAULT_OPTIONS) -> bool:
     """Does ``chain`` match ``buf`` with a match ending after ``min_end``?"""

@@ -23,7 +23,7 @@ from ..base import Alert, FlowInfo
 from . import buffers as B
 from .engine import Group
 from .http import HttpRequest, HttpRequestParser, looks_like_http
-from .match import Buffer, match_chain
+from .match import Buffer, lead_absent, match_chain
 from .pieces import Layout
 from .profile import WELL_KNOWN, Side, guess_protocol, session_applies
 from .rule import Rule, Threshold
@@ -193,7 +193,7 @@ class SignatureInspector:
         each piece were appended in turn; pieces with no candidate are skipped."""
         engine, win, limit = self.det.engine, self.windows[to_server], layout.window
         start_end = win.end  # stream offset of data[0]
-        packet_ids = engine.packet_ids
+        packet_ids, bounds = engine.packet_ids, engine.window_bound
         pending = win.pending
         last = layout.count - 1
         for k in range(layout.count):
@@ -217,17 +217,22 @@ class SignatureInspector:
                 continue
             cands = set(pending)
             cands.update(unfiltered)
-            if k == last:
-                window = Buffer(bytes(win.buf), base)
-            else:
-                window = win.after(data, pe, limit)
             old_end = start_end + ps
+            window: Buffer | None = None
             chunk: Buffer | None = None
             for rid in self._filter(cands, to_server):
                 rule = engine.rules[rid]
-                if self._verify(rule, {B.PKT: window}, old_end - base):
-                    self._matched(rule, to_server)
-                elif rule.anchored and old_end > 0:
+                bound = bounds[rid]
+                if bound is None or base < bound:
+                    if window is None:
+                        window = (Buffer(bytes(win.buf), base) if k == last
+                                  else win.after(data, pe, limit))
+                    if self._verify(rule, {B.PKT: window}, old_end - base):
+                        self._matched(rule, to_server)
+                        continue
+                if rule.anchored and old_end > 0:
+                    if any(lead_absent(c, data, ps, pe) for c in rule.chains):
+                        continue
                     chunk = chunk or Buffer(data[ps:pe])
                     if self._verify(rule, {B.PKT: chunk}, -1):
                         self._matched(rule, to_server)

@@ -16,13 +16,13 @@ metadata: honeyswitch_score 40; sid:9990002; rev:1;)
 """
 
 
-def _config(tmp_path, main, honeypot, **service):
+def _config(tmp_path, main, honeypot, source_switch=True, **service):
     rules = tmp_path / "test.rules"
     rules.write_text(RULES)
     return make_config(
         tmp_path,
         [{"name": "kv", "main": main.url, "honeypot": honeypot.url, "rules": [str(rules)], **service}],
-        scoring={"blacklist_threshold": 150, "half_life": 600},
+        scoring={"blacklist_threshold": 150, "half_life": 600, "source_switch": source_switch},
     )
 
 
@@ -55,7 +55,7 @@ async def test_matching_request_goes_to_the_honeypot_only(tmp_path, make_server)
 async def test_scores_add_up_per_session_and_blacklist_the_source(tmp_path, make_server):
     main = await make_server(servers.echo(b"M:"))
     honeypot = await make_server(servers.echo(b"H:"))
-    async with running(_config(tmp_path, main, honeypot)) as (app, events):
+    async with running(_config(tmp_path, main, honeypot, source_switch=False)) as (app, events):
         for _ in range(4):  # 40 a session: none switches; the source reaches 160 >= 150
             reader, writer = await connect(app)
             writer.write(b"a sneaky one\n")
@@ -72,6 +72,26 @@ async def test_scores_add_up_per_session_and_blacklist_the_source(tmp_path, make
     assert not events.of_type("switch")
     assert listed["ip"] == "127.0.0.1" and listed["by"] == "scoring"
     assert len(opened) == 1  # one incident for the source, across its sessions
+
+
+async def test_one_request_per_connection_is_switched_by_its_source_score(tmp_path, make_server):
+    """A tool that opens a connection per request: each session scores 40, below the
+    switch threshold (100), but the third request carries the source to 120, and that
+    request goes to the honeypot, never to main."""
+    main = await make_server(servers.echo(b"M:"))
+    honeypot = await make_server(servers.echo(b"H:"))
+    async with running(_config(tmp_path, main, honeypot)) as (app, events):
+        replies = []
+        for i in range(3):
+            reader, writer = await connect(app)
+            writer.write(b"a sneaky one %d\n" % i)
+            replies.append(await asyncio.wait_for(reader.readline(), 5))
+            writer.close()
+        switch = await events.wait_for("switch")
+    assert replies == [b"M:a sneaky one 0\n", b"M:a sneaky one 1\n", b"H:a sneaky one 2\n"]
+    assert [bytes(c.received) for c in main.conns][:2] == [b"a sneaky one 0\n", b"a sneaky one 1\n"]
+    assert all(b"one 2" not in bytes(c.received) for c in main.conns)
+    assert switch["score"] == 40 and switch["reason"].startswith("source score 120:")
 
 
 async def test_dry_run_records_would_switch_and_keeps_main(tmp_path, make_server):
