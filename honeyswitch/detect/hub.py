@@ -158,9 +158,10 @@ class DetectionHub:
             app._record(make_event("incident_open", None, src_ip=decision.src_ip,
                                    incident_id=decision.incident.id, source_score=round(decision.source_score, 3)))
         if decision.blacklist and app.blacklist is not None and not app.blacklist.is_listed(decision.src_ip):
-            app.blacklist.add(decision.src_ip, by="scoring",
-                              reason=f"source score {decision.source_score:.0f} >= "
-                                     f"{self.scoring.config.blacklist_threshold:g}")
+            reason = f"source score {decision.source_score:.0f} >= {self.scoring.config.blacklist_threshold:g}"
+            app.blacklist.add(decision.src_ip, by="scoring", reason=reason)
+            # Its new sessions go straight to the honeypot; the ones still open follow.
+            app.switch_client(decision.src_ip, "blacklist", reason)
 
     def _closed(self, incident: Any) -> None:
         self._dirty.pop(incident.id, None)
