@@ -20,6 +20,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -289,3 +290,35 @@ async def test_hydra_login_brute_force_is_switched(tmp_path, webpair):
     assert [r["password"] for r in found] == [FAKE_SECRET], out
     _report("hydra http-post-form", events, counts, benign_counts,
             f"; blacklisted by {listed[0]['by']}; hydra found {found[0]['password']!r}")
+
+
+async def test_hydra_with_a_browser_user_agent_is_caught_by_its_login_rate(tmp_path, webpair):
+    """The User-Agent rule cannot see this one: the login-rate rule (sid 9000230, every
+    login post after the 10th in a minute) and the source score catch it."""
+    hydra = require.program("hydra")
+    words = [f"guess{i:02d}" for i in range(40)] + [FAKE_SECRET, REAL_SECRET]
+    (tmp_path / "passwords.txt").write_text("\n".join(words) + "\n")
+    ua = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+
+    async def attack(port: int) -> str:
+        form = "/login:user=^USER^&password=^PASS^:H=User-Agent\\: " + ua.replace(":", "\\:") + ":F=invalid credentials"
+        return await _run([hydra, "-l", "admin", "-P", str(tmp_path / "passwords.txt"), "-s", str(port), "-t", "2",
+                           "-w", "10", "-I", "-o", str(tmp_path / "hydra.out"), "-b", "json", ATTACKER,
+                           "http-post-form", form], tmp_path)
+
+    async with running(_config(tmp_path, webpair)) as (app, events):
+        out, benign = await _with_benign(tmp_path, app, attack)
+        benign_counts = await benign.check(events, webpair.main.port)
+    sids = {a.get("sid") for a in events.of_type("alert") if a["src_ip"] == ATTACKER}
+    assert 9000230 in sids and 9000057 not in sids, (sids, out)
+    assert events.of_type("blacklist_add", ip=ATTACKER), out
+    counts = check_main_after_switches(webpair.main, webpair.honeypot, events, ATTACKER)
+    # hydra sends a GET and a POST per attempt: 10 free attempts, then 2 more until the
+    # source adds up (60 per attempt past the 10th; 120 switches, 240 blacklists)
+    assert counts["main"] <= 28, counts
+    # hydra copies its command line into the JSON unescaped (the "\\:" of the header
+    # is not valid JSON), so read the passwords out of it directly
+    found = re.findall(r'"password":\s*"([^"]*)"', (tmp_path / "hydra.out").read_text())
+    assert found == [FAKE_SECRET], out
+    _report("hydra http-post-form (browser User-Agent)", events, counts, benign_counts,
+            f"; hydra found {found[0]!r}")

@@ -170,6 +170,21 @@ def test_smtp_brute_force(det: SignatureDetector) -> None:
     assert found.count(9000210) == 2 and found.count(9000211) == 1
 
 
+def test_http_login_brute_force_across_sessions(det: SignatureDetector) -> None:
+    """One connection per attempt, any User-Agent: every login post after the 10th within
+    60 s alerts (60 each; the source score then switches and blacklists it)."""
+    found = []
+    for i in range(14):
+        found += sids(det, "web", [post(b"/login", b"user=admin&password=guess%d" % i)], src="203.0.113.50")
+    assert found.count(9000230) == 4
+    # Logging in now and then, or posting elsewhere, is not a brute force.
+    other = []
+    for i in range(20):
+        other += sids(det, "web", [post(b"/comments", b"text=hello%d" % i)], src="203.0.113.51")
+    other += sids(det, "web", [post(b"/login", b"user=a&password=b")] * 3, src="203.0.113.52")
+    assert 9000230 not in other
+
+
 def test_pop3_brute_force(det: SignatureDetector) -> None:
     chunks: list = [(b"+OK POP3 ready\r\n", False)]
     for _ in range(10):
