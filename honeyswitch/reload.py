@@ -7,6 +7,7 @@ listening.  A bad file changes nothing: the error is logged and recorded.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 from typing import TYPE_CHECKING
 
@@ -66,3 +67,4 @@ async def _apply(app: App, new: Config) -> None:
         app.blacklist.config = new.blacklist
     app._record(make_event("config_reload", None, ok=not errors, error="; ".join(errors) or None,
                            services=[s.name for s in new.services]))
+    gc.freeze()  # the new rules and models, as at start (the old ones are freed by refcount)

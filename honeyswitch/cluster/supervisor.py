@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import json
 import logging
 import os
@@ -132,6 +133,7 @@ class Supervisor:
                          self.count, self.shard)
         self._record(make_event("daemon_start", None, version=__version__, pid=os.getpid(),
                                 config=cfg.source, services=[s.name for s in cfg.services], worker=None))
+        gc.freeze()  # as App.start does
 
     def request_stop(self, reason: str = "stopped") -> None:
         self._stop_reason = reason
