@@ -82,7 +82,8 @@ class App:
         self.recorder.eventlog, self.recorder.store = self.eventlog, self.store
         self.blacklist = Blacklist(self.store, cfg.blacklist, on_change=self._record)
         self.transcripts = TranscriptStore(
-            cfg.transcripts_dir, cfg.transcript_history, cfg.transcript_max, writer=self.writer
+            cfg.transcripts_dir, cfg.transcript_history, cfg.transcript_max, writer=self.writer,
+            history_total=cfg.transcript_history_total,
         )
         try:
             await self.detection.start()

@@ -133,6 +133,7 @@ class Config:
     events_path: Path
     transcripts_dir: Path
     transcript_history: int = 256 << 10  # bytes of pre-switch traffic kept per session
+    transcript_history_total: int = 256 << 20  # ... and over all live sessions at once
     transcript_max: int = 64 << 20  # bytes written per transcript at most
     blacklist: BlacklistConfig = field(default_factory=BlacklistConfig)
     control: ControlConfig = field(default_factory=ControlConfig)
@@ -349,7 +350,7 @@ def build(data: Mapping[str, Any], src: str, base: Path) -> Config:
 
     store = _Reader(src, "store", data.get("store", {}), {"path"})
     events = _Reader(src, "events", data.get("events", {}), {"path"})
-    tr = _Reader(src, "transcripts", data.get("transcripts", {}), {"dir", "history_bytes", "max_bytes"})
+    tr = _Reader(src, "transcripts", data.get("transcripts", {}), {"dir", "history_bytes", "history_total", "max_bytes"})
     bl = _Reader(src, "blacklist", data.get("blacklist", {}), {"ttl", "on_switch", "allowlist"})
     ctl = _Reader(src, "control", data.get("control", {}), {"listen", "token", "token_file", "switch_signal"})
     log = _Reader(src, "logging", data.get("logging", {}), {"level"})
@@ -386,6 +387,7 @@ def build(data: Mapping[str, Any], src: str, base: Path) -> Config:
         events_path=events.path("path", "events.jsonl", base),
         transcripts_dir=tr.path("dir", "transcripts", base),
         transcript_history=tr.size("history_bytes", 256 << 10),
+        transcript_history_total=tr.size("history_total", 256 << 20),
         transcript_max=tr.size("max_bytes", 64 << 20),
         blacklist=BlacklistConfig(
             ttl=bl.number("ttl", 3600.0),
@@ -427,7 +429,7 @@ def _env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> None:
         if not isinstance(table, dict):
             continue
         parsed: Any = value
-        if key in ("ttl", "history_bytes", "max_bytes") and re.fullmatch(r"\d+(\.\d+)?", value):
+        if key in ("ttl", "history_bytes", "history_total", "max_bytes") and re.fullmatch(r"\d+(\.\d+)?", value):
             parsed = float(value) if "." in value else int(value)
         elif key == "on_switch":
             parsed = value.lower() in ("1", "true", "yes", "on")

@@ -2,7 +2,9 @@
 
 While a session is only mirrored, its :class:`Transcript` keeps the last
 ``history_bytes`` of records in a memory ring (most sessions never switch, and most of
-those bytes are never wanted).  When the session reaches the honeypot the relay calls
+those bytes are never wanted).  All rings together stay within ``history_total``: past
+it a session keeps only its last ``HISTORY_FLOOR`` bytes, so many clients that each send
+a little cannot grow the daemon's memory without bound.  When the session reaches the honeypot the relay calls
 :meth:`Transcript.persist`: from then on records go to ``<dir>/<session_id>.jsonl``
 through the writer thread: first a header (the session's meta and how much history the
 ring had to drop), then the remembered history, then every later record, so the file
@@ -43,6 +45,8 @@ VERSION = 1
 # What one record costs beyond its data, in the ring's budget and in the file: keeps a
 # client typing one byte per packet from holding a million tiny records in memory.
 RECORD_COST = 48
+# What a ring may always hold, even when all rings together are at history_total.
+HISTORY_FLOOR = 4096
 FILE_MODE = 0o640
 _STREAM_SET = frozenset(STREAMS)
 _SAFE_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}")
@@ -55,9 +59,11 @@ class TranscriptStore:
     """Makes :class:`Transcript` objects writing into ``directory``."""
 
     def __init__(self, directory: str | os.PathLike[str], history_bytes: int, max_bytes: int,
-                 writer: Writer | None = None) -> None:
+                 writer: Writer | None = None, history_total: int = 256 << 20) -> None:
         self.dir = Path(directory)
         self.history_bytes = history_bytes
+        self.history_total = history_total
+        self.ring_total = 0  # bytes (with RECORD_COST) in every open transcript's ring
         self.max_bytes = max_bytes
         self._own_writer = writer is None
         self.writer = writer if writer is not None else Writer(name="honeyswitch-transcripts")
@@ -148,7 +154,10 @@ class Transcript:
             self._send(rec, _file_size(rec))
 
     def _remember(self, rec: Record, cost: int) -> None:
-        limit = self.store.history_bytes
+        store = self.store
+        limit = store.history_bytes
+        if store.ring_total + cost > store.history_total:
+            limit = min(limit, HISTORY_FLOOR)  # all rings are full: keep a tail only
         if cost > limit:
             tail, cost = self._tail_of(rec, limit)
             if tail is None:
@@ -159,6 +168,7 @@ class Transcript:
             self._drop(ring.popleft())
         ring.append(rec)
         self._ring_size += cost
+        store.ring_total += cost
 
     def _tail_of(self, rec: Record, limit: int) -> tuple[Record | None, int]:
         """A record bigger than the whole ring: keep its last bytes, count the rest."""
@@ -176,7 +186,9 @@ class Transcript:
         if stream is not None:
             self.dropped_bytes[stream] += len(data)
         if in_ring:
-            self._ring_size -= _cost(rec)
+            cost = _cost(rec)
+            self._ring_size -= cost
+            self.store.ring_total -= cost
 
     def _send(self, rec: Record, size: int) -> None:
         assert self._out is not None
@@ -207,6 +219,7 @@ class Transcript:
         first: Record = (self.store.now(), None, header)
         self._out = deque([first])
         self._written = _file_size(first)
+        self.store.ring_total -= self._ring_size
         history, self._ring, self._ring_size = self._ring, deque(), 0
         for rec in history:
             self._send(rec, _file_size(rec))
@@ -224,6 +237,7 @@ class Transcript:
             self._schedule()
         self.closed = True
         self._ring.clear()
+        self.store.ring_total -= self._ring_size
         self._ring_size = 0
         return self.path
 

@@ -169,3 +169,29 @@ def test_many_records_from_a_busy_session(tmp_path: Path) -> None:
     tr.close()
     store.close()
     assert [r["d"] for r in _read(tmp_path / "tr" / "busy.jsonl") if "d" in r] == sent
+
+
+def test_all_rings_together_stay_within_history_total(tmp_path: Path) -> None:
+    from honeyswitch.record.transcripts import HISTORY_FLOOR
+
+    store = TranscriptStore(tmp_path / "tr", 64 << 10, 1 << 24, history_total=256 << 10)
+    many = [store.open(f"s{i}", {}) for i in range(100)]
+    for _ in range(40):  # 100 clients x 40 x 1 KiB: 4 MB offered, 6.4 MB of ring space asked
+        for t in many:
+            t.add("client", b"x" * 1024)
+    live = sum(t._ring_size for t in many)
+    assert live == store.ring_total
+    # Past the total every ring keeps only a tail; the first ones keep more.
+    assert store.ring_total <= (256 << 10) + 100 * HISTORY_FLOOR
+    assert all(t._ring_size <= 64 << 10 for t in many)
+    # The history of a session that switches now is its tail, and says what it lost.
+    path = many[-1].persist()
+    many[-1].close()
+    store.flush()
+    header = _read(path)[0]
+    assert header["dropped_bytes"]["client"] > 0
+    # Persisting and closing give the budget back.
+    for t in many:
+        t.close()
+    assert store.ring_total == 0
+    store.close()
