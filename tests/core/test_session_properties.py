@@ -172,3 +172,46 @@ def test_honeypot_eof_after_the_switch_ends_the_clients_stream_once(script: Scri
     shut = [i for i, c in enumerate(cmds) if c == Shutdown(CLIENT)]
     assert len(shut) == 1
     assert not [c for c in cmds[shut[0] :] if isinstance(c, Send) and c.end is CLIENT]
+
+
+@st.composite
+def diverging(draw: st.DrawFn) -> tuple[Script, int]:
+    """A script whose honeypot says one byte differently (its copy diverged), and a hold
+    limit small enough that a quiet switch may pause the client."""
+    script = draw(scripts())
+    if script.stream:
+        at = draw(st.integers(0, len(script.stream) - 1))
+        other = script.stream[:at] + bytes([script.stream[at] ^ 0xFF]) + script.stream[at + 1:]
+        hp = [e for e in script.events if isinstance(e, DataReceived) and e.end is HONEYPOT]
+        pos = 0
+        for e in hp:  # the honeypot's chunks, rewritten in place
+            n = len(e.data)
+            e.data = other[pos:pos + n]
+            pos += n
+    return script, draw(st.integers(1, 64))
+
+
+def client_paused(cmds: list[Command]) -> bool:
+    from honeyswitch.core.types import PauseReading, ResumeReading
+
+    paused = False
+    for c in cmds:
+        if isinstance(c, PauseReading) and c.end is CLIENT:
+            paused = True
+        elif isinstance(c, ResumeReading) and c.end is CLIENT:
+            paused = False
+    return paused
+
+
+@given(diverging())
+def test_after_any_switch_the_client_is_read_again(case: tuple[Script, int]) -> None:
+    """Liveness: whatever the divergence and chunking, once the switch is over (its
+    timers fired) the client is not left paused, and its next bytes reach the honeypot."""
+    script, hold = case
+    session = Session(SessionPolicy(hold_limit=hold, quiet_time=0.2, quiet_max=3.0))
+    steps = play(session, [*script.events, TimerFired(QUIET_TIMER), TimerFired(DEADLINE_TIMER),
+                           DataReceived(CLIENT, b"after")])
+    cmds = all_commands(steps)
+    assert session.state is State.HONEYPOT
+    assert not client_paused(cmds)
+    assert sent(cmds, HONEYPOT).endswith(b"after")
