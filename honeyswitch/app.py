@@ -192,6 +192,7 @@ class App:
         runner = SessionRunner(
             self, service, client, peer, direct=direct, inspector=self.detection.inspector(service, peer),
             source_score=self.detection.source_score_of(src_ip),
+            source_threshold=self.detection.scoring.config.blacklist_threshold,
         )
         self.registry.add(runner)
         self.detection.session_started(runner)

@@ -93,15 +93,18 @@ class Session:
         direct: bool = False,
         inspector: StreamInspector | None = None,
         source_score: Callable[[], float] | None = None,
+        source_threshold: float = 0.0,
     ) -> None:
         self.policy = policy
         self.state = State.DIRECT if direct else State.MIRROR
         self.inspector = inspector
         # The client address's decayed score from earlier alerts (its other sessions,
-        # and this one's) when detectors may switch on it: a tool that opens one
-        # connection per request never gathers a high session score, but its source
-        # does, and the request that carries it over the threshold goes to the honeypot.
-        self.source_score = source_score
+        # and this one's), and the score at which the source is blacklisted.  A tool
+        # that opens one connection per request never gathers a high session score, but
+        # its source does: the request that carries the source over its threshold is
+        # treated as the blacklisted source's, and goes to the honeypot, not to main.
+        self.source_score = source_score if source_threshold > 0 else None
+        self.source_threshold = source_threshold
         self.score = 0.0
         self.main_sent = 0  # main's bytes forwarded to the client
         self.hp_received = 0  # honeypot bytes received, any state
@@ -304,15 +307,14 @@ class Session:
             )
         if not alerts:
             return
-        threshold = self.policy.switch_threshold
         source = None
-        if self.score < threshold:
+        if self.score < self.policy.switch_threshold:
             if self.source_score is None or self.state is not State.MIRROR:
                 return
             # The source's score before these alerts (they are recorded after this
             # returns) plus these: this session's earlier alerts are in it already.
             source = self.source_score() + sum(a.score for a in alerts)
-            if source < threshold:
+            if source < self.source_threshold:
                 return
         last = alerts[-1]
         by = f"detector:{last.detector}"

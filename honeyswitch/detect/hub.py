@@ -85,7 +85,8 @@ class DetectionHub:
 
     def source_score_of(self, src_ip: str) -> Callable[[], float] | None:
         """What a session of ``src_ip`` asks when a detector alerts: its source's decayed
-        score now (None: source switching off, or the address is on the allowlist)."""
+        score now (None: source switching off, or the address is on the allowlist, which
+        is never blacklisted)."""
         scoring = self.scoring
         if not scoring.config.source_switch or scoring.allowed(src_ip):
             return None

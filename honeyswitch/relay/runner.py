@@ -79,12 +79,14 @@ class SessionRunner:
         direct: bool = False,
         inspector: StreamInspector | None = None,
         source_score: Callable[[], float] | None = None,
+        source_threshold: float = 0.0,
     ) -> None:
         self.ctx = ctx
         self.service = service
         self.peer = peer
         self.id = peer.session_id
-        self.session = Session(service.policy, direct=direct, inspector=inspector, source_score=source_score)
+        self.session = Session(service.policy, direct=direct, inspector=inspector, source_score=source_score,
+                               source_threshold=source_threshold)
         self.started = time.time()
         self.ended: float | None = None
         self._loop = asyncio.get_running_loop()

@@ -15,8 +15,9 @@ class ScoringConfig:
     half_life: float = 600.0  # seconds for a source's score to halve
     blacklist_threshold: float = 200.0  # source score that blacklists it (0: never)
     incident_gap: float = 900.0  # seconds of quiet that close a source's incident
-    # A detector's alert also switches a session when its source's decayed score (all of
-    # the address's sessions) reaches the service's switch_threshold.
+    # A detector's alert that carries its source's decayed score (all of the address's
+    # sessions) to blacklist_threshold also switches the session it came from, before
+    # that request reaches main.
     source_switch: bool = True
 
 

@@ -839,7 +839,7 @@ def test_divergent_replies_make_a_bytes_switch_quiet() -> None:
 def _with_source(score: list[float], policy: SessionPolicy | None = None,
                  inspector: MarkerInspector | None = None) -> Playbook:
     pb = Playbook(Session(policy or SessionPolicy(switch_threshold=100), inspector=inspector,
-                          source_score=lambda: score[0]))
+                          source_score=lambda: score[0], source_threshold=100))
     pb.run(START, Opened(MAIN), Opened(HONEYPOT))
     return pb
 
@@ -879,13 +879,19 @@ def test_the_source_score_is_asked_only_when_an_alert_falls_short() -> None:
         asked.append(1)
         return 0.0
 
-    pb = Playbook(Session(SessionPolicy(switch_threshold=100), source_score=source))
+    pb = Playbook(Session(SessionPolicy(switch_threshold=100), source_score=source, source_threshold=200))
     pb.run(START, Opened(MAIN), Opened(HONEYPOT), DataReceived(CLIENT, b"plain"))
     assert asked == []  # no alert, no question
     pb.run(AlertRaised(40, "ids", "scan"))
     assert asked == [1]
     pb.run(AlertRaised(70, "ids", "exploit"))  # the session's own score switches
     assert asked == [1] and pb.session.state is not State.MIRROR
+
+
+def test_no_source_threshold_means_no_source_switching() -> None:
+    pb = Playbook(Session(SessionPolicy(switch_threshold=100), source_score=lambda: 1e9, source_threshold=0))
+    pb.run(START, Opened(MAIN), Opened(HONEYPOT), AlertRaised(10, "ids", "scan"))
+    assert pb.session.state is State.MIRROR
 
 
 def test_source_score_in_dry_run_records_would_switch() -> None:

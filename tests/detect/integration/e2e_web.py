@@ -111,10 +111,15 @@ def check_main_after_switches(main: WebAppProcess, honeypot: WebAppProcess, even
         client = f"{sw['src_ip']}:{sw['src_port']}"
         on_main = [e for e in main_log if e["client"] == client]
         on_hp = [e for e in hp_log if e["client"] == client]
-        assert all(e["time"] < when(sw) for e in on_main), (sw, on_main)
+        # A session switched because its source was just blacklisted may have a request
+        # on its way to main (sent before the source crossed): main logs it a moment
+        # after the switch.  A detector's switch stops the request that triggered it.
+        grace = 0.5 if sw["by"] == "blacklist" else 0.0
+        assert all(e["time"] < when(sw) + grace for e in on_main), (sw, on_main)
         assert [(e["method"], e["target"]) for e in on_main] == \
             [(e["method"], e["target"]) for e in on_hp[:len(on_main)]], client
-        assert len(on_hp) > len(on_main), client
+        if sw["by"] != "blacklist":  # a detector's switch: the triggering request on the honeypot only
+            assert len(on_hp) > len(on_main), client
         only_hp += on_hp[len(on_main):]
     if listed:
         late = [s for s in starts if when(s) > when(listed[0])]

@@ -77,22 +77,22 @@ async def test_scores_add_up_per_session_and_blacklist_the_source(tmp_path, make
 
 async def test_one_request_per_connection_is_switched_by_its_source_score(tmp_path, make_server):
     """A tool that opens a connection per request: each session scores 40, below the
-    switch threshold (100), but the third request carries the source to 120, and that
-    request goes to the honeypot, never to main."""
+    switch threshold (100), but the fourth request carries the source to 160, over the
+    blacklist threshold (150): that request goes to the honeypot, never to main."""
     main = await make_server(servers.echo(b"M:"))
     honeypot = await make_server(servers.echo(b"H:"))
     async with running(_config(tmp_path, main, honeypot)) as (app, events):
         replies = []
-        for i in range(3):
+        for i in range(4):
             reader, writer = await connect(app)
             writer.write(b"a sneaky one %d\n" % i)
             replies.append(await asyncio.wait_for(reader.readline(), 5))
             writer.close()
         switch = await events.wait_for("switch")
-    assert replies == [b"M:a sneaky one 0\n", b"M:a sneaky one 1\n", b"H:a sneaky one 2\n"]
-    assert [bytes(c.received) for c in main.conns][:2] == [b"a sneaky one 0\n", b"a sneaky one 1\n"]
-    assert all(b"one 2" not in bytes(c.received) for c in main.conns)
-    assert switch["score"] == 40 and switch["reason"].startswith("source score 120:")
+    assert replies == [b"M:a sneaky one %d\n" % i for i in range(3)] + [b"H:a sneaky one 3\n"]
+    assert [bytes(c.received) for c in main.conns][:3] == [b"a sneaky one %d\n" % i for i in range(3)]
+    assert all(b"one 3" not in bytes(c.received) for c in main.conns)
+    assert switch["score"] == 40 and switch["reason"].startswith("source score 160:")
 
 
 async def test_blacklisting_by_score_switches_the_sources_open_sessions(tmp_path, make_server):
