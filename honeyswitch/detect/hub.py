@@ -85,13 +85,15 @@ class DetectionHub:
 
     def source_score_of(self, src_ip: str) -> Callable[[], float] | None:
         """What a session of ``src_ip`` asks when a detector alerts: its source's decayed
-        score now (None: source switching off, or the address is on the allowlist, which
+        score now (None: source switching is off; 0 for an address on the allowlist, which
         is never blacklisted)."""
         scoring = self.scoring
-        if not scoring.config.source_switch or scoring.allowed(src_ip):
+        if not scoring.config.source_switch:
             return None
-        sources = scoring.sources
-        return lambda: sources.get(src_ip, time.time())
+
+        def score() -> float:  # asked only when an alert falls short of the session threshold
+            return 0.0 if scoring.allowed(src_ip) else scoring.sources.get(src_ip, time.time())
+        return score
 
     def session_started(self, runner: SessionRunner) -> None:
         if not self.feeds:

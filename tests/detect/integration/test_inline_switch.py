@@ -3,6 +3,8 @@ reaches main; the honeypot answers it; scores add up per source."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import ipaddress
 import json
 
 from honeyswitch.testing import servers
@@ -93,6 +95,21 @@ async def test_one_request_per_connection_is_switched_by_its_source_score(tmp_pa
     assert [bytes(c.received) for c in main.conns][:3] == [b"a sneaky one %d\n" % i for i in range(3)]
     assert all(b"one 3" not in bytes(c.received) for c in main.conns)
     assert switch["score"] == 40 and switch["reason"].startswith("source score 160:")
+
+
+async def test_an_allowlisted_source_is_never_switched_by_its_source_score(tmp_path, make_server):
+    main = await make_server(servers.echo(b"M:"))
+    honeypot = await make_server(servers.echo(b"H:"))
+    cfg = _config(tmp_path, main, honeypot)
+    cfg = dataclasses.replace(cfg, blacklist=dataclasses.replace(
+        cfg.blacklist, allowlist=(ipaddress.ip_network("127.0.0.0/8"),)))
+    async with running(cfg) as (app, events):
+        for i in range(5):  # 200 > 150, but the allowlist is never blacklisted
+            reader, writer = await connect(app)
+            writer.write(b"a sneaky one %d\n" % i)
+            assert await asyncio.wait_for(reader.readline(), 5) == b"M:a sneaky one %d\n" % i
+            writer.close()
+    assert not events.of_type("switch") and not events.of_type("blacklist_add")
 
 
 async def test_blacklisting_by_score_switches_the_sources_open_sessions(tmp_path, make_server):
