@@ -44,7 +44,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--honeypot-buffer", metavar="SIZE", help="honeypot_buffer for every service "
                     "(default: honeyswitch's own default)")
     ap.add_argument("--out", type=Path, default=HERE / "results", help="directory for the JSON (default %(default)s)")
-    ap.add_argument("--budget", type=float, default=900.0, help="seconds after which remaining runs are skipped")
+    ap.add_argument("--budget", type=float, default=1800.0, help="seconds after which remaining runs are skipped")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, configs)")
     ap.add_argument("--list", action="store_true", help="list the cases and exit")
     ap.add_argument("--report", type=Path, metavar="JSON", help="print the table of an earlier run and exit")

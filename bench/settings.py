@@ -19,7 +19,7 @@ class Settings:
     out_dir: Path = Path()
     honeypot_buffer: str | None = None  # None: honeyswitch's default
     eve_template: str | None = None
-    budget_seconds: float = 900.0  # remaining runs are skipped (with a note) past this
+    budget_seconds: float = 1800.0  # remaining runs are skipped (with a note) past this
 
     @classmethod
     def quick_settings(cls, **kw: object) -> Settings:

@@ -16,7 +16,7 @@ Within one ``feed`` a ``pass`` rule match suppresses every alert of that feed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ..base import Alert, FlowInfo
@@ -163,17 +163,11 @@ class SignatureInspector:
     # ---------------------------------------------------------------- stream
     def _stream(self, data: bytes, to_server: bool) -> None:
         engine = self.det.engine
-        limit = self.det.limits.stream_window
-        win = self.windows[to_server]
         group = self._stream_group(to_server)
-        layout = Layout(len(data), max(1, limit // 2), limit, group.overlap, len(win.buf))
-        placed = group.place(layout, win.tail(layout.tail), data)
-        lits = {lit for piece in placed for lit in piece}
-        unfiltered = engine.stream_unfiltered[to_server]
-        if lits or win.pending or unfiltered:
-            self._pieces(data, to_server, group, layout, placed, unfiltered)
+        if len(data) <= max(1, self.det.limits.stream_window // 2):
+            lits = self._one_piece(data, to_server, group)
         else:
-            win.append(data, limit)
+            lits = self._pieces(data, to_server, group)
         hits: set[int] = set()
         for lit in lits:
             hits.update(group.rules_of[lit])
@@ -187,19 +181,46 @@ class SignatureInspector:
                     if self._verify(rule, {B.PKT: chunk}, -1):
                         self._matched(rule, to_server)
 
-    def _pieces(self, data: bytes, to_server: bool, group: Group, layout: Layout,
-                placed: list[list[int]], unfiltered: tuple[int, ...]) -> None:
-        """Append ``data`` to the window and verify candidates piece by piece, as if
-        each piece were appended in turn; pieces with no candidate are skipped."""
-        engine, win, limit = self.det.engine, self.windows[to_server], layout.window
+    def _one_piece(self, data: bytes, to_server: bool, group: Group) -> set[int]:
+        """Append a chunk of at most half a window, verify; the literals it held."""
+        engine, win = self.det.engine, self.windows[to_server]
+        tail = win.tail(group.overlap)
+        old_end = win.end
+        win.append(data, self.det.limits.stream_window)
+        lits = group.prefilter.scan(tail + data if tail else data)
+        if lits:
+            pending, end, packet_ids = win.pending, win.end, engine.packet_ids
+            for lit in lits:
+                for rid in group.rules_of[lit]:
+                    if rid not in packet_ids:
+                        pending[rid] = end
+        unfiltered = engine.stream_unfiltered[to_server]
+        if win.pending or unfiltered:
+            cands = set(win.pending)
+            cands.update(unfiltered)
+            self._check(cands, to_server, data, 0, len(data), old_end, win.base,
+                        lambda: Buffer(bytes(win.buf), win.base))
+        return lits
+
+    def _pieces(self, data: bytes, to_server: bool, group: Group) -> set[int]:
+        """Append a larger chunk and verify candidates piece by piece, as if each piece
+        were appended in turn (one prefilter scan; pieces without candidates skipped)."""
+        engine, win = self.det.engine, self.windows[to_server]
+        limit = self.det.limits.stream_window
+        layout = Layout(len(data), max(1, limit // 2), limit, group.overlap, len(win.buf))
+        placed = group.place(layout, win.tail(layout.tail), data)
+        lits = {lit for piece in placed for lit in piece}
+        unfiltered = engine.stream_unfiltered[to_server]
+        if not (lits or win.pending or unfiltered):
+            win.append(data, limit)
+            return lits
         start_end = win.end  # stream offset of data[0]
-        packet_ids, bounds = engine.packet_ids, engine.window_bound
+        packet_ids = engine.packet_ids
         pending = win.pending
         last = layout.count - 1
         for k in range(layout.count):
             ps, pe = layout.start(k), layout.stop(k)
-            lits = placed[k]
-            if not (lits or pending or unfiltered):
+            if not (placed[k] or pending or unfiltered):
                 continue
             if k == last:  # the window as it stays: append for real
                 win.pending = pending
@@ -209,7 +230,7 @@ class SignatureInspector:
                 base = start_end + pe - min(limit, len(win.buf) + pe)
                 if pending:
                     pending = {r: e for r, e in pending.items() if e > base}
-            for lit in lits:
+            for lit in placed[k]:
                 for rid in group.rules_of[lit]:
                     if rid not in packet_ids:
                         pending[rid] = start_end + pe
@@ -217,30 +238,40 @@ class SignatureInspector:
                 continue
             cands = set(pending)
             cands.update(unfiltered)
-            old_end = start_end + ps
-            window: Buffer | None = None
-            chunk: Buffer | None = None
-            for rid in self._filter(cands, to_server):
-                rule = engine.rules[rid]
-                bound = bounds[rid]
-                if bound is None or base < bound:
-                    if window is None:
-                        window = (Buffer(bytes(win.buf), base) if k == last
-                                  else win.after(data, pe, limit))
-                    if self._verify(rule, {B.PKT: window}, old_end - base):
-                        self._matched(rule, to_server)
-                        continue
-                if rule.anchored and old_end > 0:
-                    if any(lead_absent(c, data, ps, pe) for c in rule.chains):
-                        continue
-                    chunk = chunk or Buffer(data[ps:pe])
-                    if self._verify(rule, {B.PKT: chunk}, -1):
-                        self._matched(rule, to_server)
+            if k == last:
+                self._check(cands, to_server, data, ps, pe, start_end + ps, base,
+                            lambda: Buffer(bytes(win.buf), win.base))
+            else:
+                self._check(cands, to_server, data, ps, pe, start_end + ps, base,
+                            lambda: win.after(data, pe, limit))  # noqa: B023 - called now
+        win.pending = pending
         if win.end == start_end:  # the last piece had nothing to do
-            win.pending = pending
             win.append(data, limit)
-        else:
-            win.pending = pending
+        return lits
+
+    def _check(self, cands: set[int], to_server: bool, data: bytes, ps: int, pe: int,
+               old_end: int, base: int, window_of: Callable[[], Buffer]) -> None:
+        """Verify candidates once ``data[ps:pe]`` is in the window (whose base is
+        ``base``; ``window_of`` builds it); anchored rules also on the piece alone."""
+        engine = self.det.engine
+        bounds = engine.window_bound
+        window: Buffer | None = None
+        chunk: Buffer | None = None
+        for rid in self._filter(cands, to_server):
+            rule = engine.rules[rid]
+            bound = bounds[rid]
+            if bound is None or base < bound:  # else its anchored content left the window
+                if window is None:
+                    window = window_of()
+                if self._verify(rule, {B.PKT: window}, old_end - base):
+                    self._matched(rule, to_server)
+                    continue
+            if rule.anchored and old_end > 0:
+                if any(lead_absent(c, data, ps, pe) for c in rule.chains):
+                    continue
+                chunk = chunk or Buffer(data[ps:pe])
+                if self._verify(rule, {B.PKT: chunk}, -1):
+                    self._matched(rule, to_server)
 
     def _stream_group(self, to_server: bool) -> Group:
         """The prefilter of the rules that can apply to this direction of the session."""
