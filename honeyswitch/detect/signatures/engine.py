@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 # long as there are at most this many (then once per piece, one callback per literal).
 OCCURRENCES_BASE = 32
 OCCURRENCES_PER_PIECE = 4
+# Distinct per-service stream prefilters compiled at most (a transparent service sees
+# many destination ports; past this many rule sets, sessions use the full database).
+MAX_SUBGROUPS = 32
 
 
 @dataclass(slots=True)
@@ -166,22 +169,22 @@ class Engine:
         half of the ET slice on a plain TCP port); a database of their literals alone
         scans faster and reports fewer literals that its rules would drop anyway.  It
         keeps the full group's overlap, so pieces see the same bytes.  Groups are
-        compiled on first use and shared by equal rule sets.
+        compiled on first use and shared by equal rule sets, up to ``MAX_SUBGROUPS``
+        (then the full group serves: the same alerts, a slower scan).
         """
         ids = self._stream_ids[direction] & applicable
         key = (direction, ids)
         group = self._subgroups.get(key)
         if group is None:
             full = self.stream[direction]
-            if ids == self._stream_ids[direction]:
+            if ids == self._stream_ids[direction] or len(self._subgroups) >= MAX_SUBGROUPS:
+                return full
+            try:
+                group = build_group(self.rules, sorted(ids), self._prefilter, full.overlap)
+            except Exception as exc:  # a database that will not compile: use the full one
+                log.warning("stream prefilter for %d rules failed (%s); using all rules",
+                            len(ids), exc)
                 group = full
-            else:
-                try:
-                    group = build_group(self.rules, sorted(ids), self._prefilter, full.overlap)
-                except Exception as exc:  # a database that will not compile: use the full one
-                    log.warning("stream prefilter for %d rules failed (%s); using all rules",
-                                len(ids), exc)
-                    group = full
             self._subgroups[key] = group
         return group
 

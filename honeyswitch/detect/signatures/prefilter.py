@@ -2,9 +2,12 @@
 
 :class:`HyperscanPrefilter` compiles every literal (hex-escaped, so NUL and regex
 metacharacters are safe) into one block-mode database with ``HS_FLAG_SINGLEMATCH``, so
-a scan costs at most one Python callback per distinct literal found.  Only the block API
-is used, always with an explicit ``Scratch`` (the python-hyperscan 0.9 stream API has
-segfaulting corners).  A scratch is not thread-safe: a prefilter belongs to one thread.
+a scan costs at most one Python callback per distinct literal found.  ``occurrences``
+uses a second database of the same literals without it (compiled on first use): one
+callback per occurrence, bounded by a limit, to place literals in the pieces of a large
+chunk with one scan.  Only the block API is used, always with an explicit ``Scratch``
+(the python-hyperscan 0.9 stream API has segfaulting corners).  A scratch is not
+thread-safe: a prefilter belongs to one thread.
 
 :class:`PythonPrefilter` is the fallback when hyperscan cannot be imported: literals are
 indexed by their first four (lower-cased) bytes and the 4-grams of the data are

@@ -8,6 +8,17 @@ verified on the whole window but only count if the match ends in the new bytes, 
 rule never alerts twice on the same bytes.  Rules with offset/depth anchors are also
 tried on the chunk alone (the packet view); ``dsize`` rules see only the chunk.
 
+A chunk larger than half a window is handled in pieces of half a window, as if each
+piece were appended in turn; the whole chunk is prefiltered in one scan and the
+literals it holds are placed in pieces (:mod:`.pieces`), so pieces without candidates
+cost nothing and no copy of the window is made for them.  The prefilter of a session
+holds only the rules that can apply to its service and direction (protocol, ports,
+flow direction), except while the protocol of an unknown service is still being
+sniffed.  A window verification is skipped when the rule's first content is anchored
+(``offset``/``depth``) before the window's start, and the piece verification of an
+anchored rule when its first content is not where it must be in the piece: both would
+fail on their first test.
+
 Client bytes of an HTTP service also go through the request parser; HTTP rules are
 evaluated once per request when the buffers they need are complete.
 
@@ -17,6 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
 from ..base import Alert, FlowInfo
@@ -34,38 +46,51 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class _Window:
-    __slots__ = ("buf", "base", "pending")
+def _live(pending: dict[int, int], base: int, bounds: Sequence[int | None]) -> dict[int, int]:
+    """The pending rules still worth verifying once the window starts at ``base``.
 
-    def __init__(self) -> None:
+    A rule is dropped when its literal has left the window, or when the window has
+    passed its anchored first content (``Engine.window_bound``): then only its piece
+    view could match, which needs its literal in that piece, and so it is a candidate
+    again, through the prefilter, in any piece where it could.
+    """
+    return {r: e for r, e in pending.items()
+            if e > base and ((b := bounds[r]) is None or b > base)}
+
+
+class _Window:
+    __slots__ = ("buf", "base", "pending", "bounds")
+
+    def __init__(self, bounds: Sequence[int | None]) -> None:
         self.buf = bytearray()
         self.base = 0  # stream offset of buf[0]
         self.pending: dict[int, int] = {}  # rule id -> stream offset its literal ends by
+        self.bounds = bounds  # Engine.window_bound
 
     @property
     def end(self) -> int:
         return self.base + len(self.buf)
 
     def append(self, data: bytes, limit: int) -> None:
+        """Add bytes, keep the last ``limit``; forget pending rules no longer live."""
         if len(data) >= limit:
             self.base += len(self.buf) + len(data) - limit
             self.buf = bytearray(data[len(data) - limit :])
         else:
             self.buf += data
             extra = len(self.buf) - limit
-            if extra > 0:
-                del self.buf[:extra]
-                self.base += extra
-        self.prune()
-
-    def prune(self) -> None:
-        """Forget pending rules whose literal has left the window."""
+            if extra <= 0:
+                return
+            del self.buf[:extra]
+            self.base += extra
         if self.pending:
-            base = self.base
-            self.pending = {r: e for r, e in self.pending.items() if e > base}
+            self.pending = _live(self.pending, self.base, self.bounds)
 
     def tail(self, size: int) -> bytes:
         return bytes(self.buf[len(self.buf) - min(size, len(self.buf)) :])
+
+    def current(self) -> Buffer:
+        return Buffer(bytes(self.buf), self.base)
 
     def after(self, data: bytes, stop: int, limit: int) -> Buffer:
         """The window as it will be once ``data[:stop]`` is appended (not applied)."""
@@ -82,7 +107,8 @@ class SignatureInspector:
     def __init__(self, detector: SignatureDetector, flow: FlowInfo) -> None:
         self.det = detector
         self.flow = flow
-        self.windows = {True: _Window(), False: _Window()}
+        bounds = detector.engine.window_bound
+        self.windows = {True: _Window(bounds), False: _Window(bounds)}
         self.bits: set[str] = set()
         self.proto: str | None = detector.protocols.get(flow.service) or guess_protocol(flow.dest_port)
         self.http: HttpRequestParser | None = None
@@ -198,8 +224,7 @@ class SignatureInspector:
         if win.pending or unfiltered:
             cands = set(win.pending)
             cands.update(unfiltered)
-            self._check(cands, to_server, data, 0, len(data), old_end, win.base,
-                        lambda: Buffer(bytes(win.buf), win.base))
+            self._check(cands, to_server, data, 0, len(data), old_end, win.base, win.current)
         return lits
 
     def _pieces(self, data: bytes, to_server: bool, group: Group) -> set[int]:
@@ -217,11 +242,12 @@ class SignatureInspector:
         start_end = win.end  # stream offset of data[0]
         packet_ids = engine.packet_ids
         pending = win.pending
-        last = layout.count - 1
+        last, step, size = layout.count - 1, layout.step, layout.size
         for k in range(layout.count):
-            ps, pe = layout.start(k), layout.stop(k)
             if not (placed[k] or pending or unfiltered):
                 continue
+            ps = k * step
+            pe = min(size, ps + step)
             if k == last:  # the window as it stays: append for real
                 win.pending = pending
                 win.append(data, limit)
@@ -229,7 +255,7 @@ class SignatureInspector:
             else:
                 base = start_end + pe - min(limit, len(win.buf) + pe)
                 if pending:
-                    pending = {r: e for r, e in pending.items() if e > base}
+                    pending = _live(pending, base, engine.window_bound)
             for lit in placed[k]:
                 for rid in group.rules_of[lit]:
                     if rid not in packet_ids:
@@ -238,12 +264,8 @@ class SignatureInspector:
                 continue
             cands = set(pending)
             cands.update(unfiltered)
-            if k == last:
-                self._check(cands, to_server, data, ps, pe, start_end + ps, base,
-                            lambda: Buffer(bytes(win.buf), win.base))
-            else:
-                self._check(cands, to_server, data, ps, pe, start_end + ps, base,
-                            lambda: win.after(data, pe, limit))  # noqa: B023 - called now
+            window_of = win.current if k == last else partial(win.after, data, pe, limit)
+            self._check(cands, to_server, data, ps, pe, start_end + ps, base, window_of)
         win.pending = pending
         if win.end == start_end:  # the last piece had nothing to do
             win.append(data, limit)

@@ -6,13 +6,41 @@ production inspector must give the same alerts in the same order.
 """
 from __future__ import annotations
 
+from honeyswitch.detect.base import FlowInfo
 from honeyswitch.detect.signatures import buffers as B
 from honeyswitch.detect.signatures.detector import SignatureDetector
 from honeyswitch.detect.signatures.match import Buffer
 from honeyswitch.detect.signatures.stream import SignatureInspector
 
 
+class PlainWindow:
+    """The window as it was: pending rules dropped only when their literal left it."""
+
+    __slots__ = ("buf", "base", "pending")
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+        self.base = 0
+        self.pending: dict[int, int] = {}
+
+    @property
+    def end(self) -> int:
+        return self.base + len(self.buf)
+
+    def append(self, data: bytes, limit: int) -> None:
+        self.buf += data
+        extra = len(self.buf) - limit
+        if extra > 0:
+            del self.buf[:extra]
+            self.base += extra
+            self.pending = {r: e for r, e in self.pending.items() if e > self.base}
+
+
 class PiecewiseInspector(SignatureInspector):
+    def __init__(self, detector: SignatureDetector, flow: FlowInfo) -> None:
+        super().__init__(detector, flow)
+        self.windows = {True: PlainWindow(), False: PlainWindow()}  # type: ignore[dict-item]
+
     def _stream(self, data: bytes, to_server: bool) -> None:
         step = max(1, self.det.limits.stream_window // 2)
         hits: set[int] = set()
@@ -53,7 +81,3 @@ class PiecewiseInspector(SignatureInspector):
                 if self._verify(rule, {B.PKT: chunk}, -1):
                     self._matched(rule, to_server)
         return hits
-
-
-def piecewise_stream(det: SignatureDetector, flow) -> PiecewiseInspector:  # type: ignore[no-untyped-def]
-    return PiecewiseInspector(det, flow)
