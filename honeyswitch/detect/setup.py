@@ -53,7 +53,10 @@ def _signature_detectors(config: Config) -> list[tuple[InlineDetector, list[str]
             raise ConfigError(f"{config.source}: service {services[0].name!r}: rules: {e}") from None
         _log_skips(services, ruleset)
         protocols = {s.name: s.detection.protocol for s in services if s.detection.protocol}
-        built.append((SignatureDetector(ruleset, protocols=protocols), [s.name for s in services]))
+        detector = SignatureDetector(ruleset, protocols=protocols)
+        detector.warm([(s.detection.protocol, port) for s in services
+                       for port in {p for _, p in s.listen if p} | set(s.intercept_ports)])
+        built.append((detector, [s.name for s in services]))
     return built
 
 

@@ -16,7 +16,7 @@ from ..base import Alert, FlowInfo
 from .engine import Engine, Group
 from .http import HttpRequestParser
 from .match import MatchOptions
-from .profile import DirectionProfile, build_profile
+from .profile import PORT_GUESS, WELL_KNOWN, DirectionProfile, build_profile
 from .rule import Rule
 from .ruleset import Ruleset
 from .state import ThresholdTracker
@@ -99,6 +99,18 @@ class SignatureDetector:
             group = self.engine.stream_subgroup(to_server, prof.allowed | frozenset(prof.per_session))
             self._stream_groups[key] = group
         return group
+
+    def warm(self, services: Sequence[tuple[str, int]]) -> None:
+        """Compile, at startup, the prefilters that sessions of ``services`` (protocol,
+        or "" for one still to be sniffed, and listen port) would otherwise compile on the
+        event loop at their first bytes: a pause of ~0.2 s each with the ET slice."""
+        for to_server in (True, False):
+            self.engine.stream[to_server].prefilter.warm()  # used while sniffing
+            for proto, port in services:
+                for p in (proto,) if proto else {"tcp", "http", PORT_GUESS.get(port, "tcp")}:
+                    known = WELL_KNOWN.get(p)
+                    ports = (port,) if known is None or known == port else (port, known)
+                    self.stream_group(p, ports, to_server).prefilter.warm()
 
     def make_alert(self, rule: Rule, to_server: bool) -> Alert:
         details = {"sid": rule.sid, "rev": rule.rev, "gid": rule.gid, "msg": rule.msg,

@@ -44,6 +44,10 @@ class Prefilter(Protocol):
         """
         ...
 
+    def warm(self) -> None:
+        """Build now whatever would otherwise be built on first use."""
+        ...
+
 
 def hyperscan_available() -> bool:
     return _hs is not None
@@ -123,6 +127,10 @@ class HyperscanPrefilter:
             return False
         return True
 
+    def warm(self) -> None:
+        if self._every is None:
+            self._compile_every()
+
     def _compile_every(self) -> None:
         flags = [f & ~_hs.HS_FLAG_SINGLEMATCH for f in self._flags]
         db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
@@ -142,6 +150,9 @@ class PythonPrefilter:
                 self._index.setdefault(lit[:GRAM].lower(), []).append(ident)
             else:
                 self._short.append(ident)
+
+    def warm(self) -> None:
+        pass  # nothing is built lazily
 
     def scan(self, data: bytes) -> set[int]:
         if not data:
