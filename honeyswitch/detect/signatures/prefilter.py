@@ -83,6 +83,9 @@ class EmptyPrefilter:
                     limit: int) -> bool:
         return True
 
+    def warm(self) -> None:
+        pass
+
 
 class HyperscanPrefilter:
     def __init__(self, literals: Sequence[tuple[bytes, bool]]) -> None:
