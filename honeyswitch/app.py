@@ -11,12 +11,11 @@ import asyncio
 import gc
 import logging
 import os
-import signal
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
+from . import __version__, signals
 from .api.control import EventTally, LocalControl
 from .config import Config, ServiceConfig
 from .core.types import End, State, SwitchRequested
@@ -289,28 +288,15 @@ class App:
 
     def _signal_names(self) -> tuple[str, str]:
         """(switch signal, reload signal): HUP reloads unless it is the switch signal."""
-        switch = self.config.control.switch_signal
-        return switch, ("USR2" if switch == "HUP" else "HUP")
+        return signals.names(self.config.control.switch_signal)
 
     def _install_signals(self) -> None:
-        loop = asyncio.get_running_loop()
         switch, reload = self._signal_names()
-        try:
-            loop.add_signal_handler(getattr(signal, "SIG" + switch), self._on_switch_signal)
-            loop.add_signal_handler(getattr(signal, "SIG" + reload), self._on_reload_signal)
-            loop.add_signal_handler(signal.SIGTERM, self.request_stop)
-            loop.add_signal_handler(signal.SIGINT, self.request_stop)
-        except (ValueError, RuntimeError):  # not the main thread (tests run apps in threads)
-            log.debug("signal handlers not installed: not in the main thread")
+        signals.install({switch: self._on_switch_signal, reload: self._on_reload_signal,
+                         "TERM": self.request_stop, "INT": self.request_stop})
 
     def _remove_signals(self) -> None:
-        loop = asyncio.get_running_loop()
-        switch, reload = self._signal_names()
-        for name in (switch, reload, "TERM", "INT"):
-            try:
-                loop.remove_signal_handler(getattr(signal, "SIG" + name))
-            except (ValueError, RuntimeError):
-                pass
+        signals.remove((*self._signal_names(), "TERM", "INT"))
 
     def _on_switch_signal(self) -> None:
         ids = self.switch_all("signal", f"SIG{self.config.control.switch_signal}")

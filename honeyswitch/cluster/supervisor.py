@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from .. import __version__
+from .. import __version__, signals
 from ..api.control import Listener, merge_snapshots
 from ..config import Config
 from ..events import make_event
@@ -325,27 +325,17 @@ class Supervisor:
                 log.exception("event listener %r failed", listener)
 
     def _signal_names(self) -> tuple[str, str]:
-        switch = self.config.control.switch_signal
-        return switch, ("USR2" if switch == "HUP" else "HUP")
+        return signals.names(self.config.control.switch_signal)
 
     def _install_signals(self) -> None:
-        loop = asyncio.get_running_loop()
         switch, reload = self._signal_names()
-        try:
-            for name in (switch, reload):
-                loop.add_signal_handler(getattr(signal, "SIG" + name), self._forward, getattr(signal, "SIG" + name))
-            loop.add_signal_handler(signal.SIGTERM, self.request_stop, "SIGTERM")
-            loop.add_signal_handler(signal.SIGINT, self.request_stop, "SIGINT")
-        except (ValueError, RuntimeError):
-            log.debug("signal handlers not installed: not in the main thread")
+        signals.install({switch: functools.partial(self._forward, getattr(signal, "SIG" + switch)),
+                         reload: functools.partial(self._forward, getattr(signal, "SIG" + reload)),
+                         "TERM": functools.partial(self.request_stop, "SIGTERM"),
+                         "INT": functools.partial(self.request_stop, "SIGINT")})
 
     def _remove_signals(self) -> None:
-        loop = asyncio.get_running_loop()
-        for name in (*self._signal_names(), "TERM", "INT"):
-            try:
-                loop.remove_signal_handler(getattr(signal, "SIG" + name))
-            except (ValueError, RuntimeError):
-                pass
+        signals.remove((*self._signal_names(), "TERM", "INT"))
 
     def _forward(self, sig: signal.Signals) -> None:
         """The switch and reload signals act in every worker."""
