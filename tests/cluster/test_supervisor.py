@@ -289,3 +289,49 @@ async def test_reload_signal_reaches_every_worker(cluster, make_server):
         conn = await _open(cluster.listen)
         assert await _say(conn, b"r") == b"N:r"
         conn[1].close()
+
+
+def _eve_alert(src: tuple[str, int], dest: tuple[str, int], sid: int, severity: int = 1) -> str:
+    return json.dumps({
+        "timestamp": "2026-11-25T16:29:18.395060+0000", "event_type": "alert", "proto": "TCP",
+        "src_ip": src[0], "src_port": src[1], "dest_ip": dest[0], "dest_port": dest[1],
+        "direction": "to_server",
+        "alert": {"gid": 1, "signature_id": sid, "rev": 1, "signature": f"test {sid}", "severity": severity},
+    }) + "\n"
+
+
+async def test_ids_alerts_reach_the_worker_that_has_the_client(tmp_path, echo_pair):
+    """Each worker follows the EVE file: an alert for a session switches it in whichever
+    worker holds it, and an alert that matches no session is recorded once, by the
+    worker that the source's connections would reach."""
+    main, hp = echo_pair
+    eve = tmp_path / "eve.json"
+    eve.touch()
+    c = Cluster(tmp_path, main.port, hp.port, shard="source",
+                extra=f'switch_threshold = 50\n[[ids]]\nname = "suricata"\nformat = "suricata-eve"\n'
+                      f'path = "{eve}"\npoll_interval = 0.02\n')
+    await c.start()
+    try:
+        conns = {src: await _open(c.listen, src) for src in ("127.0.0.1", "127.0.0.2")}
+        for conn in conns.values():
+            assert await _say(conn, b"hi") == b"M:hi"
+        sessions = {s["src_ip"]: s for s in (await c.api("GET", "/api/v1/sessions"))["sessions"]}
+        assert {s["worker"] for s in sessions.values()} == {0, 1}
+        s2 = sessions["127.0.0.2"]
+        with eve.open("a") as f:
+            f.write(_eve_alert((s2["src_ip"], s2["src_port"]), ("127.0.0.1", c.listen), 2001))
+            f.write(_eve_alert(("127.0.0.9", 40000), ("127.0.0.1", c.listen), 2002))
+        switches = await c.wait_events("switch", 1)
+        assert [s["session_id"] for s in switches] == [s2["session_id"]]
+        assert await _say(conns["127.0.0.2"], b"x") == b"H:x"
+        assert await _say(conns["127.0.0.1"], b"y") == b"M:y"
+        alerts = await c.wait_events("alert", 2)
+        await asyncio.sleep(0.5)  # a duplicate from the other worker would be in by now
+        alerts = [e for e in c.events() if e["event_type"] == "alert"]
+        assert sorted(a["sid"] for a in alerts) == [2001, 2002]  # each once
+        unmatched = next(a for a in alerts if a["sid"] == 2002)
+        assert unmatched["session_id"] is None and unmatched["src_ip"] == "127.0.0.9"
+        for _, w in conns.values():
+            w.close()
+    finally:
+        c.stop()
