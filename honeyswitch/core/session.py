@@ -131,6 +131,9 @@ class Session:
         self._pending_hp: list[bytes] = []
         self._pending_hp_len = 0
         self._pending_hp_eof = False
+        # The client finished while the honeypot was still connecting: the session
+        # waits for it (not the client) to take the session's bytes, then ends.
+        self._lingering = False
         # Client bytes that arrived before main's connection was up.  Reading the client
         # is paused until then, but a transport may already hold a chunk it has read.
         self._pending_main: list[bytes] = []
@@ -452,6 +455,9 @@ class Session:
             out.extend(Send(HONEYPOT, chunk) for chunk in pending)
             if self._pending_hp_eof:
                 self._shutdown(HONEYPOT, out)
+            if self._lingering:
+                self._close_all(out, reset=False)  # what it was owed is on its way
+                return
             self._resume(CLIENT, "honeypot", out)
         if end is self.serving:
             self._resume(CLIENT, "connect", out)
@@ -459,6 +465,10 @@ class Session:
     def _on_open_failed(self, ev: OpenFailed, out: list[Command]) -> None:
         self._connecting.discard(ev.end)
         self._shut.add(ev.end)
+        if self._lingering:
+            out.append(Emit("backend_failure", {"end": ev.end.value, "reason": ev.reason}))
+            self._close_all(out, reset=False)
+            return
         self._backend_gone(ev.end, ev.reason, reset=True, out=out)
 
     def _on_lost(self, ev: ConnectionLost, out: list[Command]) -> None:
@@ -610,6 +620,19 @@ class Session:
             return
         if CLIENT in self._eof_from and CLIENT in self._shut:
             self.close_reason = self.close_reason or "closed"
+            if (self.state is State.MIRROR and HONEYPOT in self._connecting
+                    and (self._pending_hp or self._pending_hp_eof)):
+                # A short session can be over before the honeypot's connect returns; it
+                # must still get every byte main got, or its state would differ.  The
+                # client and main are done with; the honeypot's connect (bounded by
+                # connect_timeout) ends the session.
+                self._lingering = True
+                if MAIN in self._open or MAIN in self._connecting:
+                    self._close(MAIN, out, reset=False)
+                if CLIENT not in self._lost:
+                    out.append(Close(CLIENT, reset=False))
+                    self._lost.add(CLIENT)  # closed by us: nothing more to close there
+                return
             self._close_all(out, reset=False)
 
     def _pause(self, end: End, why: str, out: list[Command]) -> None:

@@ -187,6 +187,44 @@ def test_late_honeypot_gets_pending_bytes_in_order_then_the_eof() -> None:
     )
 
 
+def test_a_session_over_before_the_honeypot_connects_still_gives_it_every_byte() -> None:
+    """Short sessions can end before the honeypot's connect returns: the client and main
+    are closed, and the session ends only once the honeypot got the bytes and the EOF."""
+    pb = Playbook(Session(SessionPolicy()))
+    pb.run(START, Opened(MAIN))
+    assert (
+        pb
+        >> DataReceived(CLIENT, b"SET k v\r\n")
+        << Send(MAIN, b"SET k v\r\n")
+        >> EofReceived(CLIENT)
+        << Shutdown(MAIN)
+        >> DataReceived(MAIN, b"+OK\r\n")
+        << Send(CLIENT, b"+OK\r\n")
+        >> EofReceived(MAIN)
+        << Shutdown(CLIENT)
+        << Close(MAIN) << Close(CLIENT)
+    )
+    assert pb.session.state is State.MIRROR  # waiting for the honeypot
+    assert (
+        pb
+        >> Opened(HONEYPOT)
+        << Send(HONEYPOT, b"SET k v\r\n") << Shutdown(HONEYPOT) << Close(HONEYPOT)
+    )
+    assert pb.session.state is State.CLOSED and pb.session.close_reason == "closed"
+
+
+def test_a_honeypot_that_fails_to_connect_after_the_session_ends_ends_it() -> None:
+    pb = Playbook(Session(SessionPolicy()))
+    pb.run(START, Opened(MAIN), DataReceived(CLIENT, b"x"), EofReceived(CLIENT), EofReceived(MAIN))
+    assert pb.session.state is State.MIRROR
+    assert (
+        pb
+        >> OpenFailed(HONEYPOT, "connect timeout")
+        << Emit("backend_failure", {"end": "honeypot", "reason": "connect timeout"})
+    )
+    assert pb.session.state is State.CLOSED
+
+
 def test_direct_bytes_before_the_honeypot_is_up_wait_for_it() -> None:
     pb = Playbook(Session(SessionPolicy(), direct=True))
     pb.run(START)

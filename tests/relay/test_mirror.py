@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import socket
 
 from honeyswitch.testing import servers
 from honeyswitch.testing.harness import connect, make_config, running
@@ -132,3 +133,40 @@ async def test_relayed_tcp_connections_have_nodelay(tmp_path, make_server):
             assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
         writer.close()
         await events.wait_for("session_end")
+
+
+async def test_a_session_over_before_the_honeypot_connects_still_reaches_it(tmp_path, make_server):
+    """A honeypot whose accept queue is full answers a SYN only on the client's retry,
+    about a second later: by then the whole exchange with main is over.  The honeypot
+    must still get every byte main got, or its state would differ from main's."""
+    main = await make_server(servers.echo())
+    hp = socket.socket()
+    hp.bind(("127.0.0.1", 0))
+    hp.listen(0)
+    filler = socket.create_connection(hp.getsockname())  # fills the accept queue
+    port = hp.getsockname()[1]
+    cfg = make_config(tmp_path, [{"name": "kv", "main": main.url, "honeypot": f"tcp://127.0.0.1:{port}"}])
+    payload = servers.pattern(50_000, seed=7)
+    try:
+        async with running(cfg) as (app, events):
+            reader, writer = await connect(app)
+            await pump(writer, payload, 4096)
+            writer.write_eof()
+            assert await asyncio.wait_for(reader.read(-1), 5) == payload  # main's echo, then EOF
+            writer.close()
+            assert not events.of_type("session_end")  # still owed to the honeypot
+            hp.setblocking(False)
+            loop = asyncio.get_running_loop()
+            first, _ = await loop.sock_accept(hp)  # the filler
+            first.close()
+            conn, _ = await asyncio.wait_for(loop.sock_accept(hp), 10)  # the honeypot leg
+            got = bytearray()
+            while chunk := await asyncio.wait_for(loop.sock_recv(conn, 65536), 10):
+                got += chunk
+            conn.close()
+            end = await events.wait_for("session_end", timeout=10)
+    finally:
+        filler.close()
+        hp.close()
+    assert hashlib.sha256(got).hexdigest() == hashlib.sha256(payload).hexdigest()
+    assert end["reason"] == "closed" and end["bytes_from_client"] == len(payload)
