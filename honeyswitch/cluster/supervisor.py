@@ -29,7 +29,7 @@ from typing import Any
 
 from .. import __version__, signals
 from ..api.control import Listener, merge_snapshots
-from ..config import Config
+from ..config import Config, ConfigError, load
 from ..events import make_event
 from ..intercept.kernelset import KernelBlacklist
 from ..record.eventlog import EventLog
@@ -252,7 +252,11 @@ class Supervisor:
             if w.restart_at is not None:
                 if now >= w.restart_at:
                     log.info("starting worker %d again", w.index)
-                    self._spawn(w)
+                    try:
+                        self._spawn(w)
+                    except OSError as e:  # fork failed (memory, process limit): later
+                        log.error("cannot start worker %d: %s", w.index, e)
+                        w.restart_at = now + BACKOFF[-1]
                 continue
             code = w.proc.poll()
             if code is None:
@@ -324,6 +328,19 @@ class Supervisor:
             except Exception:
                 log.exception("event listener %r failed", listener)
 
+    def _reload(self) -> None:
+        """The supervisor's share of a reload: its event log, and the blacklist settings
+        the API applies (each worker reloads the rest itself)."""
+        if self.eventlog is not None:
+            self.eventlog.reopen()
+        try:
+            new = load(self.config.source)
+        except ConfigError as e:
+            log.error("reload refused: %s", e)  # each worker records its own refusal
+            return
+        if self.blacklist is not None:
+            self.blacklist.config = new.blacklist
+
     def _signal_names(self) -> tuple[str, str]:
         return signals.names(self.config.control.switch_signal)
 
@@ -339,8 +356,8 @@ class Supervisor:
 
     def _forward(self, sig: signal.Signals) -> None:
         """The switch and reload signals act in every worker."""
-        if sig == getattr(signal, "SIG" + self._signal_names()[1]) and self.eventlog is not None:
-            self.eventlog.reopen()
+        if sig == getattr(signal, "SIG" + self._signal_names()[1]):
+            self._reload()
         for w in self.workers:
             if w.alive():
                 assert w.proc is not None

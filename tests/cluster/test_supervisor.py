@@ -280,7 +280,8 @@ async def test_reload_signal_reaches_every_worker(cluster, make_server):
     new_main = await make_server(servers.echo(b"N:"))
     text = cluster.config.read_text()
     old_main = text.split('main = "tcp://127.0.0.1:')[1].split('"')[0]
-    cluster.config.write_text(text.replace(f"127.0.0.1:{old_main}", f"127.0.0.1:{new_main.port}"))
+    text = text.replace(f"127.0.0.1:{old_main}", f"127.0.0.1:{new_main.port}")
+    cluster.config.write_text(text.replace("on_switch = false", 'on_switch = false\nallowlist = ["127.0.0.0/8"]'))
     assert cluster.proc is not None
     cluster.proc.send_signal(signal.SIGHUP)
     reloads = await cluster.wait_events("config_reload", 2)
@@ -289,6 +290,9 @@ async def test_reload_signal_reaches_every_worker(cluster, make_server):
         conn = await _open(cluster.listen)
         assert await _say(conn, b"r") == b"N:r"
         conn[1].close()
+    # The supervisor's API follows the new blacklist settings too.
+    res = await cluster.api("POST", "/api/v1/blacklist", {"ip": "127.0.0.1"})
+    assert "allowlist" in res.get("error", ""), res
 
 
 def _eve_alert(src: tuple[str, int], dest: tuple[str, int], sid: int, severity: int = 1) -> str:
