@@ -339,3 +339,18 @@ async def test_ids_alerts_reach_the_worker_that_has_the_client(tmp_path, echo_pa
             w.close()
     finally:
         c.stop()
+
+
+async def test_workers_stop_when_the_supervisor_is_killed(cluster):
+    workers = cluster.workers()
+    assert cluster.proc is not None
+    cluster.proc.kill()
+    cluster.proc.wait(10)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if not any(Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
+                   for pid in workers):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("workers outlived their supervisor")
