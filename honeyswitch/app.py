@@ -24,6 +24,7 @@ from .events import build_event, make_event
 from .intercept.kernelset import KernelBlacklist
 from .intercept.origdst import original_dst_or
 from .record.eventlog import EventLog
+from .record.files import Records
 from .record.recorder import Recorder
 from .record.transcripts import TranscriptStore
 from .record.writer import Writer
@@ -59,6 +60,7 @@ class App:
         self.blacklist: Blacklist | None = None
         self.kernel_set: KernelBlacklist | None = None  # [firewall] blacklist_set
         self.eventlog: EventLog | None = None
+        self.records: Records | None = None
         self.transcripts: TranscriptStore | None = None
         self.api: Any = None
         self.counters: dict[str, int] = {}
@@ -72,13 +74,8 @@ class App:
 
     async def start(self) -> None:
         cfg = self.config
-        for path in (cfg.store_path.parent, cfg.events_path.parent, cfg.transcripts_dir):
-            path.mkdir(parents=True, exist_ok=True)
-        # One writer thread does every disk write, in order; the loop never blocks on it.
-        self.writer = Writer(name="honeyswitch-writer")
-        self.store = Store(cfg.store_path, writer=self.writer)
-        self.eventlog = EventLog(cfg.events_path, writer=self.writer)
-        self.recorder.eventlog, self.recorder.store = self.eventlog, self.store
+        self.records = Records.open(cfg, self.recorder)
+        self.writer, self.store, self.eventlog = self.records.writer, self.records.store, self.records.eventlog
         self.blacklist = Blacklist(self.store, cfg.blacklist, on_change=self._record)
         self.transcripts = TranscriptStore(
             cfg.transcripts_dir, cfg.transcript_history, cfg.transcript_max, writer=self.writer,
@@ -152,13 +149,9 @@ class App:
             await self.kernel_set.stop()
         if self.transcripts is not None:
             self.transcripts.close()
-        if self.eventlog is not None:
-            self.eventlog.close()
-        if self.store is not None:
-            self.store.close()
-        if self.writer is not None:
-            self.writer.close()
-        self.recorder.eventlog = self.recorder.store = None
+        if self.records is not None:
+            self.records.close(self.recorder)
+            self.records = None
         gc.unfreeze()  # what start() froze can be collected again (tests run many apps)
 
     async def _watch_supervisor(self) -> None:

@@ -33,6 +33,7 @@ from ..config import Config, ConfigError, load
 from ..events import make_event
 from ..intercept.kernelset import KernelBlacklist
 from ..record.eventlog import EventLog
+from ..record.files import Records
 from ..record.recorder import Recorder
 from ..record.writer import Writer
 from ..store.blacklist import Blacklist
@@ -86,6 +87,7 @@ class Supervisor:
         self.writer: Writer | None = None
         self.store: Store | None = None
         self.eventlog: EventLog | None = None
+        self.records: Records | None = None
         self.blacklist: Blacklist | None = None
         self.kernel_set: KernelBlacklist | None = None
         self.recorder = Recorder()
@@ -105,13 +107,9 @@ class Supervisor:
 
     async def start(self) -> None:
         cfg = self.config
-        for path in (cfg.store_path.parent, cfg.events_path.parent, cfg.transcripts_dir):
-            path.mkdir(parents=True, exist_ok=True)
         self._bind()
-        self.writer = Writer(name="honeyswitch-writer")
-        self.store = Store(cfg.store_path, writer=self.writer)
-        self.eventlog = EventLog(cfg.events_path, writer=self.writer)
-        self.recorder.eventlog, self.recorder.store = self.eventlog, self.store
+        self.records = Records.open(cfg, self.recorder)
+        self.writer, self.store, self.eventlog = self.records.writer, self.records.store, self.records.eventlog
         self.recorder.subscribe(self._publish)
         self.blacklist = Blacklist(self.store, cfg.blacklist, on_change=self._record)
         for worker in self.workers:
@@ -148,14 +146,10 @@ class Supervisor:
         await self._stop_workers()
         if self.kernel_set is not None:
             await self.kernel_set.stop()
-        if self.eventlog is not None:
+        if self.records is not None:
             self._record(make_event("daemon_stop", None, reason=self._stop_reason))
-            self.eventlog.close()
-        if self.store is not None:
-            self.store.close()
-        if self.writer is not None:
-            self.writer.close()
-        self.recorder.eventlog = self.recorder.store = None
+            self.records.close(self.recorder)
+            self.records = None
         for groups in self.listeners.values():
             for group in groups:
                 for sock in group:
