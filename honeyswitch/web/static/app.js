@@ -88,12 +88,14 @@ async function refresh() {
       api("/api/v1/incidents?limit=20"), api("/api/v1/blacklist"),
     ]);
     const now = Date.now() / 1000;
+    const workers = health.workers > 1 ? ["workers " + health.workers_up + "/" + health.workers] : [];
     document.getElementById("counters").textContent =
-      Object.entries(health.counters).map(([k, v]) => k + " " + v).join(" · ");
+      workers.concat(Object.entries(health.counters).map(([k, v]) => k + " " + v)).join(" · ");
     document.getElementById("session-count").textContent = "(" + sessions.sessions.length + ")";
     fill("sessions", sessions.sessions, (s) => {
       const tr = el("tr");
-      tr.append(el("td", s.session_id), el("td", s.service), el("td", s.src_ip + ":" + s.src_port),
+      // With [daemon] workers, each session says which worker holds it.
+      tr.append(el("td", s.session_id + (s.worker === undefined ? "" : " · w" + s.worker)), el("td", s.service), el("td", s.src_ip + ":" + s.src_port),
         el("td", s.state, "state-" + s.state), el("td", s.score.toFixed(1)), el("td", fmtAge(now - s.started)),
         el("td", s.bytes_from_client + " / " + (s.bytes_main_to_client + s.bytes_from_honeypot)));
       const td = el("td");
