@@ -161,6 +161,10 @@ async def test_switch_by_api_and_by_signal_reach_the_right_worker(cluster):
         assert await _say(conn, b"hello") == b"M:hello"
     sessions = (await cluster.api("GET", "/api/v1/sessions"))["sessions"]
     by_port = {s["src_port"]: s for s in sessions}
+    cli = await asyncio.to_thread(subprocess.run, HS + ["sessions", "-c", str(cluster.config)],
+                                  capture_output=True, text=True, timeout=30, cwd=cluster.tmp)
+    lines = cli.stdout.splitlines()
+    assert cli.returncode == 0 and lines[0].split()[-1] == "WORKER" and len(lines) == 13, cli.stdout
     target = next(s for s in sessions if s["worker"] == 1)
     res = await cluster.api("POST", f"/api/v1/sessions/{target['session_id']}/switch", {"reason": "test"})
     assert res == {"switched": [target["session_id"]]}
