@@ -6,12 +6,14 @@ listening.  A bad file changes nothing: the error is logged and recorded.
 """
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import gc
 import logging
 from typing import TYPE_CHECKING
 
 from .config import Config, ConfigError, load
+from .detect.setup import build_detectors
 from .events import make_event
 from .relay.listener import listen
 from .tasks import spawn
@@ -25,17 +27,28 @@ log = logging.getLogger(__name__)
 def reload_config(app: App) -> None:
     try:
         new = load(app.config.source)
-        app.detection.rebuild(new)  # rules and models load now: a bad one refuses the reload
     except ConfigError as e:
-        log.error("reload refused: %s", e)
-        app._record(make_event("config_reload", None, ok=False, error=str(e)))
+        _refuse(app, e)
         return
     if new.control != app.config.control or new.store_path != app.config.store_path:
         log.warning("reload: [control] and [store] changes take effect at the next restart")
     spawn(_apply(app, new), name="reload")
 
 
+def _refuse(app: App, e: ConfigError) -> None:
+    log.error("reload refused: %s", e)
+    app._record(make_event("config_reload", None, ok=False, error=str(e)))
+
+
 async def _apply(app: App, new: Config) -> None:
+    # Rules and models load and compile in a thread (seconds with the ET slice): the
+    # relay goes on meanwhile.  A bad one refuses the reload and changes nothing.
+    try:
+        detectors = await asyncio.to_thread(build_detectors, new)
+    except ConfigError as e:
+        _refuse(app, e)
+        return
+    app.detection.detectors = detectors
     old_services = {s.name: s for s in app.config.services}
     app.config = dataclasses.replace(new, control=app.config.control, store_path=app.config.store_path)
     errors = []

@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..config import Config
 from ..core.types import End
 from ..events import build_event, make_event
 from ..relay import sockets
@@ -64,10 +63,6 @@ class DetectionHub:
         for feed in self.feeds:
             await feed.stop()
         self.feeds.clear()
-
-    def rebuild(self, config: Config) -> None:
-        """New detectors for a reloaded config (raises ConfigError; then nothing changes)."""
-        self.detectors = build_detectors(config)
 
     def error(self, detector: str, message: str) -> None:
         log.error("%s: %s", detector, message)
