@@ -57,3 +57,29 @@ async def test_reload_applies_to_new_sessions_and_refuses_a_bad_file(tmp_path, m
         assert app.config.service("s").main.url == main_b.url  # unchanged
     finally:
         await app.stop()
+
+
+async def test_rules_that_fail_to_load_refuse_the_reload_and_keep_the_detectors(tmp_path, make_server):
+    main = await make_server(servers.echo(b"M:"))
+    honeypot = await make_server(servers.echo(b"H:"))
+    cfg_path = tmp_path / "honeyswitch.toml"
+    _write(cfg_path, 0, main.url, honeypot.url, 'rules = ["default"]')
+    app = App(load(cfg_path))
+    events = EventCapture(app)
+    await app.start()
+    try:
+        before = app.detection.detectors
+        port = app.listening("s")[0][1]
+        model = tmp_path / "bad.npz"
+        model.write_bytes(b"not a model")  # exists, so the file parses; loading it fails
+        _write(cfg_path, port, main.url, honeypot.url, f'rules = ["default"]\nanomaly_model = "{model}"')
+        reload_config(app)  # returns at once: rules and models load in a thread
+        refused = await events.wait_for("config_reload", timeout=30)
+        assert refused["ok"] is False and "anomaly_model" in refused["error"]
+        assert app.detection.detectors is before
+        reader, writer = await connect(app)  # the relay went on with the old detectors
+        writer.write(b"x")
+        assert await asyncio.wait_for(reader.readexactly(3), 5) == b"M:x"
+        writer.close()
+    finally:
+        await app.stop()
