@@ -55,12 +55,9 @@ class App:
         self.registry = Registry()
         self.detection = DetectionHub(self)
         self.servers: dict[str, list[asyncio.Server]] = {}
-        self.writer: Writer | None = None
-        self.store: Store | None = None
         self.blacklist: Blacklist | None = None
         self.kernel_set: KernelBlacklist | None = None  # [firewall] blacklist_set
-        self.eventlog: EventLog | None = None
-        self.records: Records | None = None
+        self.records: Records | None = None  # writer thread, store, event log (from start())
         self.transcripts: TranscriptStore | None = None
         self.api: Any = None
         self.counters: dict[str, int] = {}
@@ -75,10 +72,9 @@ class App:
     async def start(self) -> None:
         cfg = self.config
         self.records = Records.open(cfg, self.recorder)
-        self.writer, self.store, self.eventlog = self.records.writer, self.records.store, self.records.eventlog
-        self.blacklist = Blacklist(self.store, cfg.blacklist, on_change=self._record)
+        self.blacklist = Blacklist(self.records.store, cfg.blacklist, on_change=self._record)
         self.transcripts = TranscriptStore(
-            cfg.transcripts_dir, cfg.transcript_history, cfg.transcript_max, writer=self.writer,
+            cfg.transcripts_dir, cfg.transcript_history, cfg.transcript_max, writer=self.records.writer,
             history_total=cfg.transcript_history_total,
         )
         try:
@@ -151,8 +147,19 @@ class App:
             self.transcripts.close()
         if self.records is not None:
             self.records.close(self.recorder)
-            self.records = None
         gc.unfreeze()  # what start() froze can be collected again (tests run many apps)
+
+    @property
+    def writer(self) -> Writer | None:
+        return None if self.records is None else self.records.writer
+
+    @property
+    def store(self) -> Store | None:
+        return None if self.records is None else self.records.store
+
+    @property
+    def eventlog(self) -> EventLog | None:
+        return None if self.records is None else self.records.eventlog
 
     async def _watch_supervisor(self) -> None:
         """A worker stops when its supervisor goes away (its channel closes)."""

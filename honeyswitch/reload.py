@@ -59,8 +59,6 @@ async def _apply(app: App, new: Config) -> None:
         if app.worker is not None:  # the supervisor bound the sockets, once, for every worker
             errors.append(f"service {svc.name}: listen changes need a restart with [daemon] workers > 1")
             log.error("reload: %s", errors[-1])
-            if before is not None:
-                old_services.pop(svc.name, None)
             continue
         for server in app.servers.pop(svc.name, []):
             server.close()

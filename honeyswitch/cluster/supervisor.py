@@ -32,10 +32,8 @@ from ..api.control import Listener, merge_snapshots
 from ..config import Config, ConfigError, load
 from ..events import make_event
 from ..intercept.kernelset import KernelBlacklist
-from ..record.eventlog import EventLog
 from ..record.files import Records
 from ..record.recorder import Recorder
-from ..record.writer import Writer
 from ..store.blacklist import Blacklist
 from ..store.db import Store
 from ..tasks import cancel_all, spawn
@@ -84,10 +82,7 @@ class Supervisor:
         self.shard = config.daemon.shard
         self.listeners: dict[str, list[list[socket.socket]]] = {}  # service -> per address -> per worker
         self.workers = [WorkerProc(i) for i in range(self.count)]
-        self.writer: Writer | None = None
-        self.store: Store | None = None
-        self.eventlog: EventLog | None = None
-        self.records: Records | None = None
+        self.records: Records | None = None  # writer thread, store, event log (from start())
         self.blacklist: Blacklist | None = None
         self.kernel_set: KernelBlacklist | None = None
         self.recorder = Recorder()
@@ -109,9 +104,8 @@ class Supervisor:
         cfg = self.config
         self._bind()
         self.records = Records.open(cfg, self.recorder)
-        self.writer, self.store, self.eventlog = self.records.writer, self.records.store, self.records.eventlog
         self.recorder.subscribe(self._publish)
-        self.blacklist = Blacklist(self.store, cfg.blacklist, on_change=self._record)
+        self.blacklist = Blacklist(self.records.store, cfg.blacklist, on_change=self._record)
         for worker in self.workers:
             self._spawn(worker)
         await self._wait_ready()
@@ -149,15 +143,11 @@ class Supervisor:
         if self.records is not None:
             self._record(make_event("daemon_stop", None, reason=self._stop_reason))
             self.records.close(self.recorder)
-            self.records = None
-        for groups in self.listeners.values():
-            for group in groups:
-                for sock in group:
-                    sock.close()
-        self.listeners.clear()
+        self._close_sockets()
 
-    def bound(self, service: str) -> list[tuple[str, int]]:
-        return [tuple(g[0].getsockname()[:2]) for g in self.listeners.get(service, [])]  # type: ignore[misc]
+    @property
+    def store(self) -> Store | None:
+        return None if self.records is None else self.records.store
 
     # ---------------------------------------------------------------- workers
 
@@ -169,11 +159,15 @@ class Supervisor:
                     for host, port in svc.listen
                 ]
         except OSError as e:
-            for groups in self.listeners.values():
-                for group in groups:
-                    for sock in group:
-                        sock.close()
+            self._close_sockets()
             raise OSError(e.errno, f"cannot listen: {e.strerror or e}") from None
+
+    def _close_sockets(self) -> None:
+        for groups in self.listeners.values():
+            for group in groups:
+                for sock in group:
+                    sock.close()
+        self.listeners.clear()
 
     def _spawn(self, worker: WorkerProc) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -202,11 +196,7 @@ class Supervisor:
             worker.ready.set()
             log.info("worker %d ready (pid %s)", worker.index, worker.pid)
         elif isinstance(event := message.get("event"), dict):
-            for listener in tuple(self._listeners):
-                try:
-                    listener(event)
-                except Exception:
-                    log.exception("event listener %r failed", listener)
+            self._publish(event)
 
     async def _wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
@@ -315,7 +305,8 @@ class Supervisor:
             self.kernel_set.changed()
 
     def _publish(self, event: dict[str, Any]) -> None:
-        """The supervisor's own events (blacklist changes by the API) reach the stream too."""
+        """An event to the live stream's listeners: a worker's (forwarded while someone
+        watches), or the supervisor's own (blacklist changes through the API)."""
         for listener in tuple(self._listeners):
             try:
                 listener(event)
@@ -325,8 +316,8 @@ class Supervisor:
     def _reload(self) -> None:
         """The supervisor's share of a reload: its event log, and the blacklist settings
         the API applies (each worker reloads the rest itself)."""
-        if self.eventlog is not None:
-            self.eventlog.reopen()
+        if self.records is not None:
+            self.records.eventlog.reopen()
         try:
             new = load(self.config.source)
         except ConfigError as e:

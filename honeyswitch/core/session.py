@@ -180,25 +180,22 @@ class Session:
         """``handle(DataReceived(end, data, at))`` without building the event: the
         relay's call for every chunk."""
         out: list[Command] = []
-        if self.state is State.CLOSED:
-            return out
+        if self.state is not State.CLOSED:
+            self._data(end, data, at, out)
+        return out
+
+    # --------------------------------------------------------------------- data
+
+    def _on_data(self, ev: DataReceived, out: list[Command]) -> None:
+        self._data(ev.end, ev.data, ev.at, out)
+
+    def _data(self, end: End, data: bytes, at: float, out: list[Command]) -> None:
         if end is CLIENT:
             self._client_data(data, out)
         elif end is MAIN:
             self._main_data(data, out)
         else:
             self._honeypot_data(data, at, out)
-        return out
-
-    # --------------------------------------------------------------------- data
-
-    def _on_data(self, ev: DataReceived, out: list[Command]) -> None:
-        if ev.end is CLIENT:
-            self._client_data(ev.data, out)
-        elif ev.end is MAIN:
-            self._main_data(ev.data, out)
-        else:
-            self._honeypot_data(ev.data, ev.at, out)
 
     def _client_data(self, data: bytes, out: list[Command]) -> None:
         self.client_received += len(data)

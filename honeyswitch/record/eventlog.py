@@ -44,10 +44,6 @@ class EventLog:
         Returns False if the writer's queue was full and the event was dropped."""
         return self.writer.submit(partial(self._append, dict(event)))
 
-    def append_now(self, event: dict[str, Any], text: str) -> None:
-        """On the writer thread: append an event already serialised as ``text``."""
-        self._append(event, text)
-
     def append_lines(self, texts: Iterable[str]) -> None:
         """On the writer thread: append events already serialised (no newlines)."""
         n = len(self._lines)
@@ -74,8 +70,8 @@ class EventLog:
 
     # ------------------------------------------------------------ writer thread
 
-    def _append(self, event: dict[str, Any], text: str | None = None) -> None:
-        self._lines.append((text if text is not None else dumps(event)) + "\n")
+    def _append(self, event: dict[str, Any]) -> None:
+        self._lines.append(dumps(event) + "\n")
         self.written += 1
 
     def _open(self) -> int:

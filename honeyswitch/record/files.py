@@ -19,6 +19,7 @@ class Records:
     writer: Writer
     store: Store
     eventlog: EventLog
+    closed: bool = False
 
     @classmethod
     def open(cls, cfg: Config, recorder: Recorder) -> Records:
@@ -34,7 +35,10 @@ class Records:
         return cls(writer, store, eventlog)
 
     def close(self, recorder: Recorder) -> None:
-        """Write what is queued, close the files and stop the writer thread."""
+        """Write what is queued, close the files and stop the writer thread (once)."""
+        if self.closed:
+            return
+        self.closed = True
         self.eventlog.close()
         self.store.close()
         self.writer.close()

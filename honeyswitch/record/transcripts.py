@@ -4,8 +4,9 @@ While a session is only mirrored, its :class:`Transcript` keeps the last
 ``history_bytes`` of records in a memory ring (most sessions never switch, and most of
 those bytes are never wanted).  All rings together stay within ``history_total``: past
 it a session keeps only its last ``HISTORY_FLOOR`` bytes, so many clients that each send
-a little cannot grow the daemon's memory without bound.  When the session reaches the honeypot the relay calls
-:meth:`Transcript.persist`: from then on records go to ``<dir>/<session_id>.jsonl``
+a little cannot grow the daemon's memory without bound.  When the session reaches the
+honeypot the relay calls :meth:`Transcript.persist`: from then on records go to
+``<dir>/<session_id>.jsonl``
 through the writer thread: first a header (the session's meta and how much history the
 ring had to drop), then the remembered history, then every later record, so the file
 shows what led up to the switch.  A file is bounded by ``max_bytes``; past it a

@@ -1,7 +1,8 @@
 """Session ids: 12 random hex digits (48 bits), as ``secrets.token_hex(6)`` gives, but
 cut from a pool of ``os.urandom`` bytes filled in bulk, one system call per 512 ids.
 
-The pool is emptied in a forked child, so worker processes never hand out the same ids.
+The pool is emptied in a forked child (workers are fresh processes, but anything that
+forks must not hand out its parent's next ids).
 """
 from __future__ import annotations
 

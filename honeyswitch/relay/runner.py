@@ -187,13 +187,7 @@ class SessionRunner:
         if self._busy:
             self._queue.append(event)  # runs after the commands under way, in order
             return
-        self._busy = True
-        try:
-            self._run(self.session.handle(event))
-            if self._queue:
-                self._run_queued()
-        finally:
-            self._busy = False
+        self._execute(self.session.handle(event))
 
     def _feed_data(self, end: End, data: bytes, now: float) -> None:
         """:meth:`_feed` of ``DataReceived(end, data, now)``, the event built only if it
@@ -203,18 +197,18 @@ class SessionRunner:
         if self._busy:
             self._queue.append(DataReceived(end, data, now))
             return
+        self._execute(self.session.data(end, data, now))
+
+    def _execute(self, commands: list[Command]) -> None:
+        """Run ``commands``, then the events that came in while they ran."""
         self._busy = True
         try:
-            self._run(self.session.data(end, data, now))
-            if self._queue:
-                self._run_queued()
+            self._run(commands)
+            while self._queue and not self.finished:
+                self._run(self.session.handle(self._queue.popleft()))
+            self._queue.clear()
         finally:
             self._busy = False
-
-    def _run_queued(self) -> None:
-        while self._queue and not self.finished:
-            self._run(self.session.handle(self._queue.popleft()))
-        self._queue.clear()
 
     def _run(self, commands: list[Command]) -> None:
         for cmd in commands:

@@ -124,14 +124,9 @@ class Store:
             self._write.execute("BEGIN IMMEDIATE")
         self._write.execute(sql, params)
 
-    def _insert_event(self, ev: dict[str, Any], text: str | None = None) -> None:
+    def _insert_event(self, ev: dict[str, Any]) -> None:
         self._execute(_EVENT_SQL, (ev.get("timestamp"), ev.get("event_type"), ev.get("session_id"),
-                                   ev.get("service"), ev.get("src_ip"),
-                                   text if text is not None else dumps(ev)))
-
-    def insert_event_now(self, event: dict[str, Any], text: str) -> None:
-        """On the writer thread: insert an event already serialised as ``text``."""
-        self._insert_event(event, text)
+                                   ev.get("service"), ev.get("src_ip"), dumps(ev)))
 
     def write_batch_now(self, events: list[EventRow], sessions: Iterable[dict[str, Any]]) -> None:
         """On the writer thread: insert event rows and upsert session rows (each checked
@@ -143,11 +138,7 @@ class Store:
             self._write.executemany(_EVENT_SQL, events)
         shapes: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
         for row in sessions:
-            if type(row.get("started")) in _EPOCH_TYPES or type(row.get("ended")) in _EPOCH_TYPES:
-                values = tuple(_column_value(c, v) for c, v in row.items())
-            else:
-                values = tuple(row.values())  # times already ISO text (from events): as they are
-            shapes.setdefault(tuple(row), []).append(values)
+            shapes.setdefault(tuple(row), []).append(tuple(_column_value(c, v) for c, v in row.items()))
         for cols, rows in shapes.items():
             self._write.executemany(_upsert_sql(cols), rows)
         self._commit()  # short: other processes' writers wait on this lock
@@ -252,9 +243,6 @@ def _upsert_sql(cols: tuple[str, ...]) -> str:
 
 def _upsert(row: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
     return _upsert_sql(tuple(row)), tuple(_column_value(c, v) for c, v in row.items())
-
-
-_EPOCH_TYPES = frozenset((int, float))
 
 
 def _column_value(column: str, value: Any) -> Any:
