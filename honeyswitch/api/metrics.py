@@ -1,7 +1,7 @@
 """Prometheus metrics, from the daemon's own registry (never the process-global one).
 
 Nothing is counted on the relay's hot path for them: each process keeps an
-:class:`~honeyswitch.api.control.EventTally`, and a scrape asks the control side for a
+:class:`~honeyswitch.record.tally.EventTally`, and a scrape asks the control side for a
 snapshot (every worker's, added up) and turns it into metric families.
 """
 from __future__ import annotations
@@ -11,21 +11,23 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from .operations import perform
+
 if TYPE_CHECKING:
-    from .control import Control
+    from .operations import ControlPort
 
 STATES = ("mirror", "main_only", "switching", "honeypot", "direct")
 
 
 class Metrics:
-    def __init__(self, control: Control) -> None:
+    def __init__(self, control: ControlPort) -> None:
         self.control = control
         self.registry = CollectorRegistry(auto_describe=True)
         self._collector = _Snapshot(control)
         self.registry.register(self._collector)
 
     async def render(self) -> bytes:
-        self._collector.data = await self.control.metrics()
+        self._collector.data = await perform(self.control, "metrics", {})
         try:
             return generate_latest(self.registry)
         finally:
@@ -33,7 +35,7 @@ class Metrics:
 
 
 class _Snapshot:
-    def __init__(self, control: Control) -> None:
+    def __init__(self, control: ControlPort) -> None:
         self.control = control
         self.data: dict[str, Any] = {}
 
@@ -51,6 +53,11 @@ class _Snapshot:
         for detector, total in sorted((data.get("alert_scores") or {}).items()):
             alerts.add_metric([detector], total)
         yield alerts
+        errors = CounterMetricFamily("honeyswitch_detector_errors", "Detector failures, by detector",
+                                     labels=["detector"])
+        for detector, n in sorted((data.get("detector_errors") or {}).items()):
+            errors.add_metric([detector], n)
+        yield errors
         states = data.get("states") or {}
         g = GaugeMetricFamily("honeyswitch_sessions", "Live sessions, by state", labels=["state"])
         for state in STATES:
