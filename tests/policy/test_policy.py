@@ -13,7 +13,14 @@ import pytest
 from honeyswitch.detect.base import Alert
 from honeyswitch.detect.ids import make_parser
 from honeyswitch.events import make_event
-from honeyswitch.policy.decisions import AlertSession, Decision, ListSource, Record, SaveIncident, SwitchClient
+from honeyswitch.policy.decisions import (
+    AlertSession,
+    Decision,
+    ListSource,
+    Record,
+    SaveIncident,
+    SwitchClient,
+)
 from honeyswitch.policy.hub import ENDED_LINGER, Policy
 from honeyswitch.testing.harness import make_config
 
