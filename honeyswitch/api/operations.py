@@ -350,7 +350,7 @@ operation(Operation(
     "health", "version, live session count, counters, workers (and how many answered)",
     path="/api/v1/health", each=lambda relay: relay.relay_health(), join=_health, answer=_health_answer))
 operation(Operation(
-    "sessions", "live sessions (with their worker when there are several)",
+    "sessions", "live sessions (with their `worker` when there are several)",
     path="/api/v1/sessions", each=lambda relay: relay.live_sessions(), join=_listed, answer=_keyed("sessions")))
 operation(Operation(
     "session", "one session, live or from the store",
