@@ -5,12 +5,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test setup setup-system lint bench clean
+.PHONY: demo test setup setup-system native lint bench clean
 
 demo: $(BIN)/honeyswitch
 	$(BIN)/honeyswitch demo
 
-test: setup setup-system
+# The system packages first: the C compiler builds the compiled hot modules at setup.
+test: setup-system setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 setup: $(BIN)/honeyswitch
@@ -23,6 +24,11 @@ $(BIN)/honeyswitch: pyproject.toml
 
 setup-system:
 	./scripts/install-system-deps
+
+# Recompile the hot modules (honeyswitch/native.py) after editing them; until then their
+# Python sources run.
+native: setup
+	$(BIN)/pip install -q --no-deps -e .
 
 lint: setup
 	$(BIN)/ruff check honeyswitch tests bench
@@ -38,3 +44,4 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
+	find honeyswitch -name '*.so' -delete

@@ -83,8 +83,11 @@ def _git(*args: str) -> str:
 def machine() -> dict[str, Any]:
     # The daemon runs from the work tree: say which code was measured.
     dirty = [ln for ln in _git("status", "--porcelain", "--untracked-files=no").splitlines() if ln.strip()]
+    from honeyswitch import native  # the daemons run the same modules (HONEYSWITCH_PURE passes on)
+
     return {
         "cpus": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version(),
+        "honeyswitch_modules": "compiled" if native.compiled() else "pure",
         "commit": _git("rev-parse", "--short", "HEAD"), "modified_files": len(dirty),
         "tools": {"haproxy": _version(["haproxy", "-v"]), "iperf3": _version(["iperf3", "--version"]),
                   "wrk": _version(["wrk", "-v"]), "nginx": _version(["nginx", "-v"])},

@@ -8,8 +8,14 @@ from typing import Any
 
 import pytest
 
+from honeyswitch import native
 from honeyswitch.testing import playbook, servers
 from honeyswitch.testing.servers import TestServer
+
+
+def pytest_report_header(config: Any) -> str:
+    mode = "compiled (mypyc)" if native.compiled() else "pure Python"
+    return f"honeyswitch hot modules: {mode}; loop: {os.environ.get('HONEYSWITCH_TEST_LOOP', 'uvloop')}"
 
 
 @pytest.fixture(autouse=True)

@@ -267,7 +267,10 @@ class Transcript:
         try:
             view = memoryview("".join(lines).encode("ascii"))
             while view:
-                view = view[os.write(fd, view):]
+                # Not view[os.write(...):]: compiled (mypyc 2.4), a memoryview slice
+                # evaluates a call in its bound twice, writing everything twice.
+                written = os.write(fd, view)
+                view = view[written:]
         finally:
             os.close(fd)
 

@@ -11,6 +11,8 @@ import asyncio
 import logging
 from typing import Protocol
 
+from mypy_extensions import mypyc_attr
+
 from ..core.types import End
 from . import sockets
 
@@ -35,6 +37,7 @@ class Conn(Protocol):
     def resume_reading(self) -> None: ...
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # the listener's ClientConn, adapters around it
 class StreamConn(asyncio.Protocol):
     """A TCP or unix stream connection (the client's, or a backend's)."""
 
