@@ -16,9 +16,12 @@ from setuptools import Extension, setup
 HERE = Path(__file__).resolve().parent
 
 
+METADATA_ONLY = {"egg_info", "dist_info", "sdist", "--name", "--version"}
+
+
 def native_extensions() -> list[Extension]:
-    if os.environ.get("HONEYSWITCH_PURE_BUILD"):
-        return []
+    if os.environ.get("HONEYSWITCH_PURE_BUILD") or METADATA_ONLY.intersection(sys.argv[1:2]):
+        return []  # metadata hooks need no compile (mypyc type-checks for ~20 s)
     try:
         from mypyc.build import mypycify
     except ImportError:
@@ -40,4 +43,4 @@ def native_extensions() -> list[Extension]:
     return exts
 
 
-setup(ext_modules=native_extensions())
+setup(ext_modules=native_extensions(), options={"build_ext": {"parallel": os.cpu_count() or 1}})

@@ -39,6 +39,18 @@ COMPILED = (
     "honeyswitch.relay.conns",
     "honeyswitch.relay.runner",
     "honeyswitch.record.transcripts",
+    "honeyswitch.relay.sockets",
+    "honeyswitch.relay.ids",
+    "honeyswitch.relay.backends",
+    "honeyswitch.relay.listener",
+    "honeyswitch.relay.registry",
+    "honeyswitch.events",
+    "honeyswitch.record.escape",
+    "honeyswitch.record.writer",
+    "honeyswitch.record.recorder",
+    "honeyswitch.store.db",
+    "honeyswitch.policy.hub",
+    "honeyswitch.app",
 )
 PURE_ENV = "HONEYSWITCH_PURE"
 _ROOT = Path(__file__).resolve().parent.parent  # the directory holding the package

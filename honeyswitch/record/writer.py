@@ -56,8 +56,8 @@ class Writer:
         self._hooks: list[Job] = []
         self._closed = False
         self._urgent = 0  # flush markers queued: no lingering while any waits
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
+        self._worker = threading.Thread(target=self._run, name=name, daemon=True)
+        self._worker.start()
 
     # ------------------------------------------------------------ loop-side API
 
@@ -102,7 +102,7 @@ class Writer:
         return self._closed
 
     def on_writer_thread(self) -> bool:
-        return threading.current_thread() is self._thread
+        return threading.current_thread() is self._worker
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything submitted so far is written (blocking: tests, shutdown,
@@ -112,7 +112,7 @@ class Writer:
             return True
         marker = _Marker()
         with self._cond:
-            if self._closed and not self._thread.is_alive():
+            if self._closed and not self._worker.is_alive():
                 return True
             self._items.append(marker)
             self._urgent += 1
@@ -125,23 +125,14 @@ class Writer:
             self._closed = True
             self._cond.notify()
         if not self.on_writer_thread():
-            self._thread.join(timeout)
-            if self._thread.is_alive():
+            self._worker.join(timeout)
+            if self._worker.is_alive():
                 log.error("writer did not finish within %ss; %d jobs left", timeout, len(self._items))
 
     # ------------------------------------------------------------ writer thread
 
     def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._items and not self._closed:
-                    self._cond.wait()
-                if self.linger > 0:
-                    self._linger()
-                if not self._items:
-                    break  # closed and drained
-                n = min(len(self._items), MAX_BATCH)
-                batch = [self._items.popleft() for _ in range(n)]
+        while (batch := self._take()) is not None:
             markers = []
             for job in batch:
                 if isinstance(job, _Marker):
@@ -154,6 +145,18 @@ class Writer:
             for marker in markers:
                 marker.done.set()
         self._run_hooks()
+
+    def _take(self) -> list[Job | _Marker] | None:
+        """The next batch of jobs (waiting for one), or None once closed and drained."""
+        with self._cond:
+            while not self._items and not self._closed:
+                self._cond.wait()
+            if self.linger > 0:
+                self._linger()
+            if not self._items:
+                return None
+            n = min(len(self._items), MAX_BATCH)
+            return [self._items.popleft() for _ in range(n)]
 
     def _linger(self) -> None:
         """With the lock held: wait a little for more jobs (a flush or close cuts it short)."""

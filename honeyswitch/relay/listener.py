@@ -70,7 +70,8 @@ def bound_ports(servers: list[asyncio.Server]) -> list[tuple[str, int]]:
     """The addresses actually bound (port 0 in config picks a free one, for tests)."""
     out = []
     for s in servers:
-        for sock in s.sockets:
+        server: Any = s  # its sockets: a list on uvloop, a tuple on asyncio (compiled code checks)
+        for sock in server.sockets:
             addr = sock.getsockname()
             out.append((addr[0], addr[1]) if sock.family != socket.AF_UNIX else (str(addr), 0))
     return out

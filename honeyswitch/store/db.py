@@ -184,7 +184,8 @@ class Store:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id DESC LIMIT ?"
         rows = self.query(sql, (*params, int(limit)))
-        return [json.loads(r["json"]) for r in reversed(rows)]
+        rows.reverse()  # not reversed(rows): mypyc 2.4 cannot compile that comprehension
+        return [json.loads(r["json"]) for r in rows]
 
     def sessions(self, limit: int = 100) -> list[dict[str, Any]]:
         """The most recently started ``limit`` sessions, newest first."""
