@@ -78,6 +78,7 @@ class App:
         self.api: Any = None
         self.counters: dict[str, int] = {}
         self.started = time.time()
+        self.loop: asyncio.AbstractEventLoop | None = None  # the loop start() runs on
         self._stopping = asyncio.Event()
         self.recorder = Recorder()
         self.tally = EventTally()  # what /metrics counts; cheaper than a metric per event
@@ -86,6 +87,7 @@ class App:
     # -------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
         cfg = self.config
         self.records = Records.open(cfg, self.recorder)
         self.blacklist = Blacklist(self.records.store, cfg.blacklist, on_change=self.record)
@@ -215,6 +217,7 @@ class App:
         runner = SessionRunner(
             self, service, client, peer, direct=direct, inspector=self._inspection(service, peer),
             source_score=policy.source_score_of(src_ip, time.time), source_threshold=policy.source_threshold,
+            loop=self.loop,
         )
         self.registry.add(runner)
         policy.session_started(self._fields(runner))
@@ -254,7 +257,8 @@ class App:
         self.carry_out(self.policy.session_switched(self._fields(runner), runner.session.switched_by or "switch"))
 
     def on_backend_open(self, runner: SessionRunner, end: End, transport: Any) -> None:
-        if transport is not None:
+        # The leg's addresses (two system calls) only for the policy's IDS matching.
+        if transport is not None and self.policy.follows_ids:
             self.policy.backend_opened(self._fields(runner), sockets.local(transport), sockets.peer(transport))
 
     def on_session_end(self, runner: SessionRunner) -> None:

@@ -77,15 +77,18 @@ class Backend:
     argv: tuple[str, ...] = ()
     proxy_protocol: str = ""  # "" | "v2"
     transparent: bool = False  # connect from the client's own address (transparent upstream)
+    # Built once: every session's session_start event names both backends.
+    url: str = field(init=False, repr=False, compare=False, default="")
 
-    @property
-    def url(self) -> str:
+    def __post_init__(self) -> None:
         if self.kind == "tcp":
             host = f"[{self.host}]" if ":" in self.host else self.host
-            return f"tcp://{host}:{self.port}"
-        if self.kind == "unix":
-            return f"unix:{self.path}"
-        return "exec:" + shlex.join(self.argv)
+            url = f"tcp://{host}:{self.port}"
+        elif self.kind == "unix":
+            url = f"unix:{self.path}"
+        else:
+            url = "exec:" + shlex.join(self.argv)
+        object.__setattr__(self, "url", url)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from ..detect.base import Alert, StreamInspector
 from .replies import ReplyStreams
@@ -60,6 +60,19 @@ from .types import (
 )
 
 CLIENT, MAIN, HONEYPOT = End.CLIENT, End.MAIN, End.HONEYPOT
+C_: Final = 1  # an end's bit in the session's sets of ends
+M_: Final = 2
+H_: Final = 4
+_BIT = {CLIENT: C_, MAIN: M_, HONEYPOT: H_}
+_INDEX = {CLIENT: 0, MAIN: 1, HONEYPOT: 2}
+# Why reading an end is paused (bits): main or the honeypot still connecting, client
+# bytes held by a quiet switch, the honeypot or main not taking the client's bytes, the
+# client not taking the serving end's.
+BY_CONNECT: Final = 1
+BY_HOLD: Final = 2
+BY_HONEYPOT: Final = 4
+BY_MAIN: Final = 8
+BY_CLIENT: Final = 16
 QUIET_TIMER = "quiet"
 DEADLINE_TIMER = "switch_deadline"
 
@@ -115,13 +128,16 @@ class Session:
             policy.honeypot_buffer, policy.quiet_time, compare=policy.align is Align.BYTES and not direct
         )
         self.close_reason = ""
-        self._open: set[End] = set()
-        self._connecting: set[End] = set()
-        self._eof_from: set[End] = set()
-        self._shut: set[End] = set()
-        self._lost: set[End] = set()
-        self._paused: dict[End, set[str]] = {CLIENT: set(), MAIN: set(), HONEYPOT: set()}
-        self._write_paused: set[End] = set()
+        # Sets of ends as bit masks (C_ | M_ | H_): a session holds many, builds them at
+        # every connection and asks them for every chunk.
+        self._open = 0
+        self._connecting = 0
+        self._eof_from = 0
+        self._shut = 0
+        self._lost = 0
+        self._write_paused = 0
+        # Why reading each end is paused (CONNECT | HOLD | ...), by _INDEX[end].
+        self._paused = [0, 0, 0]
         self._skip = 0  # honeypot bytes to discard after a bytes switch
         # The inspector sees the server stream the client sees, each byte once: main's
         # bytes, then the honeypot's from the position it has not seen in main's version.
@@ -158,7 +174,7 @@ class Session:
 
     def start(self) -> list[Command]:
         out: list[Command] = []
-        self._pause(CLIENT, "connect", out)
+        self._pause(CLIENT, BY_CONNECT, out)
         if self.state is State.DIRECT:
             self._connect(HONEYPOT, out)
         else:
@@ -215,21 +231,21 @@ class Session:
             self._held.append(data)
             self._held_len += len(data)
             if self._held_len > self.policy.hold_limit:
-                self._pause(CLIENT, "hold", out)
+                self._pause(CLIENT, BY_HOLD, out)
         elif state in (State.HONEYPOT, State.DIRECT):
             self._to_honeypot(data, out)
 
     def _to_main(self, data: bytes, out: list[Command]) -> None:
-        if MAIN in self._open:
+        if self._open & M_:
             out.append(Send(MAIN, data))
-        elif MAIN not in self._shut:
+        elif not self._shut & M_:
             self._pending_main.append(data)
 
     def _to_honeypot(self, data: bytes, out: list[Command]) -> None:
-        if HONEYPOT in self._open:
+        if self._open & H_:
             out.append(Send(HONEYPOT, data))
             return
-        if HONEYPOT in self._shut:
+        if self._shut & H_:
             return  # it finished or failed: no connection will take these bytes
         self._pending_hp.append(data)
         self._pending_hp_len += len(data)
@@ -237,7 +253,7 @@ class Session:
             if self.state is State.MIRROR:
                 self._drop_honeypot("honeypot not connected, buffer limit reached", out)
             else:
-                self._pause(CLIENT, "honeypot", out)
+                self._pause(CLIENT, BY_HONEYPOT, out)
 
     def _main_data(self, data: bytes, out: list[Command]) -> None:
         state = self.state
@@ -271,7 +287,7 @@ class Session:
                 self._skip -= cut
                 start, data = start + cut, data[cut:]
             self._inspect_honeypot(start, data, out)
-            if data and CLIENT not in self._shut:
+            if data and not self._shut & C_:
                 out.append(Send(CLIENT, data))
 
     def _inspect_honeypot(self, start: int, data: bytes, out: list[Command]) -> None:
@@ -371,7 +387,7 @@ class Session:
         else:
             self.state = State.SWITCHING
             self.replies.forget()
-            self._resume(CLIENT, "main", out)  # client bytes are held now, not sent to main
+            self._resume(CLIENT, BY_MAIN, out)  # client bytes are held now, not sent to main
             out.append(SetTimer(QUIET_TIMER, self.policy.quiet_time))
             out.append(SetTimer(DEADLINE_TIMER, self.policy.quiet_max))
 
@@ -380,18 +396,18 @@ class Session:
         was = self.state
         self.state = State.HONEYPOT
         self._close(MAIN, out, reset=True)
-        self._paused[MAIN].clear()
-        self._resume(CLIENT, "main", out)
-        if HONEYPOT in self._open:
-            self._resume(CLIENT, "connect", out)  # it may have waited for main, not needed now
-        if CLIENT in self._write_paused:
-            self._pause(HONEYPOT, "client", out)
+        self._paused[1] = 0
+        self._resume(CLIENT, BY_MAIN, out)
+        if self._open & H_:
+            self._resume(CLIENT, BY_CONNECT, out)  # it may have waited for main, not needed now
+        if self._write_paused & C_:
+            self._pause(HONEYPOT, BY_CLIENT, out)
         if was is State.MIRROR:
             self._inspect_hp_from = self._main_inspected
             if self.hp_received > self.main_sent:
                 joined = self.replies.take_ahead()
                 self._inspect_honeypot(self.main_sent, joined, out)
-                if joined and CLIENT not in self._shut:
+                if joined and not self._shut & C_:
                     out.append(Send(CLIENT, joined))
             else:
                 self._skip = self.main_sent - self.hp_received
@@ -403,16 +419,16 @@ class Session:
             held, self._held, self._held_len = self._held, [], 0
             for chunk in held:
                 self._to_honeypot(chunk, out)
-            self._resume(CLIENT, "hold", out)
+            self._resume(CLIENT, BY_HOLD, out)
         out.append(
             Emit(
                 "switch_done",
                 {"main_bytes_to_client": self.main_sent, "honeypot_bytes": self.hp_received},
             )
         )
-        if CLIENT in self._eof_from:
+        if self._eof_from & C_:
             self._shutdown(HONEYPOT, out)
-        if HONEYPOT in self._eof_from:
+        if self._eof_from & H_:
             # Even while skipping: a honeypot that ended short of main will say no more.
             self._shutdown(CLIENT, out)
         self._check_done(out)
@@ -420,7 +436,7 @@ class Session:
     def _on_timer(self, ev: TimerFired, out: list[Command]) -> None:
         if self.state is not State.SWITCHING:
             return
-        if ev.name == QUIET_TIMER and "client" in self._paused[MAIN]:
+        if ev.name == QUIET_TIMER and self._paused[1] & BY_CLIENT:
             return  # main is not silent, we stopped reading it; rearmed on WriteResumed
         if ev.name == QUIET_TIMER and self.replies.honeypot_owes:
             # Late, not quiet (a program still starting, a slow reply): what it still owes
@@ -441,11 +457,11 @@ class Session:
 
     def _on_opened(self, ev: Opened, out: list[Command]) -> None:
         end = ev.end
-        self._connecting.discard(end)
-        if end in self._shut and end is not CLIENT:
+        self._connecting &= ~_BIT[end]
+        if self._shut & _BIT[end] and end is not CLIENT:
             return  # closed while connecting; the relay closes it
-        self._open.add(end)
-        if self._paused[end]:
+        self._open |= _BIT[end]
+        if self._paused[_INDEX[end]]:
             out.append(PauseReading(end))  # paused while connecting: there was nothing to pause
         if end is MAIN:
             pending_main, self._pending_main = self._pending_main, []
@@ -460,13 +476,13 @@ class Session:
             if self._lingering:
                 self._close_all(out, reset=False)  # what it was owed is on its way
                 return
-            self._resume(CLIENT, "honeypot", out)
+            self._resume(CLIENT, BY_HONEYPOT, out)
         if end is self.serving:
-            self._resume(CLIENT, "connect", out)
+            self._resume(CLIENT, BY_CONNECT, out)
 
     def _on_open_failed(self, ev: OpenFailed, out: list[Command]) -> None:
-        self._connecting.discard(ev.end)
-        self._shut.add(ev.end)
+        self._connecting &= ~_BIT[ev.end]
+        self._shut |= _BIT[ev.end]
         if self._lingering:
             out.append(Emit("backend_failure", {"end": ev.end.value, "reason": ev.reason}))
             self._close_all(out, reset=False)
@@ -475,17 +491,17 @@ class Session:
 
     def _on_lost(self, ev: ConnectionLost, out: list[Command]) -> None:
         end = ev.end
-        was_open = end in self._open
-        self._open.discard(end)
-        self._shut.add(end)
-        self._lost.add(end)
+        was_open = self._open & _BIT[end]
+        self._open &= ~_BIT[end]
+        self._shut |= _BIT[end]
+        self._lost |= _BIT[end]
         if end is CLIENT:
             self.close_reason = ev.reason or ("client reset" if ev.reset else "client closed")
             self._close_all(out, reset=ev.reset)
             return
         if not was_open:
             return
-        if not ev.reset and end in self._eof_from:
+        if not ev.reset and self._eof_from & _BIT[end]:
             self._check_done(out)
             return
         self._backend_gone(end, ev.reason or "connection lost", reset=ev.reset, out=out)
@@ -523,16 +539,16 @@ class Session:
             self._switch("abort", "honeypot lost during switch", out)
             return
         out.extend(Send(MAIN, chunk) for chunk in held)
-        self._resume(CLIENT, "honeypot", out)
-        if MAIN in self._write_paused:
-            self._pause(CLIENT, "main", out)
-        self._resume(CLIENT, "hold", out)
-        if CLIENT in self._eof_from:
+        self._resume(CLIENT, BY_HONEYPOT, out)
+        if self._write_paused & M_:
+            self._pause(CLIENT, BY_MAIN, out)
+        self._resume(CLIENT, BY_HOLD, out)
+        if self._eof_from & C_:
             self._shutdown(MAIN, out)
 
     def _on_eof(self, ev: EofReceived, out: list[Command]) -> None:
         end = ev.end
-        self._eof_from.add(end)
+        self._eof_from |= _BIT[end]
         state = self.state
         if end is CLIENT:
             if state is State.MIRROR:
@@ -554,66 +570,66 @@ class Session:
 
     def _on_write_paused(self, ev: WritePaused, out: list[Command]) -> None:
         end = ev.end
-        self._write_paused.add(end)
+        self._write_paused |= _BIT[end]
         if end is CLIENT:
             serving = self.serving
             if serving is not None:
-                self._pause(serving, "client", out)
+                self._pause(serving, BY_CLIENT, out)
         elif end is MAIN:
             if self.state in (State.MIRROR, State.MAIN_ONLY):
-                self._pause(CLIENT, "main", out)
+                self._pause(CLIENT, BY_MAIN, out)
         elif self.state is State.MIRROR:
             self._drop_honeypot("honeypot fell behind, buffer limit reached", out)
         elif self.state in (State.SWITCHING, State.HONEYPOT, State.DIRECT):
-            self._pause(CLIENT, "honeypot", out)  # it gets the client's bytes (held ones first)
+            self._pause(CLIENT, BY_HONEYPOT, out)  # it gets the client's bytes (held ones first)
 
     def _on_write_resumed(self, ev: WriteResumed, out: list[Command]) -> None:
         end = ev.end
-        self._write_paused.discard(end)
+        self._write_paused &= ~_BIT[end]
         if end is CLIENT:
-            draining = self.state is State.SWITCHING and "client" in self._paused[MAIN]
-            self._resume(MAIN, "client", out)
-            self._resume(HONEYPOT, "client", out)
+            draining = self.state is State.SWITCHING and self._paused[1] & BY_CLIENT
+            self._resume(MAIN, BY_CLIENT, out)
+            self._resume(HONEYPOT, BY_CLIENT, out)
             if draining:
                 # Main may still have a reply to finish: give it a fresh quiet period.
                 out.append(SetTimer(QUIET_TIMER, self.policy.quiet_time))
         elif end is MAIN:
-            self._resume(CLIENT, "main", out)
+            self._resume(CLIENT, BY_MAIN, out)
         else:
-            self._resume(CLIENT, "honeypot", out)
+            self._resume(CLIENT, BY_HONEYPOT, out)
 
     # ------------------------------------------------------------------ helpers
 
     def _connect(self, end: End, out: list[Command]) -> None:
-        self._connecting.add(end)
+        self._connecting |= _BIT[end]
         out.append(Connect(end))
 
     def _shutdown(self, end: End, out: list[Command]) -> None:
-        if end in self._shut:
+        if self._shut & _BIT[end]:
             return
-        if end is HONEYPOT and HONEYPOT not in self._open:
+        if end is HONEYPOT and not self._open & H_:
             self._pending_hp_eof = True
             return
-        if end is MAIN and MAIN not in self._open:
+        if end is MAIN and not self._open & M_:
             self._pending_main_eof = True
             return
-        self._shut.add(end)
+        self._shut |= _BIT[end]
         out.append(Shutdown(end))
 
     def _close(self, end: End, out: list[Command], *, reset: bool) -> None:
-        if end in self._open or end in self._connecting:
+        if self._open & _BIT[end] or self._connecting & _BIT[end]:
             out.append(Close(end, reset=reset))
-        self._open.discard(end)
-        self._connecting.discard(end)
-        self._shut.add(end)
+        self._open &= ~_BIT[end]
+        self._connecting &= ~_BIT[end]
+        self._shut |= _BIT[end]
 
     def _close_all(self, out: list[Command], *, reset: bool) -> None:
         for end in (MAIN, HONEYPOT):
-            if end in self._open or end in self._connecting:
+            if self._open & _BIT[end] or self._connecting & _BIT[end]:
                 self._close(end, out, reset=reset)
-        if CLIENT not in self._lost:
+        if not self._lost & C_:
             out.append(Close(CLIENT, reset=reset))
-        self._shut.add(CLIENT)
+        self._shut |= C_
         if self.inspector is not None:
             # What the detectors held back (a request that never got its reply) still
             # scores the session and its source; there is nothing left to switch.
@@ -624,33 +640,36 @@ class Session:
         """The session ends when the client's connection is finished both ways."""
         if self.state is State.CLOSED:
             return
-        if CLIENT in self._eof_from and CLIENT in self._shut:
+        if self._eof_from & C_ and self._shut & C_:
             self.close_reason = self.close_reason or "closed"
-            if (self.state is State.MIRROR and HONEYPOT in self._connecting
+            if (self.state is State.MIRROR and self._connecting & H_
                     and (self._pending_hp or self._pending_hp_eof)):
                 # A short session can be over before the honeypot's connect returns; it
                 # must still get every byte main got, or its state would differ.  The
                 # client and main are done with; the honeypot's connect (bounded by
                 # connect_timeout) ends the session.
                 self._lingering = True
-                if MAIN in self._open or MAIN in self._connecting:
+                if self._open & M_ or self._connecting & M_:
                     self._close(MAIN, out, reset=False)
-                if CLIENT not in self._lost:
+                if not self._lost & C_:
                     out.append(Close(CLIENT, reset=False))
-                    self._lost.add(CLIENT)  # closed by us: nothing more to close there
+                    self._lost |= C_  # closed by us: nothing more to close there
                 return
             self._close_all(out, reset=False)
 
-    def _pause(self, end: End, why: str, out: list[Command]) -> None:
-        reasons = self._paused[end]
+    def _pause(self, end: End, why: int, out: list[Command]) -> None:
+        i = _INDEX[end]
+        reasons = self._paused[i]
         if not reasons:
             out.append(PauseReading(end))
-        reasons.add(why)
+        self._paused[i] = reasons | why
 
-    def _resume(self, end: End, why: str, out: list[Command]) -> None:
-        reasons = self._paused[end]
-        if why in reasons:
-            reasons.discard(why)
+    def _resume(self, end: End, why: int, out: list[Command]) -> None:
+        i = _INDEX[end]
+        reasons = self._paused[i]
+        if reasons & why:
+            reasons &= ~why
+            self._paused[i] = reasons
             if not reasons:
                 out.append(ResumeReading(end))
 

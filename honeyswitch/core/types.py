@@ -47,20 +47,22 @@ class NoHoneypotPolicy(enum.Enum):
 
 # ---------------------------------------------------------------- events (relay -> core)
 
+# Events and commands are built for every chunk and every connection: none is frozen, as
+# a frozen dataclass's __init__ costs about twice as much (compiled or not).  Treat them
+# as immutable all the same; unsafe_hash keeps them hashable.
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True, unsafe_hash=True)
 class Opened:
     end: End
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class OpenFailed:
     end: End
     reason: str
 
 
-# DataReceived and Send are built per chunk: not frozen, as a frozen dataclass's
-# __init__ costs about 2.5 times as much.  Treat them as immutable all the same.
 @dataclass(slots=True, unsafe_hash=True)
 class DataReceived:
     end: End
@@ -68,44 +70,44 @@ class DataReceived:
     at: float = 0.0  # the relay's monotonic clock; quiet alignment reads reply gaps from it
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class EofReceived:
     """The peer half-closed: it will send no more, it may still read."""
 
     end: End
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ConnectionLost:
     end: End
     reset: bool = False
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class WritePaused:
     """The relay's write buffer towards ``end`` went over its high-water mark."""
 
     end: End
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class WriteResumed:
     end: End
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class TimerFired:
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class SwitchRequested:
     by: str  # "operator", "signal", "detector:<name>", "blacklist" ...
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class AlertRaised:
     """An alert about this session from outside the inline path (external IDS...)."""
 
@@ -132,7 +134,7 @@ Event = (
 # -------------------------------------------------------------- commands (core -> relay)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Connect:
     end: End
 
@@ -143,14 +145,14 @@ class Send:
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Shutdown:
     """Half-close our sending side towards ``end`` (write EOF)."""
 
     end: End
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Close:
     """Close ``end``; with ``reset`` it goes down with a TCP RST (SO_LINGER 0)."""
 
@@ -158,28 +160,28 @@ class Close:
     reset: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class PauseReading:
     end: End
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ResumeReading:
     end: End
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class SetTimer:
     name: str
     delay: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class CancelTimer:
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Emit:
     """Record an event (see :mod:`honeyswitch.events`)."""
 

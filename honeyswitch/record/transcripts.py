@@ -237,6 +237,8 @@ class Transcript:
                                                         "omitted_bytes": self.omitted_bytes}))
             self._schedule()
         self.closed = True
+        if callable(self._meta):
+            self._meta = {}  # a closure over the session: not kept past its end
         self._ring.clear()
         self.store.ring_total -= self._ring_size
         self._ring_size = 0

@@ -25,10 +25,12 @@ class Peer:
 
 
 async def open_backend(
-    backend: Backend, sink: Sink, end: End, peer: Peer, *, write_high: int | None = None
+    backend: Backend, sink: Sink, end: End, peer: Peer, *, write_high: int | None = None,
+    loop: asyncio.AbstractEventLoop | None = None,
 ) -> Conn:
     """Connect to ``backend`` with ``sink`` receiving its callbacks; raises OSError."""
-    loop = asyncio.get_running_loop()
+    if loop is None:
+        loop = asyncio.get_running_loop()
     if backend.kind == "exec":
         conn = ExecConn(sink, end, f"{end.value} {backend.argv[0]}")
         await loop.subprocess_exec(

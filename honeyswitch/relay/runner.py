@@ -80,6 +80,7 @@ class SessionRunner:
         inspector: StreamInspector | None = None,
         source_score: Callable[[], float] | None = None,
         source_threshold: float = 0.0,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self.ctx = ctx
         self.service = service
@@ -89,7 +90,9 @@ class SessionRunner:
                                source_threshold=source_threshold)
         self.started = time.time()
         self.ended: float | None = None
-        self._loop = asyncio.get_running_loop()
+        # Given by the caller that has it: get_running_loop() is a getpid() system call
+        # on Python 3.11, and a session would make several.
+        self._loop = loop if loop is not None else asyncio.get_running_loop()
         self.last_activity = self._loop.time()
         self.conns: dict[End, Conn] = {CLIENT: client}
         self._closed: set[End] = set()
@@ -211,7 +214,7 @@ class SessionRunner:
             self._busy = False
 
     def _run(self, commands: list[Command]) -> None:
-        for cmd in commands:
+        for i, cmd in enumerate(commands):
             kind = type(cmd)
             if kind is Send:
                 conn = self.conns.get(cmd.end)  # type: ignore[union-attr]
@@ -231,7 +234,8 @@ class SessionRunner:
                 if (handle := self._timers.pop(cmd.name, None)) is not None:  # type: ignore[union-attr]
                     handle.cancel()
             elif kind is Shutdown:
-                if (conn := self.conns.get(cmd.end)) is not None:  # type: ignore[union-attr]
+                end = cmd.end  # type: ignore[union-attr]
+                if (conn := self.conns.get(end)) is not None and not _closed_after(commands, i, end):
                     conn.write_eof()
             elif kind is Close:
                 self._close(cmd.end, cmd.reset)  # type: ignore[union-attr]
@@ -279,7 +283,7 @@ class SessionRunner:
         # A timer handle, not asyncio.timeout(): one call_later, no context manager.
         timer = self._loop.call_later(self.service.connect_timeout, self._connect_timed_out, end)
         try:
-            conn = await open_backend(backend, self, end, self.peer, write_high=high)
+            conn = await open_backend(backend, self, end, self.peer, write_high=high, loop=self._loop)
         except asyncio.CancelledError:
             if self._timed_out is None or end not in self._timed_out:
                 raise  # the session closed this end while it was connecting
@@ -330,3 +334,18 @@ class SessionRunner:
             if end not in self._closed:
                 self._close(end, reset=False)
         self.ctx.on_session_end(self)
+        # The connections and their adapters point back at the runner: drop the runner's
+        # side, so the session is freed by reference counting as its transports close,
+        # not left for the cyclic garbage collector.
+        self.conns = {}
+        self._early.clear()
+        self._queue.clear()
+
+
+def _closed_after(commands: list[Command], i: int, end: End) -> bool:
+    """Whether ``commands`` close ``end`` (not reset) after index ``i``: its close sends
+    the FIN, so a shutdown first would only cost a system call and a loop round."""
+    for cmd in commands[i + 1:]:
+        if type(cmd) is Close and cmd.end is end and not cmd.reset:  # type: ignore[union-attr]
+            return True
+    return False
