@@ -42,6 +42,7 @@ from .record.transcripts import TranscriptStore
 from .record.writer import Writer
 from .relay import sockets
 from .relay.backends import Peer
+from .relay.flusher import HoneypotFlusher
 from .relay.ids import new_session_id
 from .relay.listener import ClientConn, bound_ports, listen
 from .relay.registry import Registry, describe
@@ -79,6 +80,7 @@ class App:
         self.counters: dict[str, int] = {}
         self.started = time.time()
         self.loop: asyncio.AbstractEventLoop | None = None  # the loop start() runs on
+        self.flusher: HoneypotFlusher | None = None  # batches honeypot copies (from start())
         self._stopping = asyncio.Event()
         self.recorder = Recorder()
         self.tally = EventTally()  # what /metrics counts; cheaper than a metric per event
@@ -88,6 +90,7 @@ class App:
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
+        self.flusher = HoneypotFlusher(self.loop)
         cfg = self.config
         self.records = Records.open(cfg, self.recorder)
         self.blacklist = Blacklist(self.records.store, cfg.blacklist, on_change=self.record)
@@ -158,6 +161,8 @@ class App:
         self.servers.clear()
         for runner in self.registry:
             runner.terminate("daemon stopping")
+        if self.flusher is not None:
+            self.flusher.close()
         if self.api is not None:
             await self.api.cleanup()
             self.api = None
@@ -217,7 +222,7 @@ class App:
         runner = SessionRunner(
             self, service, client, peer, direct=direct, inspector=self._inspection(service, peer),
             source_score=policy.source_score_of(src_ip, time.time), source_threshold=policy.source_threshold,
-            loop=self.loop,
+            loop=self.loop, flusher=self.flusher,
         )
         self.registry.add(runner)
         policy.session_started(self._fields(runner))

@@ -37,6 +37,7 @@ COMPILED = (
     "honeyswitch.core.replies",
     "honeyswitch.core.session",
     "honeyswitch.relay.conns",
+    "honeyswitch.relay.flusher",
     "honeyswitch.relay.runner",
     "honeyswitch.record.transcripts",
     "honeyswitch.relay.sockets",

@@ -12,12 +12,25 @@ The session core uses it to hand over at a switch:
   main still owes replies, however quiet it is for the moment.  A backlogged honeypot
   answers several requests in a row: each answer after a pause of its own (a tenth of
   ``quiet_time``) counts as a turn too, while it owes any.
+
+  While the two streams are compared byte for byte (:attr:`by_position`), the
+  honeypot's turns are counted by position instead: a turn of main's starts at a known
+  offset of main's stream, and the honeypot has taken it once it has produced the byte
+  at that offset.  That holds however the honeypot's output is cut into chunks or
+  delayed, which is what lets the relay batch the honeypot's copy of the client's bytes
+  (:attr:`honeyswitch.core.session.Session.defer_honeypot`): several answers read at
+  once are several turns.  When the comparison stops (the streams differ, or one ran
+  too far ahead), counting goes on by timing from the turns counted so far.
 """
 from __future__ import annotations
 
 from collections import deque
 
 from .divergence import HONEYPOT_SIDE, MAIN_SIDE, DivergenceFinder
+
+# Turns of main the honeypot may be behind while they are counted by position; past it
+# counting goes by timing (and the relay stops batching the honeypot's bytes).
+MAX_TURNS_BEHIND = 4096
 
 
 class ReplyStreams:
@@ -33,23 +46,53 @@ class ReplyStreams:
         self._main_awaits = self._honeypot_awaits = True
         self._hp_last_at = 0.0
         self.divergence = DivergenceFinder(limit) if compare else None
+        # While comparing: the stream offsets where main's turns start that the
+        # honeypot has not reached yet, and how far the honeypot's stream has come.
+        self._turn_starts: deque[int] | None = deque() if compare else None
+        self._hp_end = 0
 
     # ------------------------------------------------------------------ turns
 
     def client_spoke(self) -> None:
         self._main_awaits = self._honeypot_awaits = True
 
-    def main_spoke(self) -> None:
+    def main_spoke(self, position: int = 0) -> None:
+        """Main's output from its stream offset ``position`` on."""
         if self._main_awaits:
             self._main_awaits = False
             self.main_turns += 1
+            starts = self._turn_starts
+            if starts is not None:
+                if position < self._hp_end:
+                    self.honeypot_turns += 1  # the honeypot is there already
+                elif len(starts) < MAX_TURNS_BEHIND:
+                    starts.append(position)
+                else:
+                    self._turn_starts = None  # too far behind: by timing from here
 
-    def honeypot_spoke(self, at: float) -> None:
+    def honeypot_spoke(self, at: float, end: int = 0) -> None:
+        """The honeypot's output at monotonic time ``at``, up to its stream offset ``end``."""
+        starts = self._turn_starts
+        if starts is not None and self.divergence is not None:
+            self._hp_end = end
+            while starts and starts[0] < end:
+                starts.popleft()
+                self.honeypot_turns += 1
+            self._honeypot_awaits = False
+            self._hp_last_at = at
+            return
+        self._turn_starts = None
         paused = at > 0 and at - self._hp_last_at >= self.turn_gap
         if self._honeypot_awaits or (paused and self.honeypot_turns < self.main_turns):
             self._honeypot_awaits = False
             self.honeypot_turns += 1
         self._hp_last_at = at
+
+    @property
+    def by_position(self) -> bool:
+        """Whether turns are counted by position (the streams are compared byte for
+        byte): the honeypot's output may then come late and in any chunks."""
+        return self._turn_starts is not None and self.divergence is not None
 
     @property
     def honeypot_owes(self) -> bool:

@@ -168,6 +168,19 @@ class Session:
         return None
 
     @property
+    def defer_honeypot(self) -> bool:
+        """Whether the relay may hold the honeypot's copy of the client's bytes for a
+        while and send several chunks at once (fewer system calls and wake-ups).
+
+        True while mirrored with the reply streams compared byte for byte: the
+        honeypot's copy is not on the client's path, and its late answers still count
+        as the turns they are (:mod:`.replies`).  The relay sends what it holds before
+        any other command towards the honeypot, and once this turns False (a switch,
+        a divergence), so the honeypot always gets the client's bytes whole and in
+        order."""
+        return self.state is State.MIRROR and self.replies.by_position
+
+    @property
     def reached_honeypot(self) -> bool:
         """Whether the honeypot has served (or is serving) this client."""
         return self.state in (State.HONEYPOT, State.DIRECT) or self.switched_by is not None
@@ -257,7 +270,7 @@ class Session:
 
     def _main_data(self, data: bytes, out: list[Command]) -> None:
         state = self.state
-        self.replies.main_spoke()
+        self.replies.main_spoke(self.main_sent)
         if self.inspector is not None and state in (State.MIRROR, State.MAIN_ONLY, State.SWITCHING):
             # Main's reply is inspected before the client sees it: a bytes switch here
             # hands the client the honeypot's version of it instead.
@@ -275,7 +288,7 @@ class Session:
     def _honeypot_data(self, data: bytes, at: float, out: list[Command]) -> None:
         start = self.hp_received
         self.hp_received += len(data)
-        self.replies.honeypot_spoke(at)
+        self.replies.honeypot_spoke(at, self.hp_received)
         state = self.state
         if state is State.MIRROR:
             self._diverged(self.replies.honeypot_output(data, start, self.main_sent), out)

@@ -43,6 +43,7 @@ from ..core.types import (
 from ..detect.base import StreamInspector
 from .backends import Peer, open_backend
 from .conns import Conn
+from .flusher import FLUSH_BYTES, HoneypotFlusher
 
 log = logging.getLogger(__name__)
 CLIENT, MAIN, HONEYPOT = End.CLIENT, End.MAIN, End.HONEYPOT
@@ -81,6 +82,7 @@ class SessionRunner:
         source_score: Callable[[], float] | None = None,
         source_threshold: float = 0.0,
         loop: asyncio.AbstractEventLoop | None = None,
+        flusher: HoneypotFlusher | None = None,
     ) -> None:
         self.ctx = ctx
         self.service = service
@@ -104,6 +106,12 @@ class SessionRunner:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._queue: deque[Event] = deque()
         self._busy = False
+        # The honeypot's copy of client chunks held for the flusher (Session.defer_honeypot);
+        # None when nothing is held (an idle session holds no list).
+        self._flusher = flusher
+        self._hp_held: list[bytes] | None = None
+        self._hp_held_len = 0
+        self._hp_due = False  # in the flusher's list
         self.finished = False
         self.event_fields: dict[str, Any] | None = None  # the context's cache of the session's event fields
         self.transcript = ctx.open_transcript(self)
@@ -207,19 +215,70 @@ class SessionRunner:
         self._busy = True
         try:
             self._run(commands)
-            while self._queue and not self.finished:
-                self._run(self.session.handle(self._queue.popleft()))
-            self._queue.clear()
+            self._drain_queue()
         finally:
             self._busy = False
+
+    def _drain_queue(self) -> None:
+        while self._queue and not self.finished:
+            self._run(self.session.handle(self._queue.popleft()))
+        self._queue.clear()
+
+    def flush_honeypot(self) -> None:
+        """The flusher's call: send the honeypot what is held (a write may pause it, or
+        drop it: those events are fed after, as inside any command run)."""
+        self._hp_due = False
+        if self._busy:
+            self._send_held()
+            return
+        self._busy = True
+        try:
+            self._send_held()
+            self._drain_queue()
+        finally:
+            self._busy = False
+
+    def _send_held(self) -> None:
+        held = self._hp_held
+        if held is None:
+            return
+        self._hp_held, self._hp_held_len = None, 0
+        conn = self.conns.get(HONEYPOT)
+        if conn is not None and HONEYPOT not in self._closed:
+            conn.write(held[0] if len(held) == 1 else b"".join(held))
+
+    def _to_honeypot(self, data: bytes) -> None:
+        if self._flusher is not None and self.session.defer_honeypot:
+            held = self._hp_held
+            if held is None:
+                if len(data) >= FLUSH_BYTES:
+                    self._write(HONEYPOT, data)  # bulk: nothing to batch with
+                    return
+                held = self._hp_held = []
+                if not self._hp_due:
+                    self._hp_due = True
+                    self._flusher.add(self)
+            held.append(data)
+            self._hp_held_len += len(data)
+            if self._hp_held_len >= FLUSH_BYTES:
+                self._send_held()
+            return
+        self._send_held()  # what is held goes first, whatever follows
+        self._write(HONEYPOT, data)
+
+    def _write(self, end: End, data: bytes) -> None:
+        conn = self.conns.get(end)
+        if conn is not None and end not in self._closed:
+            conn.write(data)
 
     def _run(self, commands: list[Command]) -> None:
         for i, cmd in enumerate(commands):
             kind = type(cmd)
             if kind is Send:
-                conn = self.conns.get(cmd.end)  # type: ignore[union-attr]
-                if conn is not None and cmd.end not in self._closed:  # type: ignore[union-attr]
-                    conn.write(cmd.data)  # type: ignore[union-attr]
+                if cmd.end is HONEYPOT:  # type: ignore[union-attr]
+                    self._to_honeypot(cmd.data)  # type: ignore[union-attr]
+                else:
+                    self._write(cmd.end, cmd.data)  # type: ignore[union-attr]
             elif kind is Emit:
                 self._emit(cmd)  # type: ignore[arg-type]
             elif kind is PauseReading:
@@ -235,6 +294,8 @@ class SessionRunner:
                     handle.cancel()
             elif kind is Shutdown:
                 end = cmd.end  # type: ignore[union-attr]
+                if end is HONEYPOT:
+                    self._send_held()
                 if (conn := self.conns.get(end)) is not None and not _closed_after(commands, i, end):
                     conn.write_eof()
             elif kind is Close:
@@ -248,6 +309,7 @@ class SessionRunner:
 
     def _emit(self, cmd: Emit) -> None:
         if cmd.event_type == "switch":
+            self._send_held()  # the honeypot serves from here: it has every byte now
             self.transcript.mark("switch", **cmd.fields)
             self.transcript.persist()
             self.ctx.on_switch(self)
@@ -317,6 +379,11 @@ class SessionRunner:
             self._feed(event)
 
     def _close(self, end: End, reset: bool) -> None:
+        if end is HONEYPOT:
+            if reset:
+                self._hp_held, self._hp_held_len = None, 0
+            else:
+                self._send_held()  # before its FIN
         if (task := self._connecting.pop(end, None)) is not None:
             task.cancel()
         self._early.pop(end, None)

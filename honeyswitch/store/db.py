@@ -208,7 +208,7 @@ def session_columns(row: Mapping[str, Any]) -> dict[str, Any]:
     clean = {k: v for k, v in row.items() if not (v is None and k in ("switched", "score"))}
     if "session_id" not in clean:
         raise ValueError("session row needs a session_id")
-    unknown = [c for c in clean if c not in SESSION_COLUMNS]
+    unknown = [c for c in clean if c not in _COLUMN_SET]
     if unknown:
         raise ValueError(f"unknown session column(s): {', '.join(unknown)}")
     return clean
@@ -227,6 +227,7 @@ def merge_session_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(merged.values())
 
 
+_COLUMN_SET = frozenset(SESSION_COLUMNS)
 _UPSERT_SQL: dict[tuple[str, ...], str] = {}
 
 

@@ -815,6 +815,53 @@ def test_quiet_counts_each_paused_answer_of_a_backlogged_honeypot_as_a_turn() ->
     )
 
 
+def test_compared_replies_count_turns_by_position_however_late_and_merged() -> None:
+    # The relay batches the honeypot's copy while the streams are compared: its three
+    # answers come at once, late, in one chunk.  They are three turns, so when a later
+    # reply differs and the switch falls back to quiet, nothing is owed.
+    pb = mirror()
+    assert pb.session.defer_honeypot
+    for i in range(3):
+        pb.run(DataReceived(CLIENT, b"REQ %d\n" % i, 1.0 + i), DataReceived(MAIN, b"r%d\n" % i, 1.0 + i))
+    pb.run(DataReceived(HONEYPOT, b"r0\nr1\nr2\n", 9.0))
+    replies = pb.session.replies
+    assert (replies.main_turns, replies.honeypot_turns) == (3, 3)
+    pb.run(DataReceived(CLIENT, b"REQ 3\n", 10.0), DataReceived(MAIN, b"r3\n", 10.0))
+    assert (
+        pb
+        >> DataReceived(HONEYPOT, b"X3\n", 10.0)
+        << Emit("divergence", {"position": 9})
+    )
+    assert replies.honeypot_turns == 4 and not replies.by_position and not pb.session.defer_honeypot
+    assert (
+        pb
+        >> SwitchRequested("operator")
+        << Emit("switch", {"align": "quiet"})
+        << SetTimer(QUIET_TIMER, 0.2) << SetTimer(DEADLINE_TIMER, 3.0)
+        >> TimerFired(QUIET_TIMER)  # owes nothing: cut over now, not at the deadline
+        << Close(MAIN, reset=True)
+        << CancelTimer(QUIET_TIMER) << CancelTimer(DEADLINE_TIMER)
+        << Emit("switch_done")
+    )
+
+
+def test_a_honeypot_ahead_has_taken_main_turns_when_they_come() -> None:
+    pb = mirror()
+    pb.run(DataReceived(CLIENT, b"GET a\n"), DataReceived(HONEYPOT, b"VALUE 1\n"))
+    replies = pb.session.replies
+    assert (replies.main_turns, replies.honeypot_turns) == (0, 0)
+    pb.run(DataReceived(MAIN, b"VALUE 1\n"))
+    assert (replies.main_turns, replies.honeypot_turns) == (1, 1)
+
+
+def test_quiet_alignment_never_defers_the_honeypot() -> None:
+    # Without byte comparison its turns are read from timing: its copy goes out at once.
+    pb = mirror(QUIET)
+    assert not pb.session.defer_honeypot
+    pb.run(SwitchRequested("operator"))
+    assert not pb.session.defer_honeypot
+
+
 def test_divergent_replies_make_a_bytes_switch_quiet() -> None:
     pb = mirror()
     assert (
