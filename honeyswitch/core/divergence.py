@@ -19,7 +19,9 @@ class DivergenceFinder:
         self.limit = limit
         self.active = True  # False once diverged, or once one side ran too far ahead
         self.position: int | None = None
-        self._lead: deque[memoryview] = deque()  # unmatched bytes of the leading side
+        # Unmatched bytes of the leading side: whole chunks as they came (bytes compare
+        # with one memcmp), views once a chunk is matched in part.
+        self._lead: deque[bytes | memoryview] = deque()
         self._lead_side = 0
         self._lead_len = 0
         self._matched = 0  # bytes equal in both streams so far
@@ -36,13 +38,14 @@ class DivergenceFinder:
             self._lead_len = 0
             self._matched += len(data)
             return None
-        view = memoryview(data)
         if self._lead_len == 0 or self._lead_side == side:
-            self._push(side, view)
+            self._push(side, data)
             return None
+        view = memoryview(data)
         offset = 0
         while offset < len(view) and self._lead:
-            head = self._lead[0]
+            first = self._lead[0]
+            head = first if type(first) is memoryview else memoryview(first)
             n = min(len(head), len(view) - offset)
             if head[:n] != view[offset : offset + n]:
                 return self._diverged(side, head, view[offset:], _first_difference(head[:n], view[offset : offset + n]))
@@ -57,7 +60,7 @@ class DivergenceFinder:
             self._push(side, view[offset:])
         return None
 
-    def _push(self, side: int, view: memoryview) -> None:
+    def _push(self, side: int, view: bytes | memoryview) -> None:
         self._lead_side = side
         self._lead.append(view)
         self._lead_len += len(view)

@@ -13,15 +13,23 @@ from .conns import Conn, ExecConn, Sink, StreamConn
 from .proxyproto import v2_header
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False)
 class Peer:
-    """The addresses of the client's connection, passed on to backends."""
+    """The addresses of the client's connection, passed on to backends (one per session:
+    a constructor of its own is a native one when compiled, see core/types.py)."""
 
     session_id: str
     src_ip: str
     src_port: int
     dest_ip: str
     dest_port: int
+
+    def __init__(self, session_id: str, src_ip: str, src_port: int, dest_ip: str, dest_port: int) -> None:
+        self.session_id = session_id
+        self.src_ip = src_ip
+        self.src_port = src_port
+        self.dest_ip = dest_ip
+        self.dest_port = dest_port
 
 
 async def open_backend(
