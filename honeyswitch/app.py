@@ -64,6 +64,7 @@ class App:
 
     def __init__(self, config: Config, worker: WorkerSetup | None = None) -> None:
         self.config = config
+        self._services = {svc.name: svc for svc in config.services}  # by name, for accept()
         self.worker = worker  # set in a worker process of a supervisor ([daemon] workers > 1)
         self.endpoint: WorkerEndpoint | None = None
         self.registry = Registry()
@@ -206,11 +207,11 @@ class App:
 
     def accept(self, service: ServiceConfig, client: ClientConn) -> SessionRunner | None:
         assert client.transport is not None
-        try:
-            service = self.config.service(service.name)  # the current settings, after a reload
-        except KeyError:
+        current = self._services.get(service.name)  # the current settings, after a reload
+        if current is None:
             client.close(reset=True)
             return None
+        service = current
         src_ip, src_port = sockets.peer(client.transport)
         dest_ip, dest_port = sockets.local(client.transport)
         if service.intercept == "redirect" or self.config.firewall.blacklist_set:
@@ -399,6 +400,7 @@ class App:
     def use(self, config: Config, detectors: Detectors) -> None:
         """New sessions use ``config`` and ``detectors``; live ones keep what they have."""
         self.config = config
+        self._services = {svc.name: svc for svc in config.services}
         self.detectors = detectors
         self.policy.reconfigure(config)
         if self.blacklist is not None:

@@ -249,8 +249,9 @@ def iso_timestamp(epoch: float | None = None) -> str:
     # (datetime formatting is most of the cost of building an event).
     cached = _second
     if cached[0] != sec:
-        cached = _second = (sec, datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
-    return f"{cached[1]}.{usec:06d}+00:00"
+        cached = _second = (sec, datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S") + ".")
+    # str() of 1000000 + usec, not a format spec: a fifth of the cost, compiled or not.
+    return cached[1] + str(1_000_000 + usec)[1:] + "+00:00"
 
 
 _second: tuple[int, str] = (-1, "")
@@ -292,9 +293,8 @@ def build_event(event_type: str, session: dict[str, Any] | None, fields: Mapping
     if session is None:
         event.update(_NO_SESSION)
     else:
-        get = session.get
         for name in SESSION_FIELDS:
-            event[name] = get(name)
+            event[name] = session.get(name)
     event.update(blank)
     event.update(fields)
     if event["timestamp"] is None:

@@ -49,7 +49,9 @@ COMPILED = (
     "honeyswitch.record.escape",
     "honeyswitch.record.writer",
     "honeyswitch.record.recorder",
+    "honeyswitch.record.tally",
     "honeyswitch.store.db",
+    "honeyswitch.store.blacklist",
     "honeyswitch.policy.hub",
     "honeyswitch.app",
 )

@@ -73,6 +73,7 @@ BY_HOLD: Final = 2
 BY_HONEYPOT: Final = 4
 BY_MAIN: Final = 8
 BY_CLIENT: Final = 16
+BY_SWITCH: Final = 32  # main, while a bytes switch waits for the honeypot to catch up
 QUIET_TIMER = "quiet"
 DEADLINE_TIMER = "switch_deadline"
 
@@ -156,6 +157,9 @@ class Session:
         self._pending_main_eof = False
         self._held: list[bytes] = []
         self._held_len = 0
+        # A bytes switch waiting (in SWITCHING) for the honeypot's output to reach main's
+        # position, compared on the way, before it hands over.
+        self._catching_up = False
 
     # ------------------------------------------------------------------ public API
 
@@ -280,10 +284,13 @@ class Session:
         if state in (State.MIRROR, State.MAIN_ONLY, State.SWITCHING):
             out.append(Send(CLIENT, data))
             self.main_sent += len(data)
-            if state is State.SWITCHING:
-                out.append(SetTimer(QUIET_TIMER, self.policy.quiet_time))
-            elif state is State.MIRROR:
+            if state is State.MIRROR:
                 self._diverged(self.replies.main_delivered(data, self.main_sent), out)
+            elif self._catching_up:  # read before main was paused: the honeypot has further to go
+                self._diverged(self.replies.main_delivered(data, self.main_sent), out)
+                self._caught_up(out)
+            elif state is State.SWITCHING:
+                out.append(SetTimer(QUIET_TIMER, self.policy.quiet_time))
 
     def _honeypot_data(self, data: bytes, at: float, out: list[Command]) -> None:
         start = self.hp_received
@@ -293,7 +300,11 @@ class Session:
         if state is State.MIRROR:
             self._diverged(self.replies.honeypot_output(data, start, self.main_sent), out)
         elif state is State.SWITCHING:
-            out.append(SetTimer(QUIET_TIMER, self.policy.quiet_time))
+            if self._catching_up:
+                self._diverged(self.replies.honeypot_output(data, start, self.main_sent), out)
+                self._caught_up(out)
+            else:
+                out.append(SetTimer(QUIET_TIMER, self.policy.quiet_time))
         elif state in (State.HONEYPOT, State.DIRECT):
             if self._skip:
                 cut = min(self._skip, len(data))
@@ -396,7 +407,11 @@ class Session:
             )
         )
         if align is Align.BYTES:
-            self._cut_over(out)
+            if (self.hp_received < self.main_sent and self.replies.divergence is not None
+                    and self._open & H_ and not self._eof_from & H_):
+                self._catch_up(out)
+            else:
+                self._cut_over(out)
         else:
             self.state = State.SWITCHING
             self.replies.forget()
@@ -404,9 +419,33 @@ class Session:
             out.append(SetTimer(QUIET_TIMER, self.policy.quiet_time))
             out.append(SetTimer(DEADLINE_TIMER, self.policy.quiet_max))
 
+    def _catch_up(self, out: list[Command]) -> None:
+        """A bytes switch while the honeypot is behind main (its copy of the client's bytes
+        may have been batched): the client's new bytes are held and main is no longer
+        read, until the honeypot's output has reached main's position and matched
+        main's on the way.  Then it hands over as any bytes switch does; a difference
+        makes it a quiet switch after all; quiet_max bounds the wait."""
+        self.state = State.SWITCHING
+        self._catching_up = True
+        self._pause(MAIN, BY_SWITCH, out)
+        self._resume(CLIENT, BY_MAIN, out)  # client bytes are held now, not sent to main
+        out.append(SetTimer(DEADLINE_TIMER, self.policy.quiet_max))
+
+    def _caught_up(self, out: list[Command]) -> None:
+        """After the honeypot's output or main's during a catch-up: hand over, or go quiet."""
+        if not self.replies.aligned:  # the replies differ: only a quiet switch is safe
+            self._catching_up = False
+            self.replies.forget()
+            self._resume(MAIN, BY_SWITCH, out)  # main finishes its reply
+            out.append(SetTimer(QUIET_TIMER, self.policy.quiet_time))
+        elif self.hp_received >= self.main_sent or self.replies.divergence is None:
+            self._cut_over(out)  # there, or too far apart to compare any further
+
     def _cut_over(self, out: list[Command]) -> None:
         """Hand the client to the honeypot and reset main."""
         was = self.state
+        aligned = was is State.MIRROR or self._catching_up
+        self._catching_up = False
         self.state = State.HONEYPOT
         self._close(MAIN, out, reset=True)
         self._paused[1] = 0
@@ -415,7 +454,7 @@ class Session:
             self._resume(CLIENT, BY_CONNECT, out)  # it may have waited for main, not needed now
         if self._write_paused & C_:
             self._pause(HONEYPOT, BY_CLIENT, out)
-        if was is State.MIRROR:
+        if aligned:
             self._inspect_hp_from = self._main_inspected
             if self.hp_received > self.main_sent:
                 joined = self.replies.take_ahead()
@@ -425,8 +464,9 @@ class Session:
             else:
                 self._skip = self.main_sent - self.hp_received
                 self.replies.forget()
-        else:  # SWITCHING: everything the honeypot said so far was discarded
+        else:  # quiet: everything the honeypot said so far was discarded
             self._inspect_hp_from = self.hp_received
+        if was is State.SWITCHING:
             out.append(CancelTimer(QUIET_TIMER))
             out.append(CancelTimer(DEADLINE_TIMER))
             held, self._held, self._held_len = self._held, [], 0
@@ -449,6 +489,8 @@ class Session:
     def _on_timer(self, ev: TimerFired, out: list[Command]) -> None:
         if self.state is not State.SWITCHING:
             return
+        if ev.name == QUIET_TIMER and self._catching_up:
+            return  # a catch-up ends when the honeypot is there (or at the deadline)
         if ev.name == QUIET_TIMER and self._paused[1] & BY_CLIENT:
             return  # main is not silent, we stopped reading it; rearmed on WriteResumed
         if ev.name == QUIET_TIMER and self.replies.honeypot_owes:
@@ -547,6 +589,8 @@ class Session:
         out.append(CancelTimer(DEADLINE_TIMER))
         self.state = State.MAIN_ONLY
         self.switched_by = None
+        self._catching_up = False
+        self._resume(MAIN, BY_SWITCH, out)
         held, self._held, self._held_len = self._held, [], 0
         if self.policy.no_honeypot is NoHoneypotPolicy.RESET:
             self._switch("abort", "honeypot lost during switch", out)
@@ -577,6 +621,8 @@ class Session:
                 self._shutdown(CLIENT, out)
             elif state is State.SWITCHING:
                 self._cut_over(out)  # main finished talking: nothing left to drain
+        elif self._catching_up:
+            self._cut_over(out)  # the honeypot ended short of main: it will say no more
         elif state in (State.HONEYPOT, State.DIRECT):
             self._shutdown(CLIENT, out)
         self._check_done(out)

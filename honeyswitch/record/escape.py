@@ -83,11 +83,20 @@ def _json(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=True, separators=(",", ":"), default=json_default)
 
 
+_KEYS: dict[str, str] = {}  # key -> its JSON text and ":" (event keys are few)
+_KEYS_MAX = 4096
+
+
 def _dict(obj: dict[Any, Any]) -> str:
     parts: list[str] = []
     for key, value in obj.items():
         if type(key) is not str:
             return _json(obj)  # the json module's rules for other keys
+        name = _KEYS.get(key)
+        if name is None:
+            name = _quote(key) + ":"
+            if len(_KEYS) < _KEYS_MAX:
+                _KEYS[key] = name
         kind = type(value)
         if value is None:
             text = "null"
@@ -98,12 +107,12 @@ def _dict(obj: dict[Any, Any]) -> str:
         elif kind is str:
             text = _quote(value)
         elif kind is int:
-            text = int.__repr__(value)
+            text = str(value)
         elif kind is float and value - value == 0.0:  # finite (nan and inf: the json module)
-            text = float.__repr__(value)
+            text = repr(value)
         else:
             text = _json(value)  # nested or odd values, whole
-        parts.append(_quote(key) + ":" + text)
+        parts.append(name + text)
     return "{" + ",".join(parts) + "}"
 
 

@@ -368,22 +368,89 @@ def test_bytes_honeypot_ahead_forwards_from_mains_position() -> None:
     )
 
 
-def test_bytes_honeypot_behind_skips_what_main_already_said() -> None:
+def test_bytes_switch_waits_for_a_honeypot_behind_to_catch_up() -> None:
+    # Its copy of the client's bytes may have been batched: the switch holds the client,
+    # stops reading main, and hands over once the honeypot's output has reached main's
+    # position and matched it on the way.
     assert (
         mirror()
         >> DataReceived(MAIN, b"HELLO WORLD")
         << Send(CLIENT, b"HELLO WORLD")
         >> DataReceived(HONEYPOT, b"HEL")
         >> SwitchRequested("operator")
-        << Emit("switch")
-        << Close(MAIN, reset=True)
-        << Emit("switch_done")
+        << Emit("switch", {"align": "bytes", "main_bytes_to_client": 11, "honeypot_bytes": 3})
+        << PauseReading(MAIN)
+        << SetTimer(DEADLINE_TIMER, 3.0)
+        >> DataReceived(CLIENT, b"more")  # held
         >> DataReceived(HONEYPOT, b"LO")
         >> DataReceived(HONEYPOT, b" WORLD!")
+        << Close(MAIN, reset=True)
         << Send(CLIENT, b"!")
+        << CancelTimer(QUIET_TIMER) << CancelTimer(DEADLINE_TIMER)
+        << Send(HONEYPOT, b"more")
+        << Emit("switch_done")
         >> DataReceived(HONEYPOT, b"?")
         << Send(CLIENT, b"?")
     )
+
+
+def test_a_catch_up_that_finds_a_difference_becomes_a_quiet_switch() -> None:
+    assert (
+        mirror()
+        >> DataReceived(MAIN, b"HELLO WORLD")
+        << Send(CLIENT, b"HELLO WORLD")
+        >> SwitchRequested("operator")
+        << Emit("switch", {"align": "bytes"})
+        << PauseReading(MAIN)
+        << SetTimer(DEADLINE_TIMER, 3.0)
+        >> DataReceived(HONEYPOT, b"HELLO THERE")
+        << Emit("divergence", {"position": 6})
+        << ResumeReading(MAIN)  # main finishes its reply
+        << SetTimer(QUIET_TIMER, 0.2)
+        >> DataReceived(MAIN, b"!")
+        << Send(CLIENT, b"!")
+        << SetTimer(QUIET_TIMER, 0.2)
+        >> TimerFired(QUIET_TIMER)
+        << Close(MAIN, reset=True)
+        << CancelTimer(QUIET_TIMER) << CancelTimer(DEADLINE_TIMER)
+        << Emit("switch_done")
+        >> DataReceived(HONEYPOT, b"?")
+        << Send(CLIENT, b"?")
+    )
+
+
+def test_a_catch_up_ends_at_the_deadline_skipping_what_main_said() -> None:
+    assert (
+        mirror()
+        >> DataReceived(MAIN, b"HELLO WORLD")
+        << Send(CLIENT, b"HELLO WORLD")
+        >> SwitchRequested("operator")
+        << Emit("switch")
+        << PauseReading(MAIN)
+        << SetTimer(DEADLINE_TIMER, 3.0)
+        >> TimerFired(QUIET_TIMER)  # not a quiet switch: nothing
+        >> TimerFired(DEADLINE_TIMER)
+        << Close(MAIN, reset=True)
+        << CancelTimer(QUIET_TIMER) << CancelTimer(DEADLINE_TIMER)
+        << Emit("switch_done")
+        >> DataReceived(HONEYPOT, b"HELLO")
+        >> DataReceived(HONEYPOT, b" WORLD!")
+        << Send(CLIENT, b"!")
+    )
+
+
+def test_a_catch_up_ends_when_the_honeypot_is_lost() -> None:
+    pb = mirror(SessionPolicy(no_honeypot=NoHoneypotPolicy.PASS))
+    pb.run(DataReceived(MAIN, b"HELLO"), SwitchRequested("operator"), DataReceived(CLIENT, b"held"))
+    assert (
+        pb
+        >> ConnectionLost(HONEYPOT, reset=True)
+        << Emit("backend_failure", {"end": "honeypot"})
+        << CancelTimer(QUIET_TIMER) << CancelTimer(DEADLINE_TIMER)
+        << ResumeReading(MAIN)
+        << Send(MAIN, b"held")
+    )
+    assert pb.session.state is State.MAIN_ONLY
 
 
 def test_bytes_equal_positions_hand_over_cleanly() -> None:
@@ -496,15 +563,31 @@ def test_bytes_switch_to_a_shorter_honeypot_that_ended_ends_the_client_too() -> 
     )
 
 
-def test_honeypot_eof_while_skipping_is_passed_to_the_client() -> None:
+def test_honeypot_eof_while_catching_up_is_passed_to_the_client() -> None:
     assert (
         mirror()
         >> DataReceived(MAIN, b"long reply")
         << Send(CLIENT, b"long reply")
         >> SwitchRequested("operator")
         << Emit("switch")
+        << PauseReading(MAIN)
+        << SetTimer(DEADLINE_TIMER, 3.0)
+        >> DataReceived(HONEYPOT, b"long")
+        >> EofReceived(HONEYPOT)  # ended short of main: it will say no more
         << Close(MAIN, reset=True)
+        << CancelTimer(QUIET_TIMER) << CancelTimer(DEADLINE_TIMER)
         << Emit("switch_done")
+        << Shutdown(CLIENT)
+    )
+
+
+def test_honeypot_eof_while_skipping_is_passed_to_the_client() -> None:
+    # The honeypot not connected yet at the switch: nothing to catch up with, it skips.
+    pb = Playbook(Session(SessionPolicy()))
+    pb.run(START, Opened(MAIN), DataReceived(MAIN, b"long reply"), SwitchRequested("operator"))
+    assert (
+        pb
+        >> Opened(HONEYPOT)
         >> DataReceived(HONEYPOT, b"long")
         >> EofReceived(HONEYPOT)
         << Shutdown(CLIENT)
