@@ -56,6 +56,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--rounds", type=int, default=200, help="pingpong: round trips per connection")
     ap.add_argument("--callgrind", action="store_true", help="run the proxy under callgrind")
     ap.add_argument("--py-spy", dest="pyspy", action="store_true", help="sample the proxy with py-spy")
+    ap.add_argument("--perf", action="store_true", help="sample the proxy with perf record (kernel and user)")
     ap.add_argument("--top", type=int, default=30, help="functions shown")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     return ap.parse_args(argv)
@@ -179,6 +180,17 @@ def pyspy_report(raw: Path, top: int) -> str:
     return "\n".join(rows)
 
 
+def perf_report(data: Path, top: int) -> str:
+    """The proxy's samples by symbol, kernel and user space: where system time goes."""
+    res = subprocess.run(["perf", "report", "-i", str(data), "--stdio", "--no-children", "--sort",
+                          "dso,sym", "--percent-limit", "0.5"], capture_output=True, text=True, timeout=300)
+    rows = [ln for ln in res.stdout.splitlines() if ln.strip() and not ln.startswith("#")]
+    by_dso = subprocess.run(["perf", "report", "-i", str(data), "--stdio", "--no-children", "--sort", "dso"],
+                            capture_output=True, text=True, timeout=300)
+    dsos = [ln for ln in by_dso.stdout.splitlines() if ln.strip() and not ln.startswith("#")]
+    return "\n".join(["by library:", *dsos[:8], "by function:", *rows[:top]])
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     raise_nofile()
@@ -198,6 +210,12 @@ def main(argv: list[str] | None = None) -> int:
                                     "-r", "400", "-f", "raw", "-o", str(work / "pyspy.raw")],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1.0)
+        record = None
+        if args.perf:
+            record = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "2000", "-o",
+                                       str(work / "perf.data"), "-p", str(pid)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
         stat = perf_stat(pid, work / "perf.txt")
         cpu0 = total_cpu(target.pids())
         us0 = user_sys(target.pids())
@@ -210,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             spy.wait(60)
+        if record is not None:
+            record.send_signal(signal.SIGINT)
+            record.wait(60)
         threads: dict[str, int] = {}
         table = ""
         if args.callgrind:
@@ -229,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
             print(table)
         if spy is not None and (work / "pyspy.raw").exists():
             print(pyspy_report(work / "pyspy.raw", args.top))
+        if record is not None and (work / "perf.data").exists():
+            print(perf_report(work / "perf.data", args.top))
         return 0
     finally:
         stop_all()

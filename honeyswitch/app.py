@@ -81,7 +81,7 @@ class App:
         self.counters: dict[str, int] = {}
         self.started = time.time()
         self.loop: asyncio.AbstractEventLoop | None = None  # the loop start() runs on
-        self.flusher: HoneypotFlusher | None = None  # batches honeypot copies (from start())
+        self._flushers: dict[float, HoneypotFlusher] = {}  # by honeypot_batch delay
         self._stopping = asyncio.Event()
         self.recorder = Recorder()
         self.tally = EventTally()  # what /metrics counts; cheaper than a metric per event
@@ -91,7 +91,6 @@ class App:
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
-        self.flusher = HoneypotFlusher(self.loop)
         cfg = self.config
         self.records = Records.open(cfg, self.recorder)
         self.blacklist = Blacklist(self.records.store, cfg.blacklist, on_change=self.record)
@@ -162,8 +161,9 @@ class App:
         self.servers.clear()
         for runner in self.registry:
             runner.terminate("daemon stopping")
-        if self.flusher is not None:
-            self.flusher.close()
+        for flusher in self._flushers.values():
+            flusher.close()
+        self._flushers.clear()
         if self.api is not None:
             await self.api.cleanup()
             self.api = None
@@ -223,13 +223,23 @@ class App:
         runner = SessionRunner(
             self, service, client, peer, direct=direct, inspector=self._inspection(service, peer),
             source_score=policy.source_score_of(src_ip, time.time), source_threshold=policy.source_threshold,
-            loop=self.loop, flusher=self.flusher,
+            loop=self.loop, flusher=self._flusher(service.honeypot_batch),
         )
         self.registry.add(runner)
         policy.session_started(self._fields(runner))
         self._count("sessions_direct" if direct else "sessions_mirrored")
         runner.start()
         return runner
+
+    def _flusher(self, delay: float) -> HoneypotFlusher | None:
+        """The loop's flusher of honeypot copies held ``delay`` seconds (one per delay the
+        services use); None for 0, copies sent at once."""
+        if delay <= 0 or self.loop is None:
+            return None
+        flusher = self._flushers.get(delay)
+        if flusher is None:
+            flusher = self._flushers[delay] = HoneypotFlusher(self.loop, delay)
+        return flusher
 
     def _inspection(self, service: ServiceConfig, peer: Peer) -> Inspection | None:
         if service.name not in self.detectors.by_service:

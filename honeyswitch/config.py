@@ -101,6 +101,9 @@ class ServiceConfig:
     connect_timeout: float = 5.0
     idle_timeout: float = 3600.0
     read_size: int = 256 << 10
+    # Seconds the honeypot's copy of client bytes may be held to go out with more (only
+    # while mirrored with the replies compared; see relay/flusher.py).  0: sent at once.
+    honeypot_batch: float = 0.02
     detection: ServiceDetection = field(default_factory=ServiceDetection)
     intercept: str = "none"  # "none" | "redirect" | "tproxy" (see honeyswitch firewall)
     intercept_ports: tuple[int, ...] = ()  # ports whose traffic the firewall sends to us
@@ -279,6 +282,7 @@ SERVICE = Section("service", (
     Key("switch_threshold", Number(), 100.0, "session score at which detectors switch it"),
     Key("no_honeypot", Choice(("reset", "pass")), "reset", 'switch without a honeypot: "reset" | "pass"'),
     Key("honeypot_buffer", Size(), "4MiB", "how far the honeypot may fall behind/run ahead"),
+    Key("honeypot_batch", Number(), 0.02, "seconds the honeypot's copy of client bytes may wait for more (0: none)"),
     Key("hold_limit", Size(), "1MiB", "client bytes held during a quiet switch"),
     Key("quiet_time", Number(), 0.2, "seconds of silence that end a quiet switch"),
     Key("quiet_max", Number(), 3.0, "longest a quiet switch waits (>= quiet_time)"),
@@ -358,7 +362,7 @@ def _service(t: Table, decoys: Mapping[str, str]) -> ServiceConfig:
     return ServiceConfig(
         name=t["name"], listen=t["listen"], main=backends["main"], honeypot=backends["honeypot"], policy=policy,
         connect_timeout=t["connect_timeout"], idle_timeout=t["idle_timeout"], read_size=t["read_size"],
-        detection=detect_config.service_detection(t), **intercept,
+        honeypot_batch=t["honeypot_batch"], detection=detect_config.service_detection(t), **intercept,
     )
 
 

@@ -4,7 +4,7 @@ Mirroring sends every client chunk twice.  Main's copy is on the client's path a
 at once; the honeypot's is not, and while a session is mirrored with its reply streams
 compared byte for byte (:attr:`~honeyswitch.core.session.Session.defer_honeypot`) its
 runner holds those chunks and sends them together when the :class:`HoneypotFlusher`
-fires, ``FLUSH_DELAY`` after the first one.  On loopback every send runs the receiver's
+fires, ``honeypot_batch`` seconds (``FLUSH_DELAY`` by default) after the first one.  On loopback every send runs the receiver's
 TCP input and wakes it, so a request/reply client costs a third fewer sends, the
 honeypot wakes once per batch instead of once per request, and its answers come back
 several in one read.
@@ -12,9 +12,8 @@ several in one read.
 Nothing is lost or reordered: a runner sends what it holds before any other command
 towards the honeypot (data, half-close, close), at a switch, and as soon as it holds
 ``FLUSH_BYTES`` (bulk transfers are not delayed).  The honeypot falls behind main by
-``FLUSH_DELAY`` at most, which the session core takes as it takes any lagging honeypot
-(``bytes`` alignment skips what main already delivered; turns are counted by
-position).
+that delay at most, which the session core takes as it takes any lagging honeypot: a
+``bytes`` switch waits for it to catch up, its turns are counted by position.
 """
 from __future__ import annotations
 
@@ -24,7 +23,7 @@ from typing import Protocol
 
 log = logging.getLogger(__name__)
 
-FLUSH_DELAY = 0.005  # seconds the honeypot's copy may wait
+FLUSH_DELAY = 0.02  # seconds the honeypot's copy may wait ([service] honeypot_batch)
 FLUSH_BYTES = 64 << 10  # held bytes that are sent at once
 
 

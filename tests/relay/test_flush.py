@@ -147,12 +147,12 @@ def counting_echo(reads: list[int]) -> servers.Handler:
     return handler
 
 
-async def test_request_reply_over_sockets_batches_the_honeypot(tmp_path: Path, make_server: Any) -> None:
-    rounds = 200
+async def request_reply(tmp_path: Path, make_server: Any, rounds: int, **keys: Any) -> int:
+    """``rounds`` request/reply round trips through a daemon; how often the honeypot read."""
     hp_reads: list[int] = []
     main = await make_server(servers.echo())
     honeypot = await make_server(counting_echo(hp_reads))
-    cfg = make_config(tmp_path, [{"name": "echo", "main": main.url, "honeypot": honeypot.url}])
+    cfg = make_config(tmp_path, [{"name": "echo", "main": main.url, "honeypot": honeypot.url, **keys}])
     sent = b""
     async with running(cfg) as (app, events):
         reader, writer = await connect(app)
@@ -167,4 +167,14 @@ async def test_request_reply_over_sockets_batches_the_honeypot(tmp_path: Path, m
         end = await events.wait_for("session_end")
     assert honeypot.conns[0].sha256() == hashlib.sha256(sent).hexdigest()  # every byte, in order
     assert end["bytes_from_honeypot"] == len(sent)
-    assert len(hp_reads) < rounds * 0.8, f"{len(hp_reads)} honeypot reads for {rounds} requests"
+    return len(hp_reads)
+
+
+async def test_request_reply_over_sockets_batches_the_honeypot(tmp_path: Path, make_server: Any) -> None:
+    reads = await request_reply(tmp_path, make_server, 200)
+    assert reads < 200 * 0.8, f"{reads} honeypot reads for 200 requests"
+
+
+async def test_honeypot_batch_0_sends_each_copy_at_once(tmp_path: Path, make_server: Any) -> None:
+    reads = await request_reply(tmp_path, make_server, 50, honeypot_batch=0)
+    assert reads >= 50 * 0.8, f"{reads} honeypot reads for 50 requests"
