@@ -17,6 +17,7 @@ one configuration, and the proxy's counters over exactly that load are divided b
     python -m bench.profile connrate --total 2000
     python -m bench.profile pingpong --rounds 400 --callgrind
     python -m bench.profile pingpong --target haproxy
+    python -m bench.profile bulk --honeypot-buffer 64MiB --perf   # per MB
     HONEYSWITCH_PURE=1 python -m bench.profile connrate --callgrind   # the pure-Python modules
 
 Under valgrind the proxy runs ~50x slower: keep the counts small (hundreds).
@@ -44,7 +45,8 @@ from .targets import Target
 from .targets.haproxy import HAProxy
 from .targets.honeyswitch import HS, Honeyswitch
 
-CASES = {"connrate": ("http", "churn"), "pingpong": ("echo", "pingpong")}
+# case: (backends, load); bulk counts megabytes (an iperf3 upload of --seconds).
+CASES = {"connrate": ("http", "churn"), "pingpong": ("echo", "pingpong"), "bulk": ("bulk", "iperf3")}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -54,6 +56,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--conns", type=int, default=50)
     ap.add_argument("--total", type=int, default=1000, help="connrate: connections")
     ap.add_argument("--rounds", type=int, default=200, help="pingpong: round trips per connection")
+    ap.add_argument("--seconds", type=float, default=3.0, help="bulk: seconds of upload")
+    ap.add_argument("--honeypot-buffer", metavar="SIZE", help="honeypot_buffer of the services")
     ap.add_argument("--callgrind", action="store_true", help="run the proxy under callgrind")
     ap.add_argument("--py-spy", dest="pyspy", action="store_true", help="sample the proxy with py-spy")
     ap.add_argument("--perf", action="store_true", help="sample the proxy with perf record (kernel and user)")
@@ -64,6 +68,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def load(case: str, port: int, args: argparse.Namespace, scale: float = 1.0) -> dict[str, Any]:
     mode = CASES[case][1]
+    if mode == "iperf3":
+        time.sleep(0.3)  # the honeypot's iperf3 may still be closing the last test
+        secs = max(1, round(args.seconds * scale))
+        res = subprocess.run(["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", str(secs), "-J"],
+                             capture_output=True, text=True, timeout=secs + 60)
+        data = json.loads(res.stdout)
+        if "error" in data:
+            raise RuntimeError(f"iperf3: {data['error']}")
+        mb = sum(iv["sum"]["bytes"] for iv in data["intervals"]) / 1e6
+        return {"ops": mb, "errors": 0, "seconds": float(secs)}
     argv = [sys.executable, "-m", "bench.tools.fixed", mode, "--port", str(port), "--conns", str(args.conns)]
     if mode == "churn":
         argv += ["--total", str(max(args.conns, int(args.total * scale)))]
@@ -84,7 +98,8 @@ def start_target(args: argparse.Namespace, kind: str, work: Path) -> tuple[Targe
         target: Target = HAProxy(pairs, work)
         target.start()
         return target, pairs[kind]
-    hs = Honeyswitch(args.target, pairs, work, rules_dir=Path(DEFAULT_RULES_DIR))
+    hs = Honeyswitch(args.target, pairs, work, rules_dir=Path(DEFAULT_RULES_DIR),
+                     honeypot_buffer=args.honeypot_buffer)
     hs.prepare()
     if not hs.available:
         raise SystemExit(f"{args.target}: {hs.note}")
@@ -238,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
             callgrind(pid, "--dump")
             threads, table = callgrind_report(work, args.top)
         ops = result["ops"]
-        print(f"{args.target} {args.case}: {ops} operations in {result['seconds']:.2f} s")
+        unit = "MB" if args.case == "bulk" else "operations"
+        print(f"{args.target} {args.case}: {ops:.0f} {unit} in {result['seconds']:.2f} s")
         print(f"  proxy CPU µs/op      {cpu / ops * 1e6:10.1f}   (user {(us1[0] - us0[0]) / ops * 1e6:.1f}, "
               f"system {(us1[1] - us0[1]) / ops * 1e6:.1f})")
         for name, value in counts.items():

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from typing import Protocol
 
 log = logging.getLogger(__name__)
@@ -32,30 +33,48 @@ class Held(Protocol):
 
 
 class HoneypotFlusher:
-    """Calls ``flush_honeypot()`` of every runner that asked, ``delay`` after the first."""
+    """Calls ``flush_honeypot()`` of each runner that asked, ``delay`` after it asked.
+
+    One timer for all of them, set for the earliest: sessions come due one by one as
+    they asked, so their sends (and the honeypot's answers) do not all land in one loop
+    turn, which would hold up the clients' traffic behind them."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, delay: float = FLUSH_DELAY) -> None:
         self._loop = loop
         self.delay = delay
-        self._due: list[Held] = []
+        self._due: deque[tuple[float, Held]] = deque()  # in the order asked: deadlines ascend
         self._handle: asyncio.TimerHandle | None = None
 
     def add(self, runner: Held) -> None:
-        self._due.append(runner)
+        deadline = self._loop.time() + self.delay
+        self._due.append((deadline, runner))
         if self._handle is None:
-            self._handle = self._loop.call_later(self.delay, self._fire)
+            self._handle = self._loop.call_at(deadline, self._fire)
 
     def _fire(self) -> None:
         self._handle = None
-        due, self._due = self._due, []
-        for runner in due:
-            try:
-                runner.flush_honeypot()
-            except Exception:  # one session's failure must not keep the others' bytes
-                log.exception("flushing a session's honeypot bytes failed")
+        due = self._due
+        # The loop's timers are coarse (uvloop: milliseconds): take what is due by then.
+        now = self._loop.time() + 0.001
+        while due and due[0][0] <= now:
+            self._flush(due.popleft()[1])
+        if due:
+            self._handle = self._loop.call_at(due[0][0], self._fire)
 
-    def close(self) -> None:
-        """Send everything held now and stop (the daemon is stopping)."""
+    def _flush(self, runner: Held) -> None:
+        try:
+            runner.flush_honeypot()
+        except Exception:  # one session's failure must not keep the others' bytes
+            log.exception("flushing a session's honeypot bytes failed")
+
+    def flush_all(self) -> None:
+        """Send everything held now (the daemon is stopping)."""
         if self._handle is not None:
             self._handle.cancel()
-        self._fire()
+            self._handle = None
+        due, self._due = self._due, deque()
+        for _, runner in due:
+            self._flush(runner)
+
+    def close(self) -> None:
+        self.flush_all()

@@ -86,9 +86,9 @@ async def test_held_until_the_flusher_then_sent_as_one(tmp_path: Path) -> None:
         runner.on_data(CLIENT, b"req %d\n" % i)
     assert writes(log, "main write") == [b"req 0\n", b"req 1\n", b"req 2\n"]  # main's copy at once
     assert writes(log, "honeypot write") == []
-    flusher._fire()
+    flusher.flush_all()
     assert writes(log, "honeypot write") == [b"req 0\nreq 1\nreq 2\n"]
-    flusher._fire()
+    flusher.flush_all()
     assert len(writes(log, "honeypot write")) == 1
 
 
@@ -130,7 +130,7 @@ async def test_a_dropped_honeypot_gets_nothing_held(tmp_path: Path) -> None:
     runner, log, flusher = await mirrored(tmp_path)
     runner.on_data(CLIENT, b"GET 1\n")
     runner.on_write_paused(HONEYPOT)  # fell behind: dropped, reset
-    flusher._fire()
+    flusher.flush_all()
     assert writes(log, "honeypot write") == []
     assert writes(log, "honeypot close") == [True]
 
@@ -178,3 +178,44 @@ async def test_request_reply_over_sockets_batches_the_honeypot(tmp_path: Path, m
 async def test_honeypot_batch_0_sends_each_copy_at_once(tmp_path: Path, make_server: Any) -> None:
     reads = await request_reply(tmp_path, make_server, 50, honeypot_batch=0)
     assert reads >= 50 * 0.8, f"{reads} honeypot reads for 50 requests"
+
+
+class Clock:
+    """A loop stand-in for the flusher: time moves by hand, call_at is recorded."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.timers: list[tuple[float, Any]] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def call_at(self, when: float, callback: Any) -> Any:
+        self.timers.append((when, callback))
+        return self
+
+    def cancel(self) -> None: ...
+
+
+class Runner:
+    def __init__(self, log: list[str], name: str) -> None:
+        self.log, self.name = log, name
+
+    def flush_honeypot(self) -> None:
+        self.log.append(self.name)
+
+
+def test_sessions_come_due_one_by_one() -> None:
+    clock, log = Clock(), []
+    flusher = HoneypotFlusher(clock, delay=0.02)  # type: ignore[arg-type]
+    flusher.add(Runner(log, "a"))
+    clock.now += 0.015
+    flusher.add(Runner(log, "b"))
+    assert clock.timers == [(100.02, flusher._fire)]  # one timer, for the first
+    clock.now = 100.02
+    flusher._fire()
+    assert log == ["a"]  # b asked 15 ms later: not yet
+    assert clock.timers[-1] == (100.035, flusher._fire)
+    clock.now = 100.035
+    flusher._fire()
+    assert log == ["a", "b"]
