@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test setup setup-system native lint bench clean
+.PHONY: demo test setup setup-system native lint bench bench-quick clean
 
 demo: $(BIN)/honeyswitch
 	$(BIN)/honeyswitch demo
@@ -41,6 +41,12 @@ BENCH_ARGS ?=
 bench: setup
 	./bench/install-deps
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The quick side-by-side: new connections/s and 50-connection ping-pong, direct, HAProxy
+# and honeyswitch, one run each (about a minute).
+bench-quick: setup
+	./bench/install-deps
+	$(BIN)/python -m bench --only connrate,pingpong50 --targets direct,haproxy,hs-mirror --runs 1
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

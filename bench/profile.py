@@ -129,6 +129,20 @@ def user_sys(pids: list[int]) -> tuple[float, float]:
     return user, system
 
 
+def main_thread_cpu(pids: list[int]) -> float:
+    """CPU seconds of the processes' main threads only (the event loops; the rest is the
+    records' writer thread and the like)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/task/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return total
+
+
 def perf_stat(pid: int, out: Path) -> subprocess.Popen[bytes] | None:
     if shutil.which("perf") is None:
         return None
@@ -234,11 +248,13 @@ def main(argv: list[str] | None = None) -> int:
         stat = perf_stat(pid, work / "perf.txt")
         cpu0 = total_cpu(target.pids())
         us0 = user_sys(target.pids())
+        loop0 = main_thread_cpu(target.pids())
         result = load(args.case, port, args)
         # The last sessions' ends and records (the writer lingers; valgrind is slow).
         time.sleep(8.0 if args.callgrind else 0.5)
         cpu = total_cpu(target.pids()) - cpu0
         us1 = user_sys(target.pids())
+        loop_cpu = main_thread_cpu(target.pids()) - loop0
         counts = perf_counts(stat, work / "perf.txt")
         if spy is not None:
             spy.send_signal(signal.SIGINT)
@@ -257,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.target} {args.case}: {ops:.0f} {unit} in {result['seconds']:.2f} s")
         print(f"  proxy CPU µs/op      {cpu / ops * 1e6:10.1f}   (user {(us1[0] - us0[0]) / ops * 1e6:.1f}, "
               f"system {(us1[1] - us0[1]) / ops * 1e6:.1f})")
+        print(f"  main thread µs/op    {loop_cpu / ops * 1e6:10.1f}   (other threads {(cpu - loop_cpu) / ops * 1e6:.1f})")
         for name, value in counts.items():
             print(f"  {name + '/op':<20} {value / ops:10.2f}")
         if threads:
