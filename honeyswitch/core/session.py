@@ -76,6 +76,7 @@ BY_CLIENT: Final = 16
 BY_SWITCH: Final = 32  # main, while a bytes switch waits for the honeypot to catch up
 QUIET_TIMER = "quiet"
 DEADLINE_TIMER = "switch_deadline"
+ANSWERS_TIMER = "honeypot_answers"
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +152,10 @@ class Session:
         # The client finished while the honeypot was still connecting: the session
         # waits for it (not the client) to take the session's bytes, then ends.
         self._lingering = False
+        # ... and the client and main finished while the honeypot, compared byte for
+        # byte, had still not said all main said (its copy came late, batched): the
+        # session waits for its answers (quiet_max at most), to record them whole.
+        self._awaiting_answers = False
         # Client bytes that arrived before main's connection was up.  Reading the client
         # is paused until then, but a transport may already hold a chunk it has read.
         self._pending_main: list[bytes] = []
@@ -299,6 +304,8 @@ class Session:
         state = self.state
         if state is State.MIRROR:
             self._diverged(self.replies.honeypot_output(data, start, self.main_sent), out)
+            if self._awaiting_answers and not self._owes_answers():
+                self._close_all(out, reset=False)  # all said (or no longer comparable)
         elif state is State.SWITCHING:
             if self._catching_up:
                 self._diverged(self.replies.honeypot_output(data, start, self.main_sent), out)
@@ -389,8 +396,8 @@ class Session:
                 self.close_reason = "switch without honeypot"
                 self._close_all(out, reset=True)
             return
-        if state is not State.MIRROR:
-            return
+        if state is not State.MIRROR or self._lingering:
+            return  # (lingering: the client is gone, nothing to switch)
         self.switched_by = by
         align = self.policy.align if self.replies.aligned else Align.QUIET
         out.append(
@@ -487,6 +494,10 @@ class Session:
         self._check_done(out)
 
     def _on_timer(self, ev: TimerFired, out: list[Command]) -> None:
+        if ev.name == ANSWERS_TIMER:
+            if self._awaiting_answers:
+                self._close_all(out, reset=False)
+            return
         if self.state is not State.SWITCHING:
             return
         if ev.name == QUIET_TIMER and self._catching_up:
@@ -507,6 +518,8 @@ class Session:
         self._close(HONEYPOT, out, reset=True)
         self._pending_hp, self._pending_hp_len = [], 0
         self.replies.forget()
+        if self._awaiting_answers:
+            self._close_all(out, reset=False)  # it was all the session waited for
 
     # ---------------------------------------------------------- connection events
 
@@ -707,14 +720,30 @@ class Session:
                 # must still get every byte main got, or its state would differ.  The
                 # client and main are done with; the honeypot's connect (bounded by
                 # connect_timeout) ends the session.
-                self._lingering = True
-                if self._open & M_ or self._connecting & M_:
-                    self._close(MAIN, out, reset=False)
-                if not self._lost & C_:
-                    out.append(Close(CLIENT, reset=False))
-                    self._lost |= C_  # closed by us: nothing more to close there
+                self._linger(out)
+                return
+            if self._owes_answers():
+                if not self._awaiting_answers:
+                    self._awaiting_answers = True
+                    self._linger(out)
+                    out.append(SetTimer(ANSWERS_TIMER, self.policy.quiet_max))
                 return
             self._close_all(out, reset=False)
+
+    def _owes_answers(self) -> bool:
+        """Mirrored, compared, and the honeypot behind main, with its connection open."""
+        return (self.state is State.MIRROR and self.replies.divergence is not None
+                and self.hp_received < self.main_sent and bool(self._open & H_)
+                and not self._eof_from & H_)
+
+    def _linger(self, out: list[Command]) -> None:
+        """The client and main are done with; the honeypot ends the session."""
+        self._lingering = True
+        if self._open & M_ or self._connecting & M_:
+            self._close(MAIN, out, reset=False)
+        if not self._lost & C_:
+            out.append(Close(CLIENT, reset=False))
+            self._lost |= C_  # closed by us: nothing more to close there
 
     def _pause(self, end: End, why: int, out: list[Command]) -> None:
         i = _INDEX[end]

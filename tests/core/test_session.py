@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from honeyswitch.core.session import Session, SessionPolicy
+from honeyswitch.core.session import ANSWERS_TIMER, Session, SessionPolicy
 from honeyswitch.core.types import (
     Align,
     Close,
@@ -22,6 +22,7 @@ from honeyswitch.core.types import (
     PauseReading,
     ResumeReading,
     Send,
+    SetTimer,
     Shutdown,
     State,
     SwitchRequested,
@@ -313,6 +314,46 @@ def test_mirror_main_eof_first_then_client_keeps_talking() -> None:
         << Shutdown(HONEYPOT)
         << Close(HONEYPOT) << Close(CLIENT)
     )
+    assert pb.session.state is State.CLOSED
+
+
+def ended_owing_answers() -> Playbook:
+    """Client and main done; the honeypot (its copy came late, batched) owes main's reply."""
+    pb = mirror()
+    assert (
+        pb
+        >> DataReceived(CLIENT, b"GET\n")
+        << Send(MAIN, b"GET\n") << Send(HONEYPOT, b"GET\n")
+        >> DataReceived(MAIN, b"reply\n")
+        << Send(CLIENT, b"reply\n")
+        >> EofReceived(MAIN)
+        << Shutdown(CLIENT)
+        >> EofReceived(CLIENT)
+        << Shutdown(MAIN) << Shutdown(HONEYPOT)
+        << Close(MAIN) << Close(CLIENT)  # they are done with: only the honeypot is waited for
+        << SetTimer(ANSWERS_TIMER, 3.0)
+    )
+    assert pb.session.state is State.MIRROR
+    return pb
+
+
+def test_a_session_waits_for_the_answers_its_honeypot_still_owes() -> None:
+    pb = ended_owing_answers()
+    assert (
+        pb
+        >> DataReceived(HONEYPOT, b"rep")
+        >> SwitchRequested("operator")  # the client is gone: nothing to switch
+        >> DataReceived(HONEYPOT, b"ly\n")
+        << Close(HONEYPOT)
+    )
+    assert pb.session.state is State.CLOSED and pb.session.hp_received == 6
+
+
+def test_waiting_for_the_honeypots_answers_ends_at_its_eof_or_quiet_max() -> None:
+    assert ended_owing_answers() >> EofReceived(HONEYPOT) << Close(HONEYPOT)
+    assert ended_owing_answers() >> TimerFired(ANSWERS_TIMER) << Close(HONEYPOT)
+    pb = ended_owing_answers()
+    assert pb >> ConnectionLost(HONEYPOT, reset=True) << Emit("backend_failure") << Emit("honeypot_dropped")
     assert pb.session.state is State.CLOSED
 
 
