@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from .detection import DEFAULT_RULES_DIR
-from .procs import CLK_TCK, REPO, Proc, raise_nofile, stop_all, total_cpu, wait_port
+from .procs import REPO, Proc, cpu_times, raise_nofile, stop_all, total_cpu, wait_port
 from .servers import start_pair
 from .targets import Target
 from .targets.haproxy import HAProxy
@@ -117,30 +117,14 @@ def start_target(args: argparse.Namespace, kind: str, work: Path) -> tuple[Targe
 
 def user_sys(pids: list[int]) -> tuple[float, float]:
     """User and system CPU seconds of ``pids`` (all threads)."""
-    user = system = 0.0
-    for pid in pids:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        user += int(fields[11]) / CLK_TCK
-        system += int(fields[12]) / CLK_TCK
-    return user, system
+    times = [cpu_times(pid) for pid in pids]
+    return sum(t[0] for t in times), sum(t[1] for t in times)
 
 
 def main_thread_cpu(pids: list[int]) -> float:
     """CPU seconds of the processes' main threads only (the event loops; the rest is the
     records' writer thread and the like)."""
-    total = 0.0
-    for pid in pids:
-        try:
-            stat = Path(f"/proc/{pid}/task/{pid}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        total += (int(fields[11]) + int(fields[12])) / CLK_TCK
-    return total
+    return sum(sum(cpu_times(pid, thread=pid)) for pid in pids)
 
 
 def perf_stat(pid: int, out: Path) -> subprocess.Popen[bytes] | None:
