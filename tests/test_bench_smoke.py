@@ -47,3 +47,15 @@ def test_quick_bulk1_writes_a_table_and_json(tmp_path: Path) -> None:
     assert case["results"]["hs-mirror"]["runs"][0]["proxy_cpu_s_per_gb"] > 0
     # iperf3's control and data connections, each a mirrored session of the daemon
     assert case["results"]["hs-mirror"]["runs"][0]["events"]["session_start"] >= 2
+
+
+def test_profile_divides_the_proxys_counters_by_a_fixed_load() -> None:
+    """``python -m bench.profile``: a fixed number of round trips, per-operation figures."""
+    res = subprocess.run(
+        [sys.executable, "-m", "bench.profile", "pingpong", "--conns", "4", "--rounds", "50"],
+        cwd=REPO, capture_output=True, text=True, timeout=90,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "hs-mirror pingpong: 200 operations" in res.stdout
+    cpu = [line for line in res.stdout.splitlines() if "proxy CPU µs/op" in line]
+    assert cpu and float(cpu[0].split()[3]) > 0
