@@ -1,0 +1,30 @@
+"""Helpers of the cluster sync tests (the fixtures are in conftest.py)."""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from honeyswitch.config import _Reader
+from honeyswitch.fleet.config import CLUSTER_KEYS, ClusterConfig, read_cluster
+
+# Short timeouts: an outage is noticed (and a listing refreshed) within a second here.
+QUICK = {"timeout": 0.5, "connect_timeout": 0.5, "sessions_interval": 0.2, "request_timeout": 2.0}
+
+
+def cluster_config(base: Path, **table: Any) -> ClusterConfig:
+    cfg = read_cluster(_Reader("test.toml", "cluster", table, CLUSTER_KEYS), base)
+    assert cfg is not None
+    return cfg
+
+
+async def eventually(pred: Callable[[], Any], timeout: float = 1.0, what: str = "") -> float:
+    """Wait until ``pred()`` is true; returns how long it took (fails after ``timeout``)."""
+    start = time.monotonic()
+    while not pred():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"not within {timeout}s: {what or pred}")
+        await asyncio.sleep(0.005)
+    return time.monotonic() - start
