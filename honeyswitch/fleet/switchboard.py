@@ -128,17 +128,17 @@ class Switchboard:
         by, reason = f.get("by", "cluster")[:TEXT_MAX], f.get("reason", "")[:TEXT_MAX]
         result = await self._switch(f, by, reason)
         self.counters[f"switch_served_{result.status}"] += 1
+        client = f.get("client")
+        self.daemon.record(make_event(
+            "cluster_switch", None, session_id=f.get("session_id"), src_ip=normalize_ip(client) if client else None,
+            requester=requester, request_id=rid, by=by, reason=reason, result=result.status,
+            sessions=list(result.sessions)))
         if requester:
             key = self.keys.replies(requester)
             pipe = self.cmd.pipeline(transaction=False)
             pipe.xadd(key, {"id": rid, "r": result.wire()}, maxlen=STREAM_MAXLEN, approximate=True)
             pipe.pexpire(key, STREAM_TTL_MS)
             await pipe.execute()
-        client = f.get("client")
-        self.daemon.record(make_event(
-            "cluster_switch", None, session_id=f.get("session_id"), src_ip=normalize_ip(client) if client else None,
-            requester=requester, request_id=rid, by=by, reason=reason, result=result.status,
-            sessions=list(result.sessions)))
 
     async def _switch(self, f: dict[str, str], by: str, reason: str) -> SwitchResult:
         try:

@@ -45,6 +45,14 @@ MAX_SOURCES = 100_000  # shares read in a snapshot at most
 PRUNE_EVERY = 5.0
 
 
+def _still_cancelled(exc: BaseException) -> None:
+    """Re-raise a cancellation that the client library turned into an error of its own
+    (a loop that caught it as an outage would never stop)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError from exc
+
+
 class FleetSync:
     def __init__(self, config: ClusterConfig, daemon: Daemon, *, half_life: float, worker: int | None = None,
                  clock: Callable[[], float] = time.time) -> None:
@@ -92,7 +100,10 @@ class FleetSync:
         await tasks.cancel_all(f"fleet:{self.node}:")
         self._up.clear()
         if self._clients is not None:
-            await self._clients.close()
+            try:  # a hung Redis must not hold up the daemon's stop
+                await asyncio.wait_for(self._clients.close(), self.config.timeout)
+            except TimeoutError:
+                log.info("cluster: Redis did not answer the disconnect")
 
     async def _leave(self) -> None:
         await self._drain()
@@ -132,6 +143,7 @@ class FleetSync:
                     self._open()
                 await self._catch_up()
             except (*ERRORS, ValueError) as e:
+                _still_cancelled(e)
                 self._down(e)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
@@ -232,6 +244,7 @@ class FleetSync:
             try:
                 await step(gen)
             except ERRORS as e:
+                _still_cancelled(e)
                 self._fail(e, gen)
             except Exception:  # a bug here must not end the loop (nor spin it)
                 log.exception("cluster: %s failed", getattr(step, "__name__", step))

@@ -2,6 +2,7 @@
 directory), and nodes (a FleetSync with its stand-in daemon) started against it."""
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -45,5 +46,5 @@ async def node(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
         return daemon, fleet
 
     yield _start
-    for fleet in started:
-        await fleet.stop(drain=0.2)
+    for fleet in started:  # a stop that hangs fails the test rather than the run
+        await asyncio.wait_for(fleet.stop(drain=0.2), 5.0)

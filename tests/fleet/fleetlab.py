@@ -28,3 +28,28 @@ async def eventually(pred: Callable[[], Any], timeout: float = 1.0, what: str = 
             raise AssertionError(f"not within {timeout}s: {what or pred}")
         await asyncio.sleep(0.005)
     return time.monotonic() - start
+
+
+class LagProbe:
+    """How late the event loop runs a 10 ms timer, at worst: a component that waited on
+    Redis in the loop's thread would show here."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            start = time.monotonic()
+            await asyncio.sleep(0.01)
+            self.worst = max(self.worst, time.monotonic() - start - 0.01)
+
+    def __enter__(self) -> LagProbe:
+        from honeyswitch import tasks
+
+        self._task = tasks.spawn(self._run(), "test:lag-probe")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
