@@ -82,16 +82,19 @@ def make_clients(cfg: ClusterConfig, node: str) -> Clients:
         return Clients(_cluster(cfg, node, cfg.timeout), _cluster(cfg, node, block_timeout))
     from redis.asyncio import Redis
 
-    url = cfg.redis[0]
-    kwargs = {**_common(cfg, node, cfg.timeout), **_tls(cfg), **_password_only(cfg)}
+    url, kwargs = cfg.redis[0], {**_common(cfg, node, cfg.timeout), **_tls(cfg)}
+    password = _password(cfg)
+    if password is not None:  # from_url prefers the URL's password to a keyword's
+        url, kwargs["password"] = _without_password(url), password
     block_kwargs = {**kwargs, "socket_timeout": block_timeout}
     return Clients(Redis.from_url(url, **kwargs), Redis.from_url(url, **block_kwargs))
 
 
-def _password_only(cfg: ClusterConfig) -> dict[str, Any]:
-    # from_url takes the URL's user and password; a password_file overrides the password.
-    password = _password(cfg)
-    return {} if password is None else {"password": password}
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=f"{parts.username or ''}@{parts.netloc.rpartition('@')[2]}").geturl()
 
 
 def _hostport(url: str) -> tuple[str, int]:

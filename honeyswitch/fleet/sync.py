@@ -75,6 +75,7 @@ class FleetSync:
         self._up, self._lost = asyncio.Event(), asyncio.Event()
         self._wake, self._events_wake = asyncio.Event(), asyncio.Event()  # the outbox, the events
         self._clients: Clients | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
         self._parts: tuple[Remote, Switchboard, Roster, EventShipper] | None = None
         self.shipper = EventShipper(None, self.keys, self.node, config.events_maxlen, self.counters)
 
@@ -83,12 +84,11 @@ class FleetSync:
     async def start(self) -> None:
         """Start the loops; returns at once (the first contact happens in the background)."""
         name = f"fleet:{self.node}:"
-        tasks.spawn(self._link(), name + "link")
+        self._tasks = [tasks.spawn(self._link(), name + "link"), tasks.spawn(self._prune_loop(), name + "prune")]
         for loop, step in (("send", self._send_step), ("follow", self._follow_step),
                            ("serve", self._serve_step), ("roster", self._roster_step),
                            ("events", self._events_step)):
-            tasks.spawn(self._run(step), name + loop)
-        tasks.spawn(self._prune_loop(), name + "prune")
+            self._tasks.append(tasks.spawn(self._run(step), name + loop))
 
     async def stop(self, drain: float = 1.0) -> None:
         """Send what waits (for at most ``drain`` seconds), leave the roster, disconnect."""
@@ -97,13 +97,25 @@ class FleetSync:
                 await asyncio.wait_for(self._leave(), drain)
             except ERRORS as e:
                 log.info("cluster: %d decisions not sent at stop: %s", len(self.outbox), e)
-        await tasks.cancel_all(f"fleet:{self.node}:")
+        await self._cancel_tasks()
         self._up.clear()
         if self._clients is not None:
             try:  # a hung Redis must not hold up the daemon's stop
                 await asyncio.wait_for(self._clients.close(), self.config.timeout)
             except TimeoutError:
                 log.info("cluster: Redis did not answer the disconnect")
+
+    async def _cancel_tasks(self) -> None:
+        # Cancelled again if need be: a client library may swallow one cancellation
+        # in the middle of a reconnect.
+        for _ in range(3):
+            alive = [t for t in self._tasks if not t.done()]
+            if not alive:
+                return
+            for t in alive:
+                t.cancel()
+            await asyncio.wait(alive, timeout=1.0)
+        log.warning("cluster: %d tasks did not stop", sum(not t.done() for t in self._tasks))
 
     async def _leave(self) -> None:
         await self._drain()

@@ -6,7 +6,6 @@ as a cache-only Redis does after a crash.
 """
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import socket
@@ -199,8 +198,7 @@ class RedisClusterProcs:
                 "--cluster-enabled", "yes", "--cluster-config-file", str(workdir / f"node{i}" / "nodes.conf"),
                 "--cluster-node-timeout", "2000")))
         subprocess.run([_exe("redis-cli"), "--cluster", "create", *(f"127.0.0.1:{p.port}" for p in self.nodes),
-                        "--cluster-yes"], check=True, capture_output=True, timeout=60,
-                       env={**os.environ, "REDISCLI_AUTH": ""})
+                        "--cluster-yes"], check=True, capture_output=True, timeout=60)
         deadline = time.monotonic() + 20
         while "cluster_state:ok" not in self.nodes[0].cli("cluster", "info"):
             if time.monotonic() > deadline:
