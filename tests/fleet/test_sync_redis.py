@@ -109,3 +109,25 @@ async def test_events_of_all_hosts_in_one_stream(redis: Any, node: Any) -> None:
     await stream.aclose()
     assert sorted((e["host"], e["event_type"], e["ip"]) for e in got) == [
         ("a", "blacklist_add", "192.0.2.9"), ("b", "blacklist_remove", "192.0.2.9")]
+
+
+async def test_no_echo_and_the_allowlist_of_each_host(redis: Any, node: Any) -> None:
+    import asyncio
+
+    from redis.asyncio import Redis
+
+    from honeyswitch.fleet.keys import Keys
+
+    (a, _), (b, _) = await node("a", redis.url()), await node("b", redis.url())
+    c, _ = await node("c", redis.url())
+    c.allow.add("192.0.2.60")  # c's allowlist: never listed there
+    a.list_ip("192.0.2.60", "once")
+    await eventually(lambda: b.is_listed("192.0.2.60"), 1.0)
+    await asyncio.sleep(0.5)  # room for any echo to show up
+    assert not c.is_listed("192.0.2.60")
+    raw = Redis.from_url(redis.url())
+    try:
+        entries = await raw.xrange(Keys("honeyswitch").decisions)
+    finally:
+        await raw.aclose()
+    assert [(f[b"k"], f[b"n"]) for _, f in entries] == [(b"bl+", b"a")]  # one decision, no echo

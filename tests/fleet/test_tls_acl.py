@@ -14,7 +14,7 @@ from honeyswitch.testing.redisprocs import RedisProc, TlsFiles, make_tls
 # The ACL of docs/cluster.md, for the default prefix.
 ACL = ("user default off\n"
        "user honeyswitch on >s3cret-pass ~{honeyswitch}:* resetchannels -@all "
-       "+@connection +@read +@write +@stream +@scripting -@dangerous +ping +info\n")
+       "+@connection +@read +@write +@stream +@scripting -@dangerous\n")
 
 
 @pytest.fixture
