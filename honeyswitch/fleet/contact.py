@@ -63,7 +63,7 @@ class Contact:
         for hook in self.on_down:
             hook()
         log.warning("cluster: Redis unreachable (%s); going on with the local state", self.last_error)
-        self.record(make_event("cluster_down", None, redis=self.shown, error=self.last_error, outbox=outbox))
+        self._record(make_event("cluster_down", None, redis=self.shown, error=self.last_error, outbox=outbox))
 
     def fail(self, exc: BaseException, gen: int, outbox: int) -> None:
         """A loop's command failed: if it belongs to the current contact, lose it."""
@@ -78,8 +78,14 @@ class Contact:
         self.gen += 1
         self.counters["reconnects"] += 1
         log.info("cluster: in contact with Redis (%s)", caught_up)
-        self.record(make_event("cluster_up", None, redis=self.shown, down_for=down_for, **caught_up))
+        self._record(make_event("cluster_up", None, redis=self.shown, down_for=down_for, **caught_up))
         self.up.set()
+
+    def _record(self, event: dict[str, Any]) -> None:
+        try:
+            self.record(event)
+        except Exception:  # the daemon's recording failed: the contact goes on regardless
+            log.exception("cluster: recording %s failed", event["event_type"])
 
     def health(self) -> dict[str, Any]:
         return {"state": self.state, "redis": self.shown, "since": iso_timestamp(self.since),

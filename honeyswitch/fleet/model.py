@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..store.blacklist import normalize_ip
+
 TEXT_MAX = 500  # reason, by: as much as the local blacklist and events keep
 NAME_MAX = 128  # node names, session ids, request ids
 
@@ -75,7 +77,10 @@ class BlacklistEntry:
         get = {(k.decode() if isinstance(k, bytes) else k): v for k, v in raw.items()}.get
         try:
             expires = number(get("expires"))
-            return cls(ip=_text(get("ip"), 64), reason=_text(get("reason") or ""), by=_text(get("by") or ""),
+            ip = normalize_ip(_text(get("ip"), 64))
+            if ip is None:
+                raise BadRecord("not an address")
+            return cls(ip=ip, reason=_text(get("reason") or ""), by=_text(get("by") or ""),
                        added=number(get("added")), expires=None if expires == 0 else expires,
                        at=number(get("at")), origin=_text(get("origin") or "", NAME_MAX))
         except KeyError as e:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from ..store.blacklist import normalize_ip
 from .keys import Keys
 from .model import BadRecord, BlacklistEntry, SourceShare, num, number
 from .outbox import ADD, REMOVE, SHARE, Op
@@ -130,8 +131,9 @@ class Remote:
         """Every node's shares of the sources that still matter (at most ``limit``
         sources, those lasting longest first)."""
         ips = await self.cmd.zrevrangebyscore(self.keys.sources, "+inf", f"({int(now * 1000)}", start=0, num=limit)
+        valid = [ip for ip in (normalize_ip(_s(raw)[:64]) for raw in ips) if ip is not None]
         out: dict[str, dict[str, SourceShare]] = {}
-        for rows, chunk in await self._hgetall_batches([_s(ip) for ip in ips], self.keys.source):
+        for rows, chunk in await self._hgetall_batches(valid, self.keys.source):
             for ip, row in zip(chunk, rows, strict=True):
                 nodes = {}
                 for node, raw in row.items():
@@ -163,8 +165,9 @@ class Remote:
     def decision(self, entry_id: bytes, fields: dict[Any, Any]) -> Decision | None:
         """One decision-stream entry, or None if it is ours or malformed."""
         f = {_s(k): v for k, v in fields.items()}
-        node, kind, ip = _s(f.get("n", b"")), _s(f.get("k", b"")), _s(f.get("ip", b""))
-        if node == self.node or not ip:
+        node, kind = _s(f.get("n", b"")), _s(f.get("k", b""))
+        ip = normalize_ip(_s(f.get("ip", b""))[:64])
+        if node == self.node or ip is None:
             return None
         try:
             if kind == ADD:

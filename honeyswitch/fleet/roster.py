@@ -68,8 +68,9 @@ class Roster:
         pipe.zadd(self.keys.nodes, {self.node: int(now * 1000)})
         pipe.zremrangebyscore(self.keys.nodes, "-inf", f"({int((now - self.ttl) * 1000)}")
         pipe.pexpire(self.keys.commands(self.node), STREAM_TTL_MS)
-        await pipe.execute()
-        self._last_sent = body
+        replies = await pipe.execute()
+        # A refresh that found no key (Redis restarted empty) writes it whole next time.
+        self._last_sent = body if replies[0] else b""
 
     async def live_nodes(self) -> list[str]:
         since = int((self.clock() - self.ttl) * 1000)

@@ -149,6 +149,11 @@ class FleetSync:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
                 continue
+            except Exception as e:  # the daemon's side failed during the catch-up: try again
+                log.exception("cluster: catching up failed")
+                self.contact.down(e, len(self.outbox))
+                await asyncio.sleep(BACKOFF_MAX)
+                continue
             backoff = BACKOFF_MIN
             self._decision_mark, parts.board.reply_mark = marks.decisions, marks.replies
             self.contact.set_up(self.last_sync)

@@ -2,6 +2,7 @@
 catches up when Redis is back; what was decided meanwhile reaches the others."""
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ async def test_redis_killed_and_restarted_mid_test(redis: RedisProc, node: Any) 
     a, fa = await node("a", redis.url())
     b, fb = await node("b", redis.url())
     a.list_ip("198.51.100.1", "before")
+    b.open_session("out-1", "198.51.100.9")
     await eventually(lambda: b.is_listed("198.51.100.1"), 1.0, "b has a's entry")
     with LagProbe() as probe:
         redis.kill()
@@ -44,6 +46,9 @@ async def test_redis_killed_and_restarted_mid_test(redis: RedisProc, node: Any) 
     assert fa.health()["state"] == "up" and fa.health()["outbox"] == 0
     a.list_ip("198.51.100.4", "after")  # and it goes on as before
     await eventually(lambda: b.is_listed("198.51.100.4"), 1.0, "b gets a's next entry")
+    await asyncio.sleep(0.5)  # b's listing is written again into the empty Redis
+    view = await fa.cluster_sessions()
+    assert [s["session_id"] for s in view["sessions"] if s["host"] == "b"] == ["out-1"]
 
 
 async def test_redis_hung_is_an_outage_too(redis: RedisProc, node: Any) -> None:
