@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .procs import free_port, wait_port
+from .procs import free_port, stop_process, wait_port, wait_unix
 
 
 def _exe(name: str) -> str:
@@ -87,7 +87,7 @@ class RedisProc:
     def start(self) -> None:
         self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if self.unix is not None:
-            _wait_unix(self.unix)
+            wait_unix(self.unix)
         else:
             wait_port("127.0.0.1", self.port)
 
@@ -124,27 +124,9 @@ class RedisProc:
         return out.stdout
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGCONT)
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-def _wait_unix(path: Path, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.socket(socket.AF_UNIX) as s:
-                s.connect(str(path))
-                return
-        except OSError:
-            time.sleep(0.02)
-    raise TimeoutError(f"nothing listening on {path} after {timeout}s")
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # a paused server cannot act on SIGTERM
+            stop_process(self.proc)
 
 
 class SentinelProc:
@@ -165,12 +147,7 @@ class SentinelProc:
         wait_port("127.0.0.1", self.port)
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
 
 
 def _cluster_port() -> int:

@@ -53,3 +53,19 @@ class LagProbe:
     def __exit__(self, *exc: object) -> None:
         assert self._task is not None
         self._task.cancel()
+
+
+async def decisions_and_a_switch_cross(a: Any, fa: Any, b: Any, fb: Any, net: str) -> None:
+    """What every deployment must carry between nodes a and b: a blacklist entry, a
+    score share, and a switch asked of b by a (``net``: three octets to use)."""
+    from honeyswitch.fleet.model import SwitchTarget
+
+    a.list_ip(f"{net}.1", "listed on a")
+    b.alert(f"{net}.2", 70)
+    b.open_session(f"s-{net}", f"{net}.3")
+    await eventually(lambda: b.is_listed(f"{net}.1") and a.source_score(f"{net}.2") > 69, 1.0,
+                     "decisions cross")
+    result = await fa.request_switch("b", SwitchTarget(session_id=f"s-{net}"), "operator", "")
+    assert result.status == "switched" and b.sessions[f"s-{net}"]["state"] == "honeypot"
+    for f in (fa, fb):
+        assert f.stats()["counters"].get("redis_errors", 0) == 0, f.health()["last_error"]

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fleetlab import eventually
+from fleetlab import decisions_and_a_switch_cross, eventually
 
 from honeyswitch.testing import require
 from honeyswitch.testing.redisprocs import RedisProc, TlsFiles, make_tls
@@ -36,17 +36,8 @@ async def test_rediss_with_an_acl_user(tls_redis: RedisProc, tls: TlsFiles, node
     assert url.startswith("rediss://")
     a, fa = await node("a", url, tls_ca=str(tls.ca))
     b, fb = await node("b", url, tls_ca=str(tls.ca), tls_cert=str(tls.client_cert), tls_key=str(tls.client_key))
-    a.list_ip("198.51.100.40", "over tls")
-    b.alert("198.51.100.41", 30)
-    b.open_session("tls-1", "198.51.100.42")
-    await eventually(lambda: b.is_listed("198.51.100.40") and a.source_score("198.51.100.41") > 29, 1.0,
-                     "decisions cross over TLS")
-    from honeyswitch.fleet.model import SwitchTarget
-
-    result = await fa.request_switch("b", SwitchTarget(client="198.51.100.42"), "operator", "tls")
-    assert result.status == "switched"
+    await decisions_and_a_switch_cross(a, fa, b, fb, "198.51.100")
     assert fa.health()["redis"] == tls_redis.url("honeyswitch", "***")  # no password shown
-    assert fa.stats()["counters"].get("redis_errors", 0) == 0, fa.health()["last_error"]
 
 
 async def test_wrong_password_is_an_outage_with_its_reason(tls_redis: RedisProc, tls: TlsFiles,
