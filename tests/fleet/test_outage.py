@@ -109,4 +109,4 @@ async def test_outbox_bound_evicts_adds_and_drops_removals_past_it(redis: RedisP
     await eventually(lambda: {ip for ip in ips if a.is_listed(ip)} == set(ips[:50]), 5.0,
                      "a gets the dropped 50 back from the cluster")
     up = [e for e in a.events if e["event_type"] == "cluster_up"]
-    assert up[2]["dropped"] == 50 and up[1]["dropped"] == 0  # first contact, after the adds, after the removals
+    assert sorted(e["dropped"] for e in up)[-2:] == [0, 50]  # reported once, by the catch-up after the removals
