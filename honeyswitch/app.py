@@ -57,6 +57,7 @@ class App:
         self.servers: dict[str, list[asyncio.Server]] = {}
         self.blacklist: Blacklist | None = None
         self.kernel_set: KernelBlacklist | None = None  # [firewall] blacklist_set
+        self.packet: Any = None  # PacketMode of the mode = "packet" services (honeyswitch.packet.mode)
         self.records: Records | None = None  # writer thread, store, event log (from start())
         self.transcripts: TranscriptStore | None = None
         self.api: Any = None
@@ -83,6 +84,9 @@ class App:
             for svc in cfg.services:
                 socks = w.listeners.get(svc.name) if w is not None else None
                 self.servers[svc.name] = await listen(svc, self.accept, socks=socks, reuse_port=w is not None)
+            from .packet.mode import start_packet_mode
+
+            self.packet = await start_packet_mode(self)
             if w is not None:
                 from .cluster.worker import WorkerEndpoint
 
@@ -127,6 +131,9 @@ class App:
             for s in servers:
                 s.close()
         self.servers.clear()
+        if self.packet is not None:
+            await self.packet.stop()
+            self.packet = None
         for runner in self.registry:
             runner.terminate("daemon stopping")
         if self.api is not None:

@@ -32,6 +32,7 @@ from .intercept.settings import (
     read_firewall,
     read_intercept,
 )
+from .packet.settings import PACKET_KEYS, PacketSettings, check_packet, read_packet
 
 DEFAULT_PATH = Path("/etc/honeyswitch/honeyswitch.toml")
 ENV_PATH = "HONEYSWITCH_CONFIG"
@@ -86,6 +87,8 @@ class ServiceConfig:
     intercept_ports: tuple[int, ...] = ()  # ports whose traffic the firewall sends to us
     intercept_dest: tuple[str, ...] = ()  # destination networks matched; () = any
     transparent_upstream: bool = False
+    mode: str = "proxy"  # "proxy" | "packet" (NFQUEUE, see honeyswitch/packet)
+    packet: PacketSettings | None = None  # the queue settings of a packet-mode service
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +263,7 @@ _SERVICE_KEYS = {
     "name", "listen", "main", "honeypot", "align", "switch_threshold", "no_honeypot",
     "honeypot_buffer", "hold_limit", "quiet_time", "quiet_max", "connect_timeout",
     "idle_timeout", "read_size", "main_proxy_protocol", "honeypot_proxy_protocol",
-} | detect_config.SERVICE_KEYS | INTERCEPT_KEYS
+} | detect_config.SERVICE_KEYS | INTERCEPT_KEYS | PACKET_KEYS
 
 
 def _service(src: str, index: int, table: Mapping[str, Any], base: Path,
@@ -272,10 +275,13 @@ def _service(src: str, index: int, table: Mapping[str, Any], base: Path,
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
         r.fail("name", f"must be 1-64 of A-Z a-z 0-9 _ . -, not {name!r}")
     raw_listen = table.get("listen")
-    if raw_listen is None:
+    packet_mode = table.get("mode") == "packet"  # packets are seen on their way to main: no listener
+    if raw_listen is None and not packet_mode:
         r.fail("listen", "is required")
     items: Any = [raw_listen] if isinstance(raw_listen, str) else raw_listen
-    if not isinstance(items, list) or not items or not all(isinstance(i, str) for i in items):
+    if packet_mode and raw_listen is None:
+        items = []
+    elif not isinstance(items, list) or not items or not all(isinstance(i, str) for i in items):
         r.fail("listen", "must be \"host:port\" or a list of them")
     listen = []
     for item in items:
@@ -295,6 +301,7 @@ def _service(src: str, index: int, table: Mapping[str, Any], base: Path,
         if pp and b.kind == "exec":
             r.fail(f"{key}_proxy_protocol", "not possible with an exec: backend")
         backends[key] = Backend(b.kind, b.host, b.port, b.path, b.argv, pp)
+    packet = read_packet(r, backends)
     intercept = read_intercept(r, tuple(listen), backends["main"])
     if intercept.get("transparent_upstream"):
         backends = {k: replace(b, transparent=b.kind == "tcp") for k, b in backends.items()}
@@ -320,6 +327,7 @@ def _service(src: str, index: int, table: Mapping[str, Any], base: Path,
         read_size=r.size("read_size", 256 << 10),
         detection=detect_config.service_detection(r, base),
         **intercept,
+        **packet,
     )
 
 
@@ -354,7 +362,9 @@ def build(data: Mapping[str, Any], src: str, base: Path) -> Config:
     bl = _Reader(src, "blacklist", data.get("blacklist", {}), {"ttl", "on_switch", "allowlist"})
     ctl = _Reader(src, "control", data.get("control", {}), {"listen", "token", "token_file", "switch_signal"})
     log = _Reader(src, "logging", data.get("logging", {}), {"level"})
-    daemon = _daemon(_Reader(src, "daemon", data.get("daemon", {}), {"workers", "shard"}))
+    daemon_reader = _Reader(src, "daemon", data.get("daemon", {}), {"workers", "shard"})
+    daemon = _daemon(daemon_reader)
+    check_packet(services, daemon.workers, lambda problem: daemon_reader.fail("workers", problem))
     fw = _Reader(src, "firewall", data.get("firewall", {}), FIREWALL_KEYS)
     firewall = read_firewall(fw)
     check_local(fw, services, firewall)

@@ -96,7 +96,7 @@ async function refresh() {
       const tr = el("tr");
       // With [daemon] workers, each session says which worker holds it.
       tr.append(el("td", s.session_id + (s.worker === undefined ? "" : " · w" + s.worker)), el("td", s.service), el("td", s.src_ip + ":" + s.src_port),
-        el("td", s.state, "state-" + s.state), el("td", s.score.toFixed(1)), el("td", fmtAge(now - s.started)),
+        el("td", s.state, "state-" + s.state), el("td", s.mode || "proxy"), el("td", s.score.toFixed(1)), el("td", fmtAge(now - s.started)),
         el("td", s.bytes_from_client + " / " + (s.bytes_main_to_client + s.bytes_from_honeypot)));
       const td = el("td");
       if (s.state === "mirror" || s.state === "main_only") {
