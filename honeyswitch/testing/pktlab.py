@@ -136,3 +136,119 @@ def echo_roundtrip(sock: socket.socket, data: bytes, timeout: float = 30.0) -> b
 
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+# ------------------------------------------------------------------ topologies
+
+V4 = {"c": "198.18.40.2", "s": "198.18.40.1", "gc": "198.18.41.1", "gm": "198.18.42.1", "gh": "198.18.43.1",
+      "c2": "198.18.41.2", "m": "198.18.42.2", "h": "198.18.43.2", "len": "24"}
+V6 = {"c": "2001:2:0:40::2", "s": "2001:2:0:40::1", "gc": "2001:2:0:41::1", "gm": "2001:2:0:42::1",
+      "gh": "2001:2:0:43::1", "c2": "2001:2:0:41::2", "m": "2001:2:0:42::2", "h": "2001:2:0:43::2", "len": "64"}
+
+
+class Topology:
+    """Where things are: the client's namespace, where honeyswitch runs, where main and
+    the honeypot listen (``addr``/``port``), and the client's link (to impair)."""
+
+    def __init__(self, lab: netns.Lab, v6: bool, gateway: bool) -> None:
+        self.lab, self.v6, self.gateway = lab, v6, gateway
+        a = V6 if v6 else V4
+        self.client = lab.ns("c")
+        if gateway:
+            self.daemon_ns = lab.ns("g")
+            self.main_ns, self.hp_ns = lab.ns("m"), lab.ns("h")
+            self.client_if = self._link(self.client, a["c2"], self.daemon_ns, a["gc"], a["len"])[0]
+            self._link(self.main_ns, a["m"], self.daemon_ns, a["gm"], a["len"])
+            self._link(self.hp_ns, a["h"], self.daemon_ns, a["gh"], a["len"])
+            for ns, via in ((self.client, a["gc"]), (self.main_ns, a["gm"]), (self.hp_ns, a["gh"])):
+                netns.run(ns, ["ip", "-6" if v6 else "-4", "route", "add", "default", "via", via])
+            key = "net.ipv6.conf.all.forwarding=1" if v6 else "net.ipv4.ip_forward=1"
+            netns.run(self.daemon_ns, ["sysctl", "-q", "-w", key])
+            self.client_addr, self.next_hop = a["c2"], a["gc"]
+            self.main, self.honeypot = (a["m"], 8080), (a["h"], 8080)
+        else:
+            self.daemon_ns = self.main_ns = self.hp_ns = lab.ns("s")
+            self.client_if = self._link(self.client, a["c"], self.daemon_ns, a["s"], a["len"])[0]
+            self.client_addr, self.next_hop = a["c"], a["s"]
+            self.main, self.honeypot = (a["s"], 8080), (a["s"], 8081)
+
+    def _link(self, x: str, x_addr: str, y: str, y_addr: str, plen: str) -> tuple[str, str]:
+        """A veth pair; addresses without duplicate address detection (usable at once)."""
+        n = next(self.lab._links)
+        ix, iy = f"v{n}a", f"v{n}b"
+        netns.run(None, ["ip", "link", "add", ix, "netns", x, "type", "veth", "peer", "name", iy, "netns", y])
+        for ns, iface, addr in ((x, ix, x_addr), (y, iy, y_addr)):
+            netns.run(ns, ["ip", "addr", "add", f"{addr}/{plen}", "dev", iface, *(["nodad"] if self.v6 else [])])
+            netns.run(ns, ["ip", "link", "set", iface, "up"])
+        return ix, iy
+
+    def url(self, where: tuple[str, int]) -> str:
+        host = f"[{where[0]}]" if self.v6 else where[0]
+        return f"tcp://{host}:{where[1]}"
+
+    def start_servers(self, workdir: Path) -> tuple[Path, Path]:
+        logs = workdir / "main.log", workdir / "honeypot.log"
+        start_stream_server(self.lab, self.main_ns, *self.main, logs[0])
+        start_stream_server(self.lab, self.hp_ns, *self.honeypot, logs[1])
+        return logs
+
+    def connect(self, timeout: float = 10.0) -> socket.socket:
+        return netns.connect(self.client, self.main, timeout)
+
+
+# -------------------------------------------------------------- impairment
+
+# A real network impairment for the client's link, in the client's namespace: netem is
+# not in this kernel, so a queue of its own holds some packets and lets them go later
+# (reordering, delay) and drops a share (loss), with verdicts out of order.
+IMPAIR_TOOL = r"""
+import heapq, random, select, sys, time
+from netfilterqueue import NetfilterQueue
+queue, loss, reorder, delay, seconds = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+rng = random.Random(7)
+held, n = [], 0
+def cb(pkt):
+    global n
+    r = rng.random()
+    if r < loss:
+        pkt.drop()
+    elif r < loss + reorder:
+        n += 1
+        heapq.heappush(held, (time.monotonic() + delay * rng.uniform(0.5, 1.5), n, pkt))
+    else:
+        pkt.accept()
+q = NetfilterQueue()
+q.bind(queue, cb, max_len=4096)
+fd = q.get_fd()
+end = time.monotonic() + seconds
+while time.monotonic() < end:
+    wait = max(0.0, min(0.005, held[0][0] - time.monotonic())) if held else 0.005
+    if select.select([fd], [], [], wait)[0]:
+        q.run(block=False)
+    now = time.monotonic()
+    while held and held[0][0] <= now:
+        heapq.heappop(held)[2].accept()
+for _, _, p in held:
+    p.accept()
+q.unbind()
+"""
+
+
+def impair(lab: netns.Lab, topo: Topology, *, loss: float = 0.0, reorder: float = 0.0, delay: float = 0.003,
+           dup: float = 0.0, queue: int = 77, seconds: float = 120.0) -> None:
+    """Impair the client's link both ways: ``loss`` and ``reorder`` (share of packets
+    held ``delay`` seconds, so later ones overtake them) in a user-space queue,
+    duplication with nft's ``dup``.  The client's namespace only: a real link fault."""
+    ns, tool = topo.client, "ip6tables" if topo.v6 else "iptables"
+    port = str(topo.main[1])
+    for chain, flag in (("OUTPUT", "--dport"), ("PREROUTING", "--sport")):
+        netns.run(ns, [tool, "-t", "raw", "-A", chain, "-p", "tcp", flag, port, "-j", "NFQUEUE",
+                       "--queue-num", str(queue), "--queue-bypass"])
+    lab.spawn(ns, ["python3", "-c", IMPAIR_TOOL, str(queue), str(loss), str(reorder), str(delay), str(seconds)])
+    if dup:
+        pct = max(1, round(dup * 100))
+        ip = "ip6" if topo.v6 else "ip"
+        rules = (f"table inet impair {{ chain out {{ type filter hook output priority 10; "
+                 f"tcp dport {port} numgen random mod 100 < {pct} dup {ip} to {topo.next_hop} device {topo.client_if}; }} }}")
+        netns.run(ns, ["nft", "-f", "-"], stdin=rules)
+    time.sleep(0.3)  # the tool binds its queue
