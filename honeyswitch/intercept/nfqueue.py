@@ -23,6 +23,7 @@ from .runner import RunError, run, run_nft, run_steps
 log = logging.getLogger(__name__)
 MAX_QUEUED = 8192  # packets the kernel holds for us before it drops (or, fail-open, passes) more
 SOCK_BUF = 8 << 20
+SO_SNDBUFFORCE, SO_RCVBUFFORCE = 32, 33  # Linux; not in the socket module
 Handler = Callable[[bytes], "tuple[bool, bytes | None]"]  # raw packet -> (accept?, new bytes)
 
 
@@ -38,6 +39,7 @@ class QueueReader:
             warnings.simplefilter("ignore", RuntimeWarning)  # rmem_max caps the buffer: fine
             self._nfq.bind(num, self._callback, max_len=MAX_QUEUED, sock_len=SOCK_BUF)
         self._fd = self._nfq.get_fd()
+        _force_rcvbuf(self._fd)
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def start(self) -> None:
@@ -74,6 +76,17 @@ class QueueReader:
             pkt.drop()  # type: ignore[attr-defined]
 
 
+def _force_rcvbuf(fd: int) -> None:
+    """A netlink buffer that overflows drops queued packets: make it big, past rmem_max."""
+    sock = socket.socket(fileno=socket.dup(fd))
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, SOCK_BUF)
+    except OSError as e:
+        log.warning("queue socket buffer stays small (%s): bursts may be dropped and resent", e)
+    finally:
+        sock.close()
+
+
 class Injector:
     """Raw sockets that send honeyswitch's own packets (and rewritten copies)."""
 
@@ -85,7 +98,10 @@ class Injector:
         for family in (socket.AF_INET, socket.AF_INET6):
             s = socket.socket(family, socket.SOCK_RAW, socket.IPPROTO_RAW)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, mark)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCK_BUF)
+            try:  # past wmem_max (we are root): bursts of copies must not overflow it
+                s.setsockopt(socket.SOL_SOCKET, SO_SNDBUFFORCE, SOCK_BUF)
+            except OSError:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCK_BUF)
             s.setblocking(False)
             self._socks[4 if family == socket.AF_INET else 16] = s
 

@@ -96,7 +96,9 @@ class Sender:
                 out.append(self._segment(self.una))  # partial ACK: the next hole
             elif self.una > self._recover:
                 self._recover = -1
-        elif pos == self.una and self.una < self.nxt and window == self.window:
+        elif pos == self.una and self.una < self.nxt:
+            # A duplicate ACK (the window may move with it: the peer's reader drains while
+            # it waits for the hole, so RFC 5681's same-window condition would miss it).
             self._dupacks += 1
             if self._dupacks == 3:
                 self._recover = self.nxt

@@ -65,8 +65,8 @@ def main_counter(topo: pktlab.Topology) -> None:
     """Count packets reaching main's port on main's host, RSTs aside (ours)."""
     port = topo.main[1]
     netns.run(topo.main_ns, ["nft", "-f", "-"], stdin=(
-        "table inet capture { chain in { type filter hook input priority 0; "
-        f"tcp dport {port} tcp flags & rst == 0 counter; }} }}"))
+        "table inet capture {\n chain in {\n  type filter hook input priority 0;\n"
+        f"  tcp dport {port} tcp flags & rst == 0 counter\n }}\n}}\n"))
 
 
 def main_packets(topo: pktlab.Topology) -> int:
@@ -116,12 +116,12 @@ def test_switch_goes_on_with_the_honeypot_and_resets_main(lab: netns.Lab, tmp_pa
     topo = pktlab.Topology(lab, v6, gateway)
     main_log, hp_log = topo.start_servers(tmp_path)
     d = daemon(lab, topo, tmp_path, align=align, quiet_time=0.1)
+    main_counter(topo)
     sock = topo.connect()
     first = pktlab.pattern(500_000, 1)
     assert pktlab.echo_roundtrip(sock, first) == first
     assert negotiated(sock) == {"ts", "sack", "wscale"}
     (live,) = sessions(d)
-    main_counter(topo)
     assert "switched" in d.cli("switch", live["session_id"]).stdout
     d.wait_event("switch_done", timeout=10)
     before = main_packets(topo)
@@ -137,7 +137,7 @@ def test_switch_goes_on_with_the_honeypot_and_resets_main(lab: netns.Lab, tmp_pa
     sock.close()
     (hp,) = [e for e in pktlab.wait_log(hp_log, 2) if e["peer"] == topo.client_addr]
     assert hp["sha256"] == pktlab.sha(b"ECHO %d\n" % len(first) + first + later) and hp["end"] == "eof"
-    assert main_packets(topo) == before == 0, "a client packet reached main after the switch"
+    assert before > 0 and main_packets(topo) == before, "a client packet reached main after the switch"
     assert d.wait_event("session_end")["switched"] is True
 
 
