@@ -61,7 +61,18 @@ from ..core.types import (
 from ..detect.base import StreamInspector
 from . import paths
 from .headers import ACK, RST, Packet, build
-from .legs import CLIENT_RTX, HP_CONNECT, HP_RTX, Addrs, Inject, Leg, Out, Record, Verdict
+from .legs import (
+    CLIENT_RTX,
+    HP_CONNECT,
+    HP_RTX,
+    Addrs,
+    Inject,
+    Leg,
+    Out,
+    Record,
+    Verdict,
+    payload_room,
+)
 from .reasm import Reassembler
 from .sender import Sender
 
@@ -305,7 +316,7 @@ class Flow:
         self.ts_to_client = self.m.tsval
         self.acked_to_client = max(self.m.ack, 0)
         acked = max(self.c.ack, 0)
-        owed = Sender(mss=min(self.c.mss, self.h.mss))
+        owed = Sender(mss=payload_room(self.c.mss))
         owed.window = self.c.window_bytes()
         owed.start_at(acked)
         copies = self.ms.kept(acked, n) if acked < n else b""

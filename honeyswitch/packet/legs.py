@@ -18,6 +18,15 @@ from . import options, seq
 from .headers import ACK, FIN, SYN, Packet
 from .options import Options, parse_options
 
+# Room kept in honeyswitch's own segments for options: timestamps (12 bytes) and up to
+# three SACK blocks (28): an MSS counts payload without options.
+OPTION_ROOM = 40
+
+
+def payload_room(mss: int) -> int:
+    return max(64, mss - OPTION_ROOM)
+
+
 # Timers of a flow (the session core's own keep their names).
 HP_CONNECT = "pkt:hp_connect"
 HP_RTX = "pkt:hp_rtx"

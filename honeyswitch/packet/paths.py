@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from ..core.types import CancelTimer, ConnectionLost, End, Opened, OpenFailed, SetTimer, State
 from . import seq
 from .headers import ACK, FIN, PSH, RST, SYN, Packet, build, parse
-from .legs import HP_CONNECT, Verdict, learn, opts_of, syn_clamped
+from .legs import HP_CONNECT, Verdict, learn, opts_of, payload_room, syn_clamped
 from .options import Options, build_options, sack_bytes, ts_bytes
 from .sender import Segment
 
@@ -280,7 +280,7 @@ def _honeypot_synack(f: Flow, pkt: Packet, opts: Options) -> None:
     if not h.known:
         h.learn_syn(pkt, opts)
         h.ack = 0
-        f.to_hp.mss = max(64, min(h.mss, f.c.mss if f.direct else 65535))
+        f.to_hp.mss = payload_room(h.mss)
         f.to_hp.window = pkt.window  # a SYN's window is never scaled
         f._out.actions.append(CancelTimer(HP_CONNECT))
         if f.direct:
