@@ -247,8 +247,20 @@ def impair(lab: netns.Lab, topo: Topology, *, loss: float = 0.0, reorder: float 
     lab.spawn(ns, ["python3", "-c", IMPAIR_TOOL, str(queue), str(loss), str(reorder), str(delay), str(seconds)])
     if dup:
         pct = max(1, round(dup * 100))
-        ip = "ip6" if topo.v6 else "ip"
-        rules = (f"table inet impair {{ chain out {{ type filter hook output priority 10; "
-                 f"tcp dport {port} numgen random mod 100 < {pct} dup {ip} to {topo.next_hop} device {topo.client_if}; }} }}")
+        family = "ip6" if topo.v6 else "ip"
+        rules = (f"table {family} impair {{\n chain out {{\n  type filter hook output priority 10;\n"
+                 f"  tcp dport {port} numgen random mod 100 < {pct} counter dup to {topo.next_hop} device {topo.client_if}\n"
+                 " }\n}\n")
         netns.run(ns, ["nft", "-f", "-"], stdin=rules)
     time.sleep(0.3)  # the tool binds its queue
+
+
+def duplicated(topo: Topology) -> int:
+    """Packets the impairment duplicated so far."""
+    family = "ip6" if topo.v6 else "ip"
+    out = netns.run(topo.client, ["nft", "-j", "list", "table", family, "impair"]).stdout
+    for item in json.loads(out)["nftables"]:
+        for expr in item.get("rule", {}).get("expr", []):
+            if "counter" in expr:
+                return int(expr["counter"]["packets"])
+    return 0

@@ -21,7 +21,7 @@ import pytest
 from honeyswitch.testing import netns, pktlab, require
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
-sys_path = Path(__file__).resolve().parents[1] / "intercept"
+NSLAB = Path(__file__).resolve().parents[1] / "intercept"  # the namespace tests' helpers
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ TOPOLOGIES = [
 def daemon(lab: netns.Lab, topo: pktlab.Topology, tmp_path: Path, **svc: object):
     import sys
 
-    sys.path.insert(0, str(sys_path))
+    sys.path.insert(0, str(NSLAB))
     from nslab import Daemon, write_config  # the namespace tests' daemon helper
 
     service = {"name": "web", "mode": "packet", "main": topo.url(topo.main),
@@ -174,6 +174,7 @@ def test_loss_reordering_and_duplication_keep_megabytes_exact(lab: netns.Lab, tm
     t0 = time.monotonic()
     assert pktlab.sha(pktlab.echo_roundtrip(sock, data, timeout=90)) == pktlab.sha(data)
     assert time.monotonic() - t0 < 90
+    assert pktlab.duplicated(topo) > 0
     sock.close()
     sent = b"ECHO %d\n" % len(data) + data
     for log in (main_log, hp_log):
@@ -199,4 +200,5 @@ def test_switch_under_loss_still_lands(lab: netns.Lab, tmp_path: Path) -> None:
     (reset,) = [e for e in pktlab.wait_log(main_log, 2) if e["peer"] == topo.client_addr]
     assert reset["end"] == "reset"
     (hp,) = [e for e in pktlab.wait_log(hp_log, 2, timeout=30) if e["peer"] == topo.client_addr]
-    assert hp["bytes"] == 2 * len(b"ECHO 1048576\n") + len(first) + len(data) - 1 + 1
+    assert hp["bytes"] == len(b"ECHO 1048576\n") + len(first) + len(b"ECHO 2097152\n") + len(data)
+    assert hp["end"] == "eof"
