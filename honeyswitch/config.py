@@ -32,7 +32,7 @@ from .intercept.settings import (
     read_firewall,
     read_intercept,
 )
-from .packet.settings import PACKET_KEYS, PacketSettings, check_packet, read_packet
+from .packet.settings import PACKET_KEYS, PacketSettings, check_packet, is_packet_mode, read_packet
 
 DEFAULT_PATH = Path("/etc/honeyswitch/honeyswitch.toml")
 ENV_PATH = "HONEYSWITCH_CONFIG"
@@ -275,7 +275,7 @@ def _service(src: str, index: int, table: Mapping[str, Any], base: Path,
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
         r.fail("name", f"must be 1-64 of A-Z a-z 0-9 _ . -, not {name!r}")
     raw_listen = table.get("listen")
-    packet_mode = table.get("mode") == "packet"  # packets are seen on their way to main: no listener
+    packet_mode = is_packet_mode(r)  # packets are seen on their way to main: no listener
     if raw_listen is None and not packet_mode:
         r.fail("listen", "is required")
     items: Any = [raw_listen] if isinstance(raw_listen, str) else raw_listen

@@ -29,6 +29,11 @@ class PacketSettings:
     rules: str = "auto"  # nft where the kernel has nft's queue, else iptables (xt NFQUEUE)
 
 
+def is_packet_mode(r: Reader) -> bool:
+    """Whether the service table asks for packet mode (a bad ``mode`` fails here)."""
+    return r.choice("mode", MODES, "proxy") == "packet"
+
+
 def read_packet(r: Reader, backends: dict[str, Backend]) -> dict[str, Any]:
     """The service's packet-mode keys, as ServiceConfig field values."""
     mode = r.choice("mode", MODES, "proxy")
