@@ -74,6 +74,8 @@ async def _apply(app: App, new: Config) -> None:
             continue
         for server in app.servers.pop(name, []):
             server.close()
+    if app.packet is not None:  # new packet-mode flows take the new settings
+        app.packet.set_services([s for s in new.services if s.mode == "packet"])
     if app.blacklist is not None:
         app.blacklist.config = new.blacklist
     app._record(make_event("config_reload", None, ok=not errors, error="; ".join(errors) or None,

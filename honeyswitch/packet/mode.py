@@ -23,7 +23,7 @@ from ..relay.backends import Peer
 from ..relay.ids import new_session_id
 from .flow import Flow
 from .headers import ACK, SYN, parse
-from .legs import Addrs
+from .legs import Addrs, opts_of
 from .runner import PacketRunner
 from .settings import INJECT_MARK
 
@@ -47,7 +47,9 @@ class PacketMode:
         self.injector: Injector | None = None
         self.rules = QueueRules(queue_matches(services), INJECT_MARK, _tool(services))
         self.passed = 0  # packets of no flow, let through
+        self.handled = 0  # packets read from the queues
         self._lingering: dict[str, asyncio.TimerHandle] = {}
+        self._ticker: asyncio.TimerHandle | None = None
 
     def set_services(self, services: Sequence[Any]) -> None:
         """The services new flows use (a reload keeps live flows on theirs)."""
@@ -66,8 +68,17 @@ class PacketMode:
             raise
         log.info("packet mode: %d service(s) on queue(s) %s, rules via %s", len(self.services),
                  ", ".join(str(r.num) for r in self.readers), tool)
+        self._publish()
+
+    def _publish(self) -> None:
+        """Copy the counters into the app's (health, metrics, dashboard) once a second."""
+        self.app.counters.update(self.counters())
+        self._ticker = asyncio.get_running_loop().call_later(1.0, self._publish)
 
     async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
         for handle in self._lingering.values():
             handle.cancel()
         self._lingering.clear()
@@ -90,6 +101,7 @@ class PacketMode:
 
     def handle(self, raw: bytes) -> tuple[bool, bytes | None]:
         """One queued packet: (accept?, rewritten bytes or None)."""
+        self.handled += 1
         pkt = parse(raw)
         if pkt is None:
             self.passed += 1
@@ -97,7 +109,9 @@ class PacketMode:
         entry = self.flows.get((pkt.src, pkt.sport, pkt.dst, pkt.dport))
         if entry is None or (entry[1] is CLIENT and pkt.flags & SYN and entry[0].flow.done):
             svc = self.services.get((pkt.dst, pkt.dport))
-            if svc is None or pkt.flags & (SYN | ACK) != SYN:
+            if svc is None or pkt.flags & (SYN | ACK) != SYN or opts_of(pkt).signed:
+                # Not a new connection to a service; or one signed with TCP-MD5/TCP-AO,
+                # whose signature no rewrite keeps valid: main gets it untouched.
                 self.passed += 1
                 return True, None
             if entry is not None:
@@ -158,7 +172,8 @@ class PacketMode:
 
     def counters(self) -> dict[str, int]:
         inj = self.injector
-        return {"packet_flows": len({r.id for r, _ in self.flows.values()}), "packets_passed": self.passed,
+        return {"packet_flows": len({r.id for r, _ in self.flows.values()}), "packets_queued": self.handled,
+                "packets_passed": self.passed,
                 "packets_injected": inj.sent if inj else 0, "packet_inject_failures": inj.failed if inj else 0,
                 "queue_handler_errors": sum(r.errors for r in self.readers)}
 
