@@ -69,7 +69,10 @@ class Packet:
         return self.end - self.data_at + (self.flags & SYN and 1) + (self.flags & FIN and 1)
 
     def copy(self) -> Packet:
+        """An independent packet with the same bytes and the same pending rewrites."""
         clone = Packet(bytearray(self.buf[:self.end]), self.v6, self.tcp_at, self.end)
+        clone._old, clone._new = self._old, self._new
+        clone._ip_dirty, clone._payload_dirty = self._ip_dirty, self._payload_dirty
         return clone
 
     # ---------------------------------------------------------------- rewriting
