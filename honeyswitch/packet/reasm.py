@@ -16,6 +16,8 @@ from __future__ import annotations
 import bisect
 from collections import deque
 
+from .seq import cut
+
 
 class Reassembler:
     def __init__(self, limit: int) -> None:
@@ -83,15 +85,7 @@ class Reassembler:
         stop = min(stop, self.nxt)
         if start >= stop:
             return b""
-        out, at = [], self._kept_from
-        for chunk in self._kept:
-            lo, hi = max(start, at), min(stop, at + len(chunk))
-            if lo < hi:
-                out.append(chunk[lo - at:hi - at])
-            at += len(chunk)
-            if at >= stop:
-                break
-        return b"".join(out)
+        return cut(self._kept, self._kept_from, start, stop)
 
     def sack_blocks(self, limit: int = 4) -> list[tuple[int, int]]:
         """Held ranges as (start, end) positions, merged, the latest one first (RFC 2018)."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..core.types import AlertRaised, CancelTimer, Emit, SetTimer, State, SwitchRequested
 from ..relay.backends import Peer
-from ..relay.runner import RelayContext
+from ..relay.runner import RelayContext, SessionRunner
 from .flow import Flow
 from .headers import Packet
 from .legs import Inject, Out, Record
@@ -90,9 +90,9 @@ class PacketRunner:
             elif kind is Record:
                 self.transcript.add(act.end.value, act.data)
             elif kind is Emit:
-                self._emit(act)
+                self._emit(act)  # type: ignore[misc]
             elif kind is SetTimer:
-                self._set_timer(act.name, act.delay)
+                self._set_timer(act.name, act.delay)  # type: ignore[misc]
             elif kind is CancelTimer:
                 if (handle := self._timers.pop(act.name, None)) is not None:
                     handle.cancel()
@@ -104,19 +104,10 @@ class PacketRunner:
             self._on_done(self)
         return out
 
-    def _emit(self, cmd: Emit) -> None:
-        if cmd.event_type == "switch":
-            self.transcript.mark("switch", **cmd.fields)
-            self.transcript.persist()
-            self.ctx.on_switch(self)  # type: ignore[arg-type]
-        elif cmd.event_type == "switch_done":
-            self.transcript.mark("switch_done", **cmd.fields)
-        self.ctx.emit(cmd.event_type, self, cmd.fields)  # type: ignore[arg-type]
-
-    def _set_timer(self, name: str, delay: float) -> None:
-        if (old := self._timers.pop(name, None)) is not None:
-            old.cancel()
-        self._timers[name] = self._loop.call_later(delay, self._timer_fired, name)
+    # The proxy runner's own: switch marks in the transcript, then the event; one timer
+    # per name.  They use only attributes both runners have.
+    _emit = SessionRunner._emit  # type: ignore[assignment]
+    _set_timer = SessionRunner._set_timer  # type: ignore[assignment]
 
     def _timer_fired(self, name: str) -> None:
         self._timers.pop(name, None)

@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
+from .seq import cut
+
 RTO_MIN = 0.2  # seconds, Linux's minimum
 RTO_MAX = 10.0
 GIVE_UP = 8  # timer expiries in a row without progress: the peer is gone
@@ -139,19 +141,8 @@ class Sender:
 
     def _segment(self, pos: int, limit: int | None = None) -> Segment:
         stop = min(pos + self.mss, self.end if limit is None else limit)
-        data = self._slice(pos, stop)
+        data = cut(self._buf, self.una, pos, stop)
         return Segment(pos, data, fin=self.fin_sent and stop >= self.end and bool(data))
-
-    def _slice(self, start: int, stop: int) -> bytes:
-        out, at = [], self.una
-        for chunk in self._buf:
-            lo, hi = max(start, at), min(stop, at + len(chunk))
-            if lo < hi:
-                out.append(chunk[lo - at:hi - at])
-            at += len(chunk)
-            if at >= stop:
-                break
-        return b"".join(out)
 
     def _trim(self, pos: int) -> None:
         buf, at = self._buf, self.una

@@ -8,6 +8,8 @@ near a known one.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 MOD = 1 << 32
 HALF = 1 << 31
 
@@ -35,3 +37,16 @@ def unwrap(seq: int, isn: int, near: int) -> int:
 def wrap(position: int, isn: int) -> int:
     """The sequence number of stream ``position``."""
     return (isn + 1 + position) & 0xFFFFFFFF
+
+
+def cut(chunks: Iterable[bytes], at: int, start: int, stop: int) -> bytes:
+    """Bytes [start, stop) of a stream held as ``chunks`` from position ``at`` on."""
+    out = []
+    for chunk in chunks:
+        lo, hi = max(start, at), min(stop, at + len(chunk))
+        if lo < hi:
+            out.append(chunk[lo - at:hi - at])
+        at += len(chunk)
+        if at >= stop:
+            break
+    return b"".join(out)
