@@ -202,3 +202,46 @@ def test_switch_under_loss_still_lands(lab: netns.Lab, tmp_path: Path) -> None:
     (hp,) = [e for e in pktlab.wait_log(hp_log, 2, timeout=30) if e["peer"] == topo.client_addr]
     assert hp["bytes"] == len(b"ECHO 1048576\n") + len(first) + len(b"ECHO 2097152\n") + len(data)
     assert hp["end"] == "eof"
+
+
+RULES = """
+alert tcp any any -> any any (msg:"test: planted marker"; flow:to_server; content:"EVIL-MARKER"; \
+metadata: honeyswitch_score 100; classtype:attempted-admin; sid:9990001; rev:1;)
+"""
+
+
+@pytest.mark.parametrize("v6,gateway", [pytest.param(False, False, id="v4-host"),
+                                        pytest.param(True, True, id="v6-gateway")])
+def test_signature_switches_inline_and_blacklists_the_source(lab: netns.Lab, tmp_path: Path, v6: bool,
+                                                            gateway: bool) -> None:
+    topo = pktlab.Topology(lab, v6, gateway)
+    main_log, hp_log = topo.start_servers(tmp_path)
+    rules = tmp_path / "test.rules"
+    rules.write_text(RULES)
+    d = daemon(lab, topo, tmp_path, rules=[str(rules)])
+    sock = topo.connect()
+    sock.sendall(b"hello\n")
+    assert pktlab.recv_exact(sock, 6) == b"hello\n"
+    sock.sendall(b"GET EVIL-MAR")  # the marker split across two segments
+    time.sleep(0.2)
+    sock.sendall(b"KER now\n")
+    assert pktlab.recv_exact(sock, 20) == b"GET EVIL-MARKER now\n"  # the honeypot's answer
+    alert = d.wait_event("alert")
+    assert alert["sid"] == 9990001 and alert["score"] == 100
+    assert d.wait_event("switch")["by"] == "detector:signature"
+    sock.close()
+    (main,) = [e for e in pktlab.wait_log(main_log, 2) if e["peer"] == topo.client_addr]
+    assert main["bytes"] == len(b"hello\nGET EVIL-MAR") and main["end"] == "reset"  # never saw the match
+    (hp,) = [e for e in pktlab.wait_log(hp_log, 2) if e["peer"] == topo.client_addr]
+    assert hp["sha256"] == pktlab.sha(b"hello\nGET EVIL-MARKER now\n")
+    end = d.wait_event("session_end")
+    assert end["switched"] is True and end["transcript"] and Path(end["transcript"]).exists()
+    assert d.wait_event("blacklist_add")["src_ip"] == topo.client_addr
+    # The source is blacklisted: its next connection goes to the honeypot from the SYN on.
+    again = topo.connect()
+    assert pktlab.echo_roundtrip(again, b"x" * 300_000) == b"x" * 300_000
+    again.close()
+    starts = d.events("session_start")
+    assert [s["state"] for s in starts] == ["mirror", "direct"] and {s["mode"] for s in starts} == {"packet"}
+    assert len([e for e in pktlab.server_log(main_log) if e["peer"] == topo.client_addr]) == 1
+    pktlab.wait_log(hp_log, 3)
