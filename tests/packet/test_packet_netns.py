@@ -241,6 +241,9 @@ def test_signature_switches_inline_and_blacklists_the_source(lab: netns.Lab, tmp
     again = topo.connect()
     assert pktlab.echo_roundtrip(again, b"x" * 300_000) == b"x" * 300_000
     again.close()
+    deadline = time.monotonic() + 10  # the event log is written by a thread of its own
+    while len(d.events("session_start")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
     starts = d.events("session_start")
     assert [s["state"] for s in starts] == ["mirror", "direct"] and {s["mode"] for s in starts} == {"packet"}
     assert len([e for e in pktlab.server_log(main_log) if e["peer"] == topo.client_addr]) == 1
