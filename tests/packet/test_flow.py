@@ -175,3 +175,29 @@ def test_window_is_rescaled_for_the_client(hp_wscale: int, main_wscale: int, win
     out = f.packet(pkt(HONEYPOT, HI + 1, CI + 1, ts=(5, 4), window=window), HONEYPOT, 0.0)
     p = parse(out.payload or b"")
     assert p is not None and p.window == want
+
+
+def test_quiet_switch_holds_client_bytes_then_gives_them_to_the_honeypot() -> None:
+    from honeyswitch.core.session import DEADLINE_TIMER, QUIET_TIMER
+    from honeyswitch.core.types import State
+
+    s = Script(SessionPolicy(align=Align.QUIET, quiet_time=0.1))
+    s.send(CLIENT, CI + 1, MI + 1, ACK | PSH, b"q\n", ts=(102, 700))
+    s.send(MAIN, MI + 1, CI + 3, ACK | PSH, b"main says more\n", ts=(701, 102))
+    s.send(HONEYPOT, HI + 1, CI + 3, ACK | PSH, b"hp\n", ts=(901, 102))  # differs: quiet is right
+    s.flow.request(SwitchRequested("operator"))
+    assert s.flow.core.state is State.SWITCHING
+    # New client bytes are held: main gets the ACK alone, so it can finish its reply.
+    out = s.send(CLIENT, CI + 3, MI + 16, ACK | PSH, b"next\n", ts=(103, 701))
+    held = parse(out.payload or b"")
+    assert held is not None and held.payload == b"" and held.seq == CI + 3 and held.ack == MI + 16
+    assert held.flags & PSH == 0
+    out = s.flow.timer(QUIET_TIMER)  # quiet, and the client has all of main's bytes
+    assert "switch_done" in emitted(out)
+    to_hp = [p for p in injected(out) if p.dport == HP and p.payload]
+    assert [(p.seq, p.payload) for p in to_hp] == [(CI + 3, b"next\n")]
+    assert any(p.dport == MP and p.flags & RST for p in injected(out))
+    # The honeypot's next byte follows main's last one for the client.
+    p = parse(s.send(HONEYPOT, HI + 4, CI + 8, ACK | PSH, b"answer\n", ts=(902, 103)).payload or b"")
+    assert p is not None and p.seq == MI + 16 and p.sport == MP
+    s.flow.timer(DEADLINE_TIMER)  # late: nothing more happens
