@@ -11,7 +11,7 @@ from .common import EXIT_USAGE, fail
 
 # Subcommand modules, each with add_parser(subparsers); optional ones may be missing.
 SUBCOMMANDS = (
-    "run", "check", "demo", "sessions", "switch", "blacklist", "transcript", "events",
+    "run", "check", "init", "demo", "sessions", "switch", "blacklist", "transcript", "events",
     "alerts", "incidents", "rules", "train", "score", "firewall", "decoy",
 )
 
