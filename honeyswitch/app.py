@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import __version__, signals
+from . import __version__, sdnotify, signals
 from .api.control import EventTally, LocalControl
 from .config import Config, ServiceConfig
 from .core.types import End, State, SwitchRequested
@@ -111,6 +111,8 @@ class App:
         gc.freeze()
         if self.endpoint is not None:
             self.endpoint.channel.notify({"ready": True})
+        else:
+            sdnotify.ready("relaying")  # systemd Type=notify (a no-op elsewhere)
 
     async def run(self) -> None:
         await self.start()
@@ -120,6 +122,8 @@ class App:
             await self.stop()
 
     def request_stop(self) -> None:
+        if self.worker is None and not self._stopping.is_set():
+            sdnotify.stopping()
         self._stopping.set()
 
     async def stop(self) -> None:
@@ -303,6 +307,8 @@ class App:
         log.info("switch signal: %d session(s) switched", len(ids))
 
     def _on_reload_signal(self) -> None:
+        if self.worker is None:
+            sdnotify.reloading()  # READY=1 follows from reload.py when it is done
         if self.eventlog is not None:
             self.eventlog.reopen()
         from .reload import reload_config

@@ -12,6 +12,7 @@ import gc
 import logging
 from typing import TYPE_CHECKING
 
+from . import sdnotify
 from .config import Config, ConfigError, load
 from .detect.setup import build_detectors
 from .events import make_event
@@ -38,6 +39,12 @@ def reload_config(app: App) -> None:
 def _refuse(app: App, e: ConfigError) -> None:
     log.error("reload refused: %s", e)
     app._record(make_event("config_reload", None, ok=False, error=str(e)))
+    _done(app)
+
+
+def _done(app: App) -> None:
+    if app.worker is None:
+        sdnotify.ready("relaying")  # the end of the reload that RELOADING=1 announced
 
 
 async def _apply(app: App, new: Config) -> None:
@@ -78,4 +85,5 @@ async def _apply(app: App, new: Config) -> None:
         app.blacklist.config = new.blacklist
     app._record(make_event("config_reload", None, ok=not errors, error="; ".join(errors) or None,
                            services=[s.name for s in new.services]))
+    _done(app)
     gc.freeze()  # the new rules and models, as at start (the old ones are freed by refcount)

@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from .. import __version__, signals
+from .. import __version__, sdnotify, signals
 from ..api.control import Listener, merge_snapshots
 from ..config import Config, ConfigError, load
 from ..events import make_event
@@ -126,8 +126,11 @@ class Supervisor:
         self._record(make_event("daemon_start", None, version=__version__, pid=os.getpid(),
                                 config=cfg.source, services=[s.name for s in cfg.services], worker=None))
         gc.freeze()  # as App.start does
+        sdnotify.ready(f"relaying with {self.count} workers")
 
     def request_stop(self, reason: str = "stopped") -> None:
+        if not self._stopping.is_set():
+            sdnotify.stopping()
         self._stop_reason = reason
         self._stopping.set()
 
@@ -341,12 +344,16 @@ class Supervisor:
 
     def _forward(self, sig: signal.Signals) -> None:
         """The switch and reload signals act in every worker."""
-        if sig == getattr(signal, "SIG" + self._signal_names()[1]):
+        reload = sig == getattr(signal, "SIG" + self._signal_names()[1])
+        if reload:
+            sdnotify.reloading()
             self._reload()
         for w in self.workers:
             if w.alive():
                 assert w.proc is not None
                 w.proc.send_signal(sig)
+        if reload:
+            sdnotify.ready(f"relaying with {self.count} workers")  # each worker reloads on its own
 
 
 class ClusterControl:

@@ -2,16 +2,12 @@
 without extras.  ``check``, ``run`` (relaying a real connection through the shipped
 default rules) and ``demo`` work; what needs an extra says so in one line.
 
-The wheel is built once per test session with ``pip wheel`` (the step ``pip install .``
-performs) from a copy of the source tree without any build output, and installed into a
-fresh ``python3 -m venv`` with its dependencies from the configured package index.
+The wheel and the venv are made once per test session (``conftest.py``).
 """
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -20,31 +16,6 @@ import pytest
 from honeyswitch.testing.daemon import Daemon, echo_backends, write_config
 
 pytestmark = pytest.mark.slow
-SRC = Path(__file__).resolve().parents[1]
-_SKIP = shutil.ignore_patterns(".venv", ".git", "build", "dist", "*.egg-info", "__pycache__",
-                               ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis",
-                               "test-artifacts", "bench")
-
-
-@pytest.fixture(scope="session")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("wheel")
-    src = root / "src"
-    shutil.copytree(SRC, src, ignore=_SKIP)
-    out = root / "dist"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(src)],
-                   check=True, timeout=300)
-    (built,) = out.glob("honeyswitch-*.whl")
-    return built
-
-
-@pytest.fixture(scope="session")
-def clean_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    venv = tmp_path_factory.mktemp("venv") / "hs"
-    python = shutil.which("python3") or sys.executable
-    subprocess.run([python, "-m", "venv", str(venv)], check=True, timeout=120)
-    subprocess.run([str(venv / "bin/pip"), "install", "-q", str(wheel)], check=True, timeout=600)
-    return venv
 
 
 def test_the_wheel_holds_the_package_data_and_no_tests(wheel: Path):
