@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import IO
 
 # Python level -> syslog priority (journald's SyslogLevelPrefix).
 _PRIORITY = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6, logging.DEBUG: 7}
@@ -25,12 +26,12 @@ class JournalFormatter(logging.Formatter):
         return "\n".join(f"<{prio}>{line}" for line in super().format(record).splitlines())
 
 
-def to_journal(stream: object = None) -> bool:
+def to_journal(stream: IO[str] | None = None) -> bool:
     """Whether ``stream`` (default stderr) is the journal stream systemd set up."""
     value = os.environ.get("JOURNAL_STREAM", "")
     dev, _, ino = value.partition(":")
     try:
-        st = os.fstat((stream or sys.stderr).fileno())  # type: ignore[attr-defined]
+        st = os.fstat((stream or sys.stderr).fileno())
     except (OSError, ValueError, AttributeError):
         return False
     return bool(value) and f"{st.st_dev}" == dev and f"{st.st_ino}" == ino

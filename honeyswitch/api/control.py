@@ -7,11 +7,11 @@ Methods are coroutines so the cluster can wait for its workers.
 """
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..relay.registry import describe
+from .tally import EventTally, merge_snapshots, snapshot  # noqa: F401  (app, worker, supervisor)
 
 if TYPE_CHECKING:
     from ..app import App
@@ -39,43 +39,6 @@ class Control(Protocol):
     async def ids_status(self) -> dict[str, Any]: ...
     async def metrics(self) -> dict[str, Any]: ...
     def subscribe(self, listener: Listener) -> Callable[[], None]: ...
-
-
-class EventTally:
-    """Counts recorded events by type and alert scores by detector (for /metrics)."""
-
-    def __init__(self) -> None:
-        self.events: Counter[str] = Counter()
-        self.alert_scores: dict[str, float] = {}
-
-    def __call__(self, event: dict[str, Any]) -> None:
-        kind = str(event.get("event_type"))
-        self.events[kind] += 1
-        if kind == "alert":
-            score = event.get("score")
-            if isinstance(score, (int, float)) and not isinstance(score, bool) and score > 0:
-                detector = str(event.get("detector"))[:40]
-                self.alert_scores[detector] = self.alert_scores.get(detector, 0.0) + float(score)
-
-
-def snapshot(app: App) -> dict[str, Any]:
-    """This process's live figures for /metrics, in a form several workers' add up."""
-    states = Counter(r.session.state.value for r in app.registry)
-    return {
-        "states": dict(states),
-        "events": dict(app.tally.events),
-        "alert_scores": dict(app.tally.alert_scores),
-        "writer_dropped": getattr(app.writer, "dropped", 0) if app.writer is not None else 0,
-    }
-
-
-def merge_snapshots(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {"states": Counter(), "events": Counter(), "alert_scores": Counter(), "writer_dropped": 0}
-    for part in parts:
-        for key in ("states", "events", "alert_scores"):
-            out[key].update(part.get(key) or {})
-        out["writer_dropped"] += int(part.get("writer_dropped") or 0)
-    return {k: dict(v) if isinstance(v, Counter) else v for k, v in out.items()}
 
 
 class LocalControl:
