@@ -19,7 +19,7 @@ from ..config import ControlConfig
 from ..store.blacklist import Blacklist
 from ..store.db import Store
 from ..web import routes
-from . import auth
+from . import auth, views
 from .metrics import Metrics
 
 if TYPE_CHECKING:
@@ -65,6 +65,7 @@ def build_app(app: Control, token: str) -> web.Application:
     r.add_get("/api/v1/ids", ids_status)
     r.add_get("/metrics", metrics)
     routes.add_routes(web_app, APP_KEY)
+    views.add_routes(web_app, APP_KEY)  # the dashboard's transcript, pcap and alert-rate views
     web_app[METRICS_KEY] = Metrics(app)
     return web_app
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..record.transcripts import read_transcript, render_text, to_pcap
-from .common import add_config_arg, fail, load_config
+from ..record.transcripts import read_transcript, render_text, to_pcap, transcript_file
+from .common import add_config_arg, fail, load_config, shown
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -19,9 +19,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 def run(args: argparse.Namespace) -> int:
     cfg = load_config(args)
     sid = args.session_id
-    if not sid.replace("-", "").isalnum() or len(sid) > 64:
-        return fail(f"not a session id: {sid!r}")
-    path = cfg.transcripts_dir / f"{sid}.jsonl"
+    try:
+        path = transcript_file(cfg.transcripts_dir, sid)
+    except ValueError:
+        return fail(f"not a session id: {shown(sid)}")
     if not path.exists():
         return fail(f"no transcript for session {sid} in {cfg.transcripts_dir}")
     records = list(read_transcript(path))
