@@ -96,7 +96,10 @@ def bound_address(runner: web.AppRunner) -> tuple[str, int]:
 
 
 async def health(request: web.Request) -> web.Response:
-    return _json({"status": "ok", "version": __version__, **await request.app[APP_KEY].health()})
+    app = request.app[APP_KEY]
+    return _json({"status": "ok", "version": __version__,
+                  "blacklist_threshold": app.config.detection.scoring.blacklist_threshold,
+                  **await app.health()})
 
 
 async def list_sessions(request: web.Request) -> web.Response:
