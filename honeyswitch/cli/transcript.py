@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from ..record.transcripts import read_transcript, render_text, to_pcap, transcript_file
-from .common import add_config_arg, fail, load_config, shown
+from .common import add_config_arg, fail, load_config, print_json, shown
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -13,6 +13,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     add_config_arg(p)
     p.add_argument("session_id")
     p.add_argument("--pcap", metavar="OUT", help="write a pcap file for Wireshark instead")
+    p.add_argument("--json", action="store_true",
+                   help="print it as the dashboard gets it (escaped text and hex per record)")
     p.set_defaults(func=run)
 
 
@@ -25,6 +27,11 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"not a session id: {shown(sid)}")
     if not path.exists():
         return fail(f"no transcript for session {sid} in {cfg.transcripts_dir}")
+    if args.json:
+        from ..api.views import transcript_json
+
+        print_json(transcript_json(path))
+        return 0
     records = list(read_transcript(path))
     if args.pcap:
         meta = records[0] if records and records[0].get("header") else {}
