@@ -16,6 +16,7 @@ import pwd
 import re
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -193,3 +194,53 @@ listen = "127.0.0.1:{api + 100}"
     assert lines and all(re.match(r"<[0-7]>", line) for line in lines), log
     assert not any(re.search(r"\d\d:\d\d:\d\d", line) for line in lines), log  # the journal stamps them
     assert os.stat(state / "events.jsonl").st_uid == user.pw_uid
+
+
+class CredNotifySocket(NotifySocket):
+    """Also tells which process sent each message (SO_PASSCRED), as systemd checks
+    for NotifyAccess=main."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        self.senders: set[int] = set()
+
+    def expect(self, wanted: str) -> list[str]:
+        seen: list[str] = []
+        while True:
+            data, ancdata, _, _ = self.sock.recvmsg(4096, socket.CMSG_SPACE(12))
+            for level, kind, payload in ancdata:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+                    self.senders.add(int.from_bytes(payload[:4], "little"))
+            lines = data.decode().splitlines()
+            seen += lines
+            if wanted in lines:
+                return seen
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_readiness_comes_from_the_main_process_only(workers: int, tmp_path: Path):
+    from honeyswitch.testing.daemon import Daemon, write_config
+
+    with echo_backends() as (main, honeypot):
+        cfg, listen, api = write_config(tmp_path, main.port, honeypot.port, token="test-token")
+        cfg.write_text(cfg.read_text() + f"\n[daemon]\nworkers = {workers}\nshard = \"connection\"\n")
+        notify = CredNotifySocket()
+        daemon = Daemon(cfg, api, env={**os.environ, "NOTIFY_SOCKET": notify.name}, wait=False)
+        try:
+            notify.expect("READY=1")
+            with socket.create_connection(("127.0.0.1", listen), timeout=5) as c:  # ready means ready
+                c.sendall(b"x")
+                assert c.recv(10) == b"M:x"
+            cfg.write_text(cfg.read_text().replace("[[service]]", "[[service]]\nbogus = 1", 1))
+            daemon.signal(signal.SIGHUP)  # a refused reload still ends in READY=1
+            notify.expect("RELOADING=1")
+            notify.expect("READY=1")
+            daemon.proc.terminate()
+            notify.expect("STOPPING=1")
+            assert daemon.proc.wait(20) == 0  # (a second TERM during the stop would kill it)
+        finally:
+            if daemon.proc.poll() is None:
+                daemon.proc.kill()
+            notify.sock.close()
+    assert notify.senders == {daemon.proc.pid}
