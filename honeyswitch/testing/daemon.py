@@ -24,13 +24,13 @@ HS = (sys.executable, "-m", "honeyswitch")
 TOKEN = "test-token"
 
 
-def write_config(tmp: Path, main_port: int, hp_port: int, *, body: str = "",
-                 **control: str) -> tuple[Path, int, int]:
+def write_config(tmp: Path, main_port: int, hp_port: int, *, body: str = "", listen: int = 0,
+                 api: int = 0, **control: str) -> tuple[Path, int, int]:
     """``tmp/honeyswitch.toml`` with one ``echo`` service; returns (path, listen, api).
 
-    ``body`` is appended to the service table (e.g. ``rules = ["default"]``); keyword
-    arguments go into ``[control]``."""
-    listen, api = free_port(), free_port()
+    ``body`` is appended to the service table (e.g. ``rules = ["default"]``); the ports
+    are free ones unless given; keyword arguments go into ``[control]``."""
+    listen, api = listen or free_port(), api or free_port()
     control_extra = "".join(f'{k} = "{v}"\n' for k, v in control.items())
     path = tmp / "honeyswitch.toml"
     path.write_text(f"""

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from honeyswitch.testing.daemon import echo_backends
+from honeyswitch.testing.daemon import Daemon, echo_backends, write_config
 from honeyswitch.testing.procs import wait_port
 
 UNIT = Path(__file__).resolve().parents[2] / "packaging/systemd/honeyswitch.service"
@@ -132,29 +132,13 @@ def test_the_daemon_runs_as_the_unit_starts_it(clean_venv: Path, service_dir: Pa
     settings = unit_settings(unit_for(clean_venv / "bin/honeyswitch"))
     assert settings["Type"] == ["notify"] and settings["User"] == ["honeyswitch"]
     user = pwd.getpwnam("nobody")  # stands in for the honeyswitch user sysusers makes
-    state = service_dir / "state"
-    state.mkdir()
-    os.chown(state, user.pw_uid, user.pw_gid)
+    for d in ("state", "log", "transcripts"):
+        (service_dir / d).mkdir()
+        os.chown(service_dir / d, user.pw_uid, user.pw_gid)
     with echo_backends() as (main, honeypot):
-        port, api = _privileged_port(), _privileged_port() + 1
-        config = service_dir / "honeyswitch.toml"
-        config.write_text(f"""
-[[service]]
-name = "web"
-listen = "127.0.0.1:{port}"
-main = "tcp://127.0.0.1:{main.port}"
-honeypot = "tcp://127.0.0.1:{honeypot.port}"
-intercept = "tproxy"
-rules = ["default"]
-[store]
-path = "state/honeyswitch.db"
-[events]
-path = "state/events.jsonl"
-[transcripts]
-dir = "state/transcripts"
-[control]
-listen = "127.0.0.1:{api + 100}"
-""")
+        port = _privileged_port()
+        config, _, _ = write_config(service_dir, main.port, honeypot.port, listen=port,
+                                    body='intercept = "tproxy"\nrules = ["default"]')
         os.chmod(config, 0o644)
         notify = NotifySocket()
         env = {"PATH": "/usr/bin:/bin", "NOTIFY_SOCKET": notify.name, "HONEYSWITCH_CONFIG": str(config)}
@@ -193,7 +177,7 @@ listen = "127.0.0.1:{api + 100}"
     lines = [line for line in log.splitlines() if line]
     assert lines and all(re.match(r"<[0-7]>", line) for line in lines), log
     assert not any(re.search(r"\d\d:\d\d:\d\d", line) for line in lines), log  # the journal stamps them
-    assert os.stat(state / "events.jsonl").st_uid == user.pw_uid
+    assert os.stat(service_dir / "log/events.jsonl").st_uid == user.pw_uid
 
 
 class CredNotifySocket(NotifySocket):
@@ -220,8 +204,6 @@ class CredNotifySocket(NotifySocket):
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_readiness_comes_from_the_main_process_only(workers: int, tmp_path: Path):
-    from honeyswitch.testing.daemon import Daemon, write_config
-
     with echo_backends() as (main, honeypot):
         cfg, listen, api = write_config(tmp_path, main.port, honeypot.port, token="test-token")
         cfg.write_text(cfg.read_text() + f"\n[daemon]\nworkers = {workers}\nshard = \"connection\"\n")
