@@ -1,7 +1,7 @@
 """Prometheus metrics, from the daemon's own registry (never the process-global one).
 
 Nothing is counted on the relay's hot path for them: each process keeps an
-:class:`~honeyswitch.api.tally.EventTally`, and a scrape asks the control side for a
+:class:`~honeyswitch.record.tally.EventTally`, and a scrape asks the control side for a
 snapshot (every worker's, added up) and turns it into metric families.  Every family
 is listed in README, Metrics; ``packaging/grafana/honeyswitch.json`` charts them.
 """
@@ -12,23 +12,24 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
-from .tally import LATENCY_BUCKETS, SEP, key
+from ..record.tally import LATENCY_BUCKETS, SEP, key
+from .operations import perform
 
 if TYPE_CHECKING:
-    from .control import Control
+    from .operations import ControlPort
 
 STATES = ("mirror", "main_only", "switching", "honeypot", "direct")
 
 
 class Metrics:
-    def __init__(self, control: Control) -> None:
+    def __init__(self, control: ControlPort) -> None:
         self.control = control
         self.registry = CollectorRegistry(auto_describe=True)
         self._collector = _Snapshot(control)
         self.registry.register(self._collector)
 
     async def render(self) -> bytes:
-        self._collector.data = await self.control.metrics()
+        self._collector.data = await perform(self.control, "metrics", {})
         try:
             return generate_latest(self.registry)
         finally:
@@ -36,7 +37,7 @@ class Metrics:
 
 
 class _Snapshot:
-    def __init__(self, control: Control) -> None:
+    def __init__(self, control: ControlPort) -> None:
         self.control = control
         self.data: dict[str, Any] = {}
 
@@ -52,6 +53,8 @@ class _Snapshot:
                       ["detector"], d.get("alerts"))
         yield _family(CounterMetricFamily, "honeyswitch_alert_score", "Sum of alert scores, by detector",
                       ["detector"], d.get("alert_scores"))
+        yield _family(CounterMetricFamily, "honeyswitch_detector_errors", "Detector failures, by detector",
+                      ["detector"], d.get("detector_errors"))
         live = dict.fromkeys((key(s, st) for s in services for st in STATES), 0)
         yield _family(GaugeMetricFamily, "honeyswitch_sessions", "Live sessions, by service and state",
                       ["service", "state"], {**live, **(d.get("sessions") or {})})

@@ -1,5 +1,5 @@
-"""Control API endpoints the dashboard needs beyond the operator's calls: a session's
-transcript as JSON and as pcap, and alerts per minute.
+"""Control API routes that are not operations (:mod:`.operations`): a session's
+transcript as JSON (read in a thread) and as a pcap download (not JSON).
 
 Transcripts are attacker bytes.  The JSON gives each data record twice, as ``text``
 (printable ASCII, every other byte a ``\\xNN`` escape: safe anywhere) and as ``hex``;
@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,16 +18,22 @@ from aiohttp import web
 
 from ..record.escape import escape_bytes
 from ..record.transcripts import read_transcript, transcript_file, write_pcap
-from ..store.schema import PARTIAL_EVENT_INDEX
 
 if TYPE_CHECKING:
-    from .control import Control
+    from .operations import ControlPort
 
 JSON_DATA_MAX = 2 << 20  # bytes of session data in one transcript JSON answer
-MINUTES_MAX = 24 * 60
 
 
-def add_routes(web_app: web.Application, app_key: web.AppKey[Control]) -> None:
+# Each route and what it does, as the README's API table shows it.
+DOCS = {
+    "/api/v1/sessions/{id}/transcript": "the transcript as JSON: header, records in order, each data record "
+                                        "as escaped `text` and `hex`, marks (cut at 2 MiB: `truncated`)",
+    "/api/v1/sessions/{id}/pcap": "the transcript as a pcap download",
+}
+
+
+def add_routes(web_app: web.Application, app_key: web.AppKey[ControlPort]) -> None:
     async def transcript(request: web.Request) -> web.Response:
         path = _path(request.app[app_key], request.match_info["id"])
         return web.json_response(await asyncio.to_thread(transcript_json, path))
@@ -41,23 +45,12 @@ def add_routes(web_app: web.Application, app_key: web.AppKey[Control]) -> None:
         return web.Response(body=body, content_type="application/vnd.tcpdump.pcap",
                             headers={"Content-Disposition": f'attachment; filename="{sid}.pcap"'})
 
-    async def alert_rate(request: web.Request) -> web.Response:
-        app = request.app[app_key]
-        if app.store is None:
-            raise web.HTTPServiceUnavailable(reason="the daemon is starting or stopping")
-        try:
-            minutes = max(1, min(int(request.query.get("minutes", "60")), MINUTES_MAX))
-        except ValueError:
-            raise web.HTTPBadRequest(reason="minutes must be an integer") from None
-        return web.json_response({"minutes": alerts_per_minute(app, minutes, time.time())})
-
     r = web_app.router
     r.add_get("/api/v1/sessions/{id}/transcript", transcript)
     r.add_get("/api/v1/sessions/{id}/pcap", pcap)
-    r.add_get("/api/v1/alerts/per-minute", alert_rate)
 
 
-def _path(app: Control, session_id: str) -> Path:
+def _path(app: ControlPort, session_id: str) -> Path:
     try:
         path = transcript_file(app.config.transcripts_dir, session_id)
     except ValueError:
@@ -97,20 +90,3 @@ def _pcap_bytes(path: Path) -> bytes:
     out = io.BytesIO()
     write_pcap(read_transcript(path), None, out)
     return out.getvalue()
-
-
-def alerts_per_minute(app: Control, minutes: int, now: float) -> list[dict[str, Any]]:
-    """Alert counts per UTC minute over the last ``minutes``, oldest first, zeros included."""
-    assert app.store is not None
-    start = int(now // 60 - minutes + 1) * 60
-    since = datetime.fromtimestamp(start, UTC).isoformat()
-    rows = app.store.query(
-        "SELECT substr(ts, 1, 16) AS minute, count(*) AS n FROM events "
-        f"WHERE event_type = 'alert' AND {PARTIAL_EVENT_INDEX} AND ts >= ? GROUP BY minute", (since,))
-    counts = {r["minute"]: r["n"] for r in rows}
-    out = []
-    for i in range(minutes):
-        t = start + 60 * i
-        label = datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M")
-        out.append({"t": t, "alerts": int(counts.get(label, 0))})
-    return out

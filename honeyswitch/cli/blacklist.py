@@ -33,16 +33,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         api = ApiClient.from_config(cfg)
         if args.action == "list":
-            entries = api.get("/api/v1/blacklist")["blacklist"]
+            entries = api.op("blacklist")["blacklist"]
             if args.json:
                 print_json(entries)
             else:
                 _print(entries)
         elif args.action == "add":
-            entry = api.post("/api/v1/blacklist", {"ip": args.ip, "ttl": args.ttl, "reason": args.reason})
+            entry = api.op("blacklist_add", ip=args.ip, ttl=args.ttl, reason=args.reason)
             print(f"added {entry['added']['ip']}")
         else:
-            api.delete(f"/api/v1/blacklist/{args.ip}")
+            api.op("blacklist_remove", ip=args.ip)
             print(f"removed {args.ip}")
     except ApiError as e:
         return fail(str(e))

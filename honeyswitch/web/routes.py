@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from ..api.control import Control
+    from ..api.operations import ControlPort
 
 STATIC = Path(__file__).with_name("static")
 PUBLIC_PATHS = ("/", "/static/")  # served without the token: no data in them
@@ -36,7 +36,7 @@ def is_public(path: str) -> bool:
     return path == "/" or (path.startswith("/static/") and ".." not in path)
 
 
-def add_routes(web_app: web.Application, app_key: web.AppKey[Control]) -> None:
+def add_routes(web_app: web.Application, app_key: web.AppKey[ControlPort]) -> None:
     async def index(request: web.Request) -> web.StreamResponse:
         return web.FileResponse(STATIC / "index.html", headers=_SECURITY_HEADERS)
 
@@ -48,7 +48,7 @@ def add_routes(web_app: web.Application, app_key: web.AppKey[Control]) -> None:
     web_app.router.add_get("/api/v1/stream", stream)
 
 
-async def _stream(request: web.Request, app: Control) -> web.StreamResponse:
+async def _stream(request: web.Request, app: ControlPort) -> web.StreamResponse:
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(STREAM_QUEUE)
     dropped = 0
 

@@ -41,6 +41,7 @@ class EventTally:
         self.events: Counter[str] = Counter()
         self.alert_scores: dict[str, float] = {}  # detector
         self.alerts: Counter[str] = Counter()  # detector
+        self.detector_errors: Counter[str] = Counter()  # detector
         self.started: Counter[str] = Counter()  # service, state at accept
         self.ended: Counter[str] = Counter()  # service, final state
         self.switches: Counter[str] = Counter()  # service, by
@@ -60,6 +61,8 @@ class EventTally:
             score = event.get("score")
             if isinstance(score, (int, float)) and not isinstance(score, bool) and score > 0:
                 self.alert_scores[detector] = self.alert_scores.get(detector, 0.0) + float(score)
+        elif kind == "detector_error":
+            self.detector_errors[_label(event.get("detector"))] += 1
         elif kind == "session_start":
             self.started[key(service, event.get("state"))] += 1
         elif kind == "switch":
@@ -114,7 +117,7 @@ def snapshot(app: App) -> dict[str, Any]:
         "bytes": dict(t.bytes + now["live_bytes"]),
         "events": dict(t.events), "alerts": dict(t.alerts), "alert_scores": dict(t.alert_scores),
         "started": dict(t.started), "ended": dict(t.ended), "switches": dict(t.switches),
-        "dropped": dict(t.dropped),
+        "dropped": dict(t.dropped), "detector_errors": dict(t.detector_errors),
         "latency": {"buckets": list(t.latency), "sum": t.latency_sum},
         "writer_dropped": getattr(app.writer, "dropped", 0) if app.writer is not None else 0,
     }
