@@ -1,35 +1,21 @@
 """Starter configs for ``honeyswitch init``: one commented TOML file per kind of service.
 
-Everything ``init`` writes is data here: a :class:`Profile` per kind of service (ports,
-protocol, alignment, why), and the other tables as :class:`Section` rows of
-:class:`Key` (name, value, doc).  Keys an operator rarely changes are written commented
-out at their default, so the file doubles as a reference; a test uncomments them all and
-checks the config is unchanged.  When config keys are declared once (name, type,
-default, doc), these rows can be generated from those declarations.
+What a file says of a key, its default and its doc, comes from the key's declaration
+(:data:`honeyswitch.config.SECTIONS`); this module only chooses.  A :class:`Profile`
+per kind of service gives the values that differ (ports, protocol, alignment, why), and
+:data:`SHOWN` names the keys each table shows commented out at their default, so the
+file doubles as a short reference (``honeyswitch check --reference`` has every key).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .config import SECTIONS
+from .schema import COMMENT_COLUMN, REQUIRED, Key, toml_value
 
-@dataclass(frozen=True, slots=True)
-class Key:
-    name: str
-    value: Any
-    doc: str = ""
-    commented: bool = False  # written as ``# name = value``: shown at its default
-
-
-@dataclass(frozen=True, slots=True)
-class Section:
-    name: str
-    doc: str
-    keys: tuple[Key, ...]
-    array: bool = False  # [[name]] rather than [name]
-    commented: bool = False  # the whole table is an example
+_DECLARED = {s.name: s for s in SECTIONS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,146 +23,147 @@ class Profile:
     """One kind of protected service."""
 
     kind: str
-    about: str  # comment lines above the [[service]] table
+    about: str  # comment lines above its [[service]] table
     port: int  # the port clients use
+    main_port: int
+    honeypot_port: int
     protocol: str
     align: str
     rules: tuple[str, ...] = ("default",)
-    extra: tuple[Key, ...] = field(default_factory=tuple)
+    extra: dict[str, tuple[Any, str]] = field(default_factory=dict)  # key: (value, why)
 
 
 PROFILES: dict[str, Profile] = {p.kind: p for p in (
     Profile("http", "An HTTP server.  Move it to 127.0.0.1:8080 and run a copy (other data,\n"
-            "same software) on 127.0.0.1:8081 as the honeypot.", 80, "http", "quiet"),
-    Profile("redis", "A Redis server (main on 6380, a redis-server with fake keys on 6381).", 6379,
-            "redis", "quiet"),
+            "same software) on 127.0.0.1:8081 as the honeypot.", 80, 8080, 8081, "http", "quiet"),
+    Profile("redis", "A Redis server (main on 6380, a redis-server with fake keys on 6381).",
+            6379, 6380, 6381, "redis", "quiet"),
     Profile("ssh", "SSH passthrough.  SSH is encrypted end to end, so a live session cannot move:\n"
             "honeyswitch relays it to main, and a source blacklisted by its alerts (the\n"
             "[[ids]] feed below, or its incidents on other services) goes straight to\n"
-            "the honeypot (e.g. Cowrie) from its next connection on.", 22, "ssh", "quiet", (),
-            (Key("no_honeypot", "pass", "mirrored bytes mean nothing to an SSH honeypot: keep the session on main"),)),
-    Profile("smtp", "An SMTP server (main on 2525, a copy that delivers nowhere on 2526).", 25, "smtp", "quiet"),
+            "the honeypot (e.g. Cowrie) from its next connection on.", 22, 2200, 2222, "ssh", "quiet", (),
+            {"no_honeypot": ("pass", "mirrored bytes mean nothing to an SSH honeypot: keep it on main")}),
+    Profile("smtp", "An SMTP server (main on 2525, a copy that delivers nowhere on 2526).",
+            25, 2525, 2526, "smtp", "quiet"),
     Profile("mysql", "A MySQL/MariaDB server (main on 3307, a copy with fake data on 3308).\n"
             "Its greeting holds a random salt, so the copy's replies differ: quiet alignment.",
-            3306, "mysql", "quiet"),
-    Profile("tcp", "Any line-oriented TCP service, with an identical copy as the honeypot.", 7000, "line",
-            "bytes", ()),
+            3306, 3307, 3308, "mysql", "quiet"),
+    Profile("tcp", "Any line-oriented TCP service, with an identical copy as the honeypot.",
+            7000, 7001, 7002, "line", "bytes", ()),
 )}
 KINDS = tuple(PROFILES)
-DOC_COLUMN = 38  # where a key's comment starts, as in the README's example
 
-_MAIN_PORT = {"http": 8080, "redis": 6380, "ssh": 2200, "smtp": 2525, "mysql": 3307, "tcp": 7001}
-_HP_PORT = {"http": 8081, "redis": 6381, "ssh": 2222, "smtp": 2526, "mysql": 3308, "tcp": 7002}
+# Per table, the keys shown commented out at their declared default.
+SHOWN = {
+    "service": ("switch_threshold", "no_honeypot", "dry_run", "idle_timeout", "connect_timeout",
+                "honeypot_buffer", "main_proxy_protocol"),
+    "scoring": ("half_life", "blacklist_threshold", "incident_gap", "source_switch"),
+    "blacklist": ("ttl", "on_switch", "allowlist"),
+    "transcripts": ("history_bytes", "max_bytes"),
+    "control": ("switch_signal",),
+    "daemon": ("workers", "shard"),
+}
+_DOCS = {  # a table's comment line in the starter
+    "scoring": "How alerts add up per source (across sessions and services).",
+    "blacklist": "Blacklisted sources go straight to the honeypot.",
+    "store": "SQLite: sessions, events, incidents, the blacklist.",
+    "events": "JSON lines (docs/events.md); reopened on SIGHUP for logrotate.",
+    "transcripts": "Every byte of the sessions that reached the honeypot.",
+    "control": "The control API, the dashboard (http://LISTEN/) and /metrics.",
+    "logging": "Logs go to stderr (the journal under systemd).",
+    "daemon": "Worker processes behind one port.",
+}
+_IDS_EXAMPLE = ("name", "format", "path", "start")
 
 
-def _service_keys(p: Profile) -> tuple[Key, ...]:
-    own = {k.name for k in p.extra}
-    keys = [
-        Key("name", p.kind, "A-Z a-z 0-9 _ . -; names its events, metrics and transcripts"),
-        Key("listen", [f"0.0.0.0:{p.port}", f"[::]:{p.port}"], "where clients connect"),
-        Key("main", f"tcp://127.0.0.1:{_MAIN_PORT[p.kind]}", "the real server: tcp://host:port | unix:/path | exec:cmd"),
-        Key("honeypot", f"tcp://127.0.0.1:{_HP_PORT[p.kind]}", "its copy, fed every byte main gets"),
-        Key("protocol", p.protocol, "what the rules and the anomaly model parse"),
-        Key("align", p.align, '"bytes": an identical copy; "quiet": a copy whose replies differ'),
-        Key("rules", list(p.rules), '"default" is the shipped ruleset; add your own rule files'),
-        *p.extra,
-        Key("switch_threshold", 100, "session score at which detectors switch it", commented=True),
-        Key("no_honeypot", "reset", 'a switch while the honeypot is down: "reset" | "pass"', commented=True),
-        Key("dry_run", False, 'record "would_switch" instead of switching (try rules first)', commented=True),
-        Key("idle_timeout", 3600, "seconds without traffic before the session ends", commented=True),
-        Key("connect_timeout", 5.0, commented=True),
-        Key("honeypot_buffer", "4MiB", "how far the honeypot may fall behind before it is dropped",
-            commented=True),
-        Key("main_proxy_protocol", "", '"v2" sends a PROXY v2 header: main logs the real client',
-            commented=True),
-        # anomaly_model has no default to show: it names a file (honeyswitch train).
+@dataclass(frozen=True, slots=True)
+class Line:
+    name: str
+    value: Any
+    doc: str
+    commented: bool = False
+
+
+def _decl(section: str, name: str) -> Key:
+    return _DECLARED[section].fields[name]
+
+
+def _live(section: str, name: str, value: Any, doc: str | None = None) -> Line:
+    return Line(name, value, _decl(section, name).doc if doc is None else doc)
+
+
+def _defaults(section: str, skip: frozenset[str] | set[str] = frozenset()) -> list[Line]:
+    """The keys of :data:`SHOWN` for ``section``, commented out at their declared defaults."""
+    out = []
+    for name in SHOWN.get(section, ()):
+        if name in skip:
+            continue
+        key = _decl(section, name)
+        out.append(Line(name, key.default, key.doc, commented=True))
+    return out
+
+
+def _service(p: Profile) -> list[Line]:
+    lines = [
+        _live("service", "name", p.kind),
+        _live("service", "listen", [f"0.0.0.0:{p.port}", f"[::]:{p.port}"], "where clients connect"),
+        _live("service", "main", f"tcp://127.0.0.1:{p.main_port}", "the real server"),
+        _live("service", "honeypot", f"tcp://127.0.0.1:{p.honeypot_port}", "its copy, fed every byte main gets"),
+        _live("service", "protocol", p.protocol),
+        _live("service", "align", p.align),
+        _live("service", "rules", list(p.rules)),
+        *(_live("service", k, v, why) for k, (v, why) in p.extra.items()),
     ]
-    return tuple(k for k in keys if k in p.extra or k.name not in own)
+    return lines + _defaults("service", set(p.extra))
 
 
-def _sections(state: str, logs: str) -> tuple[Section, ...]:
-    return (
-        Section("scoring", "How alerts add up per source (across sessions and services).", (
-            Key("half_life", 600, "seconds for a source's score to halve", commented=True),
-            Key("blacklist_threshold", 200, "source score that blacklists it (0 = never)", commented=True),
-            Key("incident_gap", 900, "seconds of quiet that close an incident", commented=True),
-            Key("source_switch", True, "the request that blacklists its source is switched too",
-                commented=True),
-        )),
-        Section("blacklist", "Blacklisted sources go straight to the honeypot.", (
-            Key("ttl", 3600, "seconds; 0 = until removed", commented=True),
-            Key("on_switch", True, "blacklist the source of a switched session", commented=True),
-            Key("allowlist", [], 'never blacklisted, e.g. ["10.0.0.0/8"] (your own scanners)', commented=True),
-        )),
-        Section("store", "SQLite: sessions, events, incidents, the blacklist.",
-                (Key("path", f"{state}/honeyswitch.db"),)),
-        Section("events", "JSON lines (docs/events.md); reopened on SIGHUP for logrotate.",
-                (Key("path", f"{logs}/events.jsonl"),)),
-        Section("transcripts", "Every byte of the sessions that reached the honeypot.", (
-            Key("dir", f"{state}/transcripts"),
-            Key("history_bytes", "256KiB", "kept per mirrored session in case it switches", commented=True),
-            Key("max_bytes", "64MiB", "per transcript", commented=True),
-        )),
-        Section("control", "The control API, the dashboard (http://LISTEN/) and /metrics.", (
-            Key("listen", "127.0.0.1:8439", '"" turns it off'),
-            Key("token_file", f"{state}/control.token", "created (mode 0600) at first start"),
-            Key("switch_signal", "USR1", '"USR1" | "USR2" | "HUP": switches every mirrored session',
-                commented=True),
-        )),
-        Section("logging", "Logs go to stderr (the journal under systemd).",
-                (Key("level", "info", "debug | info | warning | error"),)),
-        Section("daemon", "Worker processes behind one port.", (
-            Key("workers", 1, 'N > 1 or "auto": a supervisor and N workers', commented=True),
-            Key("shard", "source", '"source": one client, one worker | "connection"', commented=True),
-        )),
-    )
+def _tables(state: str, logs: str) -> list[tuple[str, list[Line]]]:
+    return [
+        ("scoring", _defaults("scoring")),
+        ("blacklist", _defaults("blacklist")),
+        ("store", [_live("store", "path", f"{state}/honeyswitch.db")]),
+        ("events", [_live("events", "path", f"{logs}/events.jsonl")]),
+        ("transcripts", [_live("transcripts", "dir", f"{state}/transcripts"), *_defaults("transcripts")]),
+        ("control", [_live("control", "listen", _decl("control", "listen").default),
+                     _live("control", "token_file", f"{state}/control.token"), *_defaults("control")]),
+        ("logging", [_live("logging", "level", _decl("logging", "level").default)]),
+        ("daemon", _defaults("daemon")),
+    ]
 
 
-_IDS_EXAMPLE = Section("ids", "An external IDS whose alerts score sessions and sources (uncomment).", (
-    Key("name", "suricata"),
-    Key("format", "suricata-eve", "suricata-eve | suricata-fast | snort2-fast | snort3-json ..."),
-    Key("path", "/var/log/suricata/eve.json"),
-    Key("start", "end", '"end" | "beginning"'),
-), array=True, commented=True)
+def _ids_example() -> list[Line]:
+    out = []
+    for name in _IDS_EXAMPLE:
+        key = _decl("ids", name)
+        value = key.example if key.example is not None else key.default
+        assert value is not REQUIRED
+        out.append(Line(name, value, key.doc, commented=True))
+    return out
 
 
-def value(v: Any) -> str:
-    """A TOML value (the subset the starter uses: str, bool, number, list of them)."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v)  # a TOML basic string is a JSON string for these characters
-    if isinstance(v, list):
-        return "[" + ", ".join(value(i) for i in v) + "]"
-    raise TypeError(f"no TOML form for {v!r}")
-
-
-def _table(section: Section, out: list[str], live: bool) -> None:
-    lead = "# " if section.commented and not live else ""
+def _table(header: str, doc: str, lines: list[Line], out: list[str], live: bool, example: bool = False) -> None:
     out.append("")
-    out.extend(f"# {line}" for line in section.doc.splitlines())
-    out.append(f"{lead}[[{section.name}]]" if section.array else f"{lead}[{section.name}]")
-    for k in section.keys:
-        hidden = (k.commented or section.commented) and not live
-        text = f"{'# ' if hidden else ''}{k.name} = {value(k.value)}"
-        out.append(f"{text:<{max(DOC_COLUMN, len(text) + 2)}}# {k.doc}" if k.doc else text)
+    out.extend(f"# {text}" for text in doc.splitlines())
+    out.append(("# " if example and not live else "") + header)
+    for line in lines:
+        text = f"{'# ' if line.commented and not live else ''}{line.name} = {toml_value(line.value)}"
+        out.append(f"{text:<{max(COMMENT_COLUMN - 1, len(text) + 1)}} # {line.doc}" if line.doc else text)
 
 
 def render(kinds: list[str], state: str = "/var/lib/honeyswitch", logs: str = "/var/log/honeyswitch",
            *, live: bool = False) -> str:
     """The starter config for ``kinds`` (each a key of :data:`PROFILES`).  ``live``
-    writes the commented-out keys and example tables as live ones (for tests)."""
+    writes the commented-out keys and the example table as live ones (for tests)."""
     out = ["# honeyswitch starter config (honeyswitch init).  Check it: honeyswitch check -c FILE",
-           "# Relative paths are relative to this file.  Every key: README, Configuration."]
+           "# Relative paths are relative to this file.  Every key: honeyswitch check --reference"]
     for kind in kinds:
         p = PROFILES[kind]
-        _table(Section("service", p.about, _service_keys(p), array=True), out, live)
+        _table("[[service]]", p.about, _service(p), out, live)
         if kind == "ssh":
-            _table(_IDS_EXAMPLE, out, live)
-    for section in _sections(state, logs):
-        _table(section, out, live)
+            _table("[[ids]]", "An external IDS whose alerts score sessions and sources (uncomment).",
+                   _ids_example(), out, live, example=True)
+    for name, lines in _tables(state, logs):
+        _table(f"[{name}]", _DOCS[name], lines, out, live)
     return "\n".join(out) + "\n"
 
 
@@ -185,3 +172,6 @@ def default_paths(config_path: Path | None) -> tuple[str, str]:
     if config_path is None or str(config_path).startswith("/etc/"):
         return "/var/lib/honeyswitch", "/var/log/honeyswitch"
     return "state", "log"
+
+
+__all__ = ["KINDS", "PROFILES", "SHOWN", "default_paths", "render"]
