@@ -158,7 +158,9 @@ EVENT_TYPES: dict[str, EventSpec] = {
         session=False,
     ),
     "detector_error": EventSpec(
-        "A detector, alert source or output failed; the daemon goes on without it.",
+        "A detector, alert source or output failed; the daemon goes on without it. A detector "
+        "that fails inspecting a session is left out for the rest of that session, whose fields "
+        "are then set; the session and its other detectors go on.",
         {"detector": "which one", "error": "what went wrong (one line)"},
         {"detector": "ids:suricata", "error": "eve.json: permission denied"},
         session=False,

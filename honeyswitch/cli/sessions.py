@@ -17,7 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 def run(args: argparse.Namespace) -> int:
     try:
-        sessions = ApiClient.from_config(load_config(args)).get("/api/v1/sessions")["sessions"]
+        sessions = ApiClient.from_config(load_config(args)).op("sessions")["sessions"]
     except ApiError as e:
         return fail(str(e))
     if args.json:

@@ -130,19 +130,13 @@ class PacketMode:
         addrs = Addrs(syn.src, syn.sport, syn.dst, syn.dport, hp, svc.honeypot.port)
         src_ip = str(ipaddress.ip_address(syn.src))
         peer = Peer(new_session_id(), src_ip, syn.sport, str(ipaddress.ip_address(syn.dst)), syn.dport)
-        direct = app.blacklist is not None and app.blacklist.is_listed(src_ip)
-        flow = Flow(svc.policy, addrs, direct=direct, inspector=app.detection.inspector(svc, peer),
-                    source_score=app.detection.source_score_of(src_ip),
-                    source_threshold=app.detection.scoring.config.blacklist_threshold,
-                    connect_timeout=svc.connect_timeout)
+        flow = Flow(svc.policy, addrs, connect_timeout=svc.connect_timeout, **app.session_setup(svc, peer))
         assert self.injector is not None
         runner = PacketRunner(app, svc, flow, peer, self.injector.send, self._done, self.session_closed)
         self.flows[(addrs.client, addrs.cport, addrs.main, addrs.mport)] = (runner, CLIENT)
         self.flows[(addrs.main, addrs.mport, addrs.client, addrs.cport)] = (runner, MAIN)
         self.flows[(addrs.honeypot, addrs.hport, addrs.client, addrs.cport)] = (runner, HONEYPOT)
-        app.registry.add(runner)  # type: ignore[arg-type]
-        app.detection.session_started(runner)  # type: ignore[arg-type]
-        app._count("sessions_direct" if direct else "sessions_mirrored")
+        app.session_opened(runner)
         return runner
 
     def _done(self, runner: PacketRunner) -> None:

@@ -126,6 +126,9 @@ def test_inline_alert_on_a_request_keeps_it_from_main() -> None:
         def feed(self, data: bytes, to_server: bool) -> list[Alert]:
             return [Alert(100, "signature", "evil")] if b"evil" in data else []
 
+        def finish(self) -> list[Alert]:
+            return []
+
     s = Script(inspector=Flag())
     out = s.send(CLIENT, CI + 1, MI + 1, ACK | PSH, b"evil\n", ts=(102, 700))
     assert "switch" in emitted(out)

@@ -32,7 +32,7 @@ def test_packet_service_needs_no_listener_and_has_defaults() -> None:
     ({"honeypot": "tcp://honeypot.example:80"}, r"service\[0\]\.honeypot: mode = \"packet\" needs an IP address"),
     ({"honeypot": "tcp://[2001:2:0:40::1]:80"}, r"honeypot: must be of the same IP version as main"),
     ({"honeypot": "tcp://198.18.40.1:8080"}, r"honeypot: must differ from main"),
-    ({"queue": 70000}, r"service\[0\]\.queue: must be a queue number 0-65535"),
+    ({"queue": 70000}, r"service\[0\]\.queue: must be an integer 0-0xffff, not 70000"),
     ({"queue_rules": "pf"}, r"queue_rules: must be one of"),
     ({"mode": "divert"}, r"service\[0\]\.mode: must be one of 'proxy', 'packet'"),
     ({"intercept": "redirect"}, r"intercept: not used with mode"),
