@@ -29,7 +29,11 @@ Handler = Callable[[bytes], "tuple[bool, bytes | None]"]  # raw packet -> (accep
 
 class QueueReader:
     def __init__(self, num: int, handler: Handler) -> None:
-        from netfilterqueue import NetfilterQueue
+        try:
+            from netfilterqueue import NetfilterQueue
+        except ImportError as e:  # the daemon reports an OSError as one line and exits
+            raise OSError(f"packet mode needs the netfilterqueue binding: pip install 'honeyswitch[packet]' ({e})") \
+                from None
 
         self.num = num
         self.handler = handler

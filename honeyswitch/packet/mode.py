@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.types import End
 from ..intercept.nfqueue import Injector, QueueReader, QueueRules
 from ..intercept.queue import queue_matches
+from ..intercept.runner import RunError
 from ..relay.backends import Peer
 from ..relay.ids import new_session_id
 from .flow import Flow
@@ -63,6 +64,9 @@ class PacketMode:
                 reader.start()
                 self.readers.append(reader)
             tool = await asyncio.to_thread(self.rules.install)
+        except RunError as e:
+            await self.stop()
+            raise OSError(f"packet mode: installing the queue rules failed: {e}") from None
         except BaseException:
             await self.stop()
             raise
