@@ -61,6 +61,15 @@ def sessions(d) -> list[dict]:
     return json.loads(d.cli("sessions", "--json").stdout)
 
 
+def switch(d, session_id: str) -> None:
+    """Switch through the CLI; a refusal says what happened to the honeypot leg."""
+    try:
+        assert "switched" in d.cli("switch", session_id).stdout
+    except RuntimeError as e:
+        legs = d.events("honeypot_dropped") + d.events("backend_failure")
+        raise AssertionError(f"{e}; honeypot events: {legs}") from None
+
+
 def main_counter(topo: pktlab.Topology) -> None:
     """Count packets reaching main's port on main's host, RSTs aside (ours)."""
     port = topo.main[1]
@@ -122,7 +131,7 @@ def test_switch_goes_on_with_the_honeypot_and_resets_main(lab: netns.Lab, tmp_pa
     assert pktlab.echo_roundtrip(sock, first) == first
     assert negotiated(sock) == {"ts", "sack", "wscale"}
     (live,) = sessions(d)
-    assert "switched" in d.cli("switch", live["session_id"]).stdout
+    switch(d, live["session_id"])
     d.wait_event("switch_done", timeout=10)
     before = main_packets(topo)
     (reset,) = [e for e in pktlab.wait_log(main_log, 2) if e["peer"] == topo.client_addr]
