@@ -112,7 +112,8 @@ class SessionRunner:
         self.ctx.emit(
             "session_start",
             self,
-            {"state": state.value, "main": self.service.main.url, "honeypot": self.service.honeypot.url},
+            {"state": state.value, "main": self.service.main.url, "honeypot": self.service.honeypot.url,
+             "mode": "proxy"},
         )
         if state is State.DIRECT:
             self.transcript.persist()

@@ -57,13 +57,12 @@ class SignatureDetector:
                  protocols: Mapping[str, str] | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  prefilter: str = "auto", limits: Limits | None = None,
-                 pcre_gate: bool = True, strict: bool = False) -> None:
+                 pcre_gate: bool = True) -> None:
         rules = ruleset.rules if isinstance(ruleset, Ruleset) else tuple(ruleset)
         self.engine = Engine(rules, prefilter)
         self.protocols = {k: v.lower() for k, v in (protocols or {}).items()}
         self.thresholds = ThresholdTracker(clock)
         self.limits = limits or Limits()
-        self.strict = strict  # re-raise inspection errors (tests) instead of logging them
         self.match_options = MatchOptions(self.limits.pcre_window,
                                           self.limits.pcre_window_ungated,
                                           gate=pcre_gate)
