@@ -28,10 +28,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from honeyswitch.config import BlacklistConfig, _Reader
-from honeyswitch.fleet.config import CLUSTER_KEYS, read_cluster
+from honeyswitch.config import BlacklistConfig
+from honeyswitch.fleet.config import CLUSTER, read_cluster
 from honeyswitch.fleet.model import BlacklistEntry, SourceShare
 from honeyswitch.fleet.sync import FleetSync
+from honeyswitch.schema import read
 from honeyswitch.store.blacklist import Blacklist
 from honeyswitch.store.db import Store
 from honeyswitch.testing.fleetdaemon import FakeDaemon
@@ -131,7 +132,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         daemons = []
         for name, store in zip(("a", "b"), stores, strict=False):
             table = {"redis": server.url(), "host": name, "timeout": 1.0, "events": False}
-            cfg = read_cluster(_Reader("bench", "cluster", table, CLUSTER_KEYS), work)
+            cfg = read_cluster(read(CLUSTER, table, "bench", "cluster", work))
             assert cfg is not None
             d = BenchDaemon(name, store)
             f = FleetSync(cfg, d, half_life=600.0)

@@ -1,8 +1,10 @@
 """``[cluster]``: how this host reaches the Redis its peers share.
 
-:func:`read_cluster` takes config's table reader (the one every table uses), so each
-problem is the same one-line ``ConfigError`` naming the file and key, e.g.
-``honeyswitch.toml: cluster.redis: scheme must be redis://, rediss:// or unix://, not 'http'``.
+The keys are declared here (:data:`CLUSTER`, a :class:`~honeyswitch.schema.Section`)
+like every other table's, so validation, ``HONEYSWITCH_CLUSTER_<KEY>`` overrides and
+the reference block come from one place; :func:`read_cluster` builds the settings and
+checks the rules across keys, with the same one-line errors, e.g.
+``honeyswitch.toml: cluster.redis: several addresses need mode = "sentinel" or "cluster"``.
 No ``[cluster]`` table, or an empty ``redis``, means a standalone host.
 """
 from __future__ import annotations
@@ -11,20 +13,15 @@ import re
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from ..intercept.settings import Reader
+from ..schema import Bool, Choice, Custom, FilePath, Integer, Key, Number, Section, Table, Text
 
-CLUSTER_KEYS = {
-    "redis", "mode", "sentinel_service", "sentinel_username", "sentinel_password", "password_file",
-    "host", "prefix", "connect_timeout", "timeout", "outbox", "request_timeout", "sessions_interval",
-    "sessions_max", "decisions_maxlen", "events", "events_maxlen", "tombstone_ttl",
-    "tls_ca", "tls_cert", "tls_key",
-}
 MODES = ("server", "sentinel", "cluster")
 SCHEMES = ("redis", "rediss", "unix")
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
-PREFIX = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}"
+NAME_RULE = "1-63 of A-Z a-z 0-9 _ . - (starting with a letter or digit)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,103 +79,100 @@ def default_host() -> str:
     return name[:63]
 
 
-def read_cluster(r: Reader, base: Path) -> ClusterConfig | None:
-    """The ``[cluster]`` table's settings, or None when no Redis is configured."""
-    urls = _urls(r)
-    if not urls:
-        return None
-    mode = r.choice("mode", MODES, "server")
-    if mode == "server" and len(urls) > 1:
-        r.fail("redis", 'several addresses need mode = "sentinel" or "cluster"')
-    if mode != "server" and any(urlsplit(u).scheme == "unix" for u in urls):
-        r.fail("redis", f"mode = {mode!r} needs host:port addresses, not unix://")
-    service = r.get("sentinel_service", str, "")
-    if mode == "sentinel" and not NAME.fullmatch(service):
-        r.fail("sentinel_service", 'is required with mode = "sentinel": the monitored master\'s name')
-    if mode != "sentinel" and service:
-        r.fail("sentinel_service", 'needs mode = "sentinel"')
-    host = r.get("host", str, "") or default_host()
-    if not NAME.fullmatch(host):
-        r.fail("host", f"must be 1-63 of A-Z a-z 0-9 _ . - (starting with a letter or digit), not {host!r}")
-    prefix = r.get("prefix", str, "honeyswitch")
-    if not PREFIX.fullmatch(prefix):
-        r.fail("prefix", f"must be 1-64 of A-Z a-z 0-9 _ . : -, not {prefix!r}")
-    tls = _tls(r, urls, base)
-    return ClusterConfig(
-        redis=urls, host=host, mode=mode, sentinel_service=service,
-        sentinel_username=r.get("sentinel_username", str, ""),
-        sentinel_password=r.get("sentinel_password", str, ""),
-        password_file=r.path("password_file", "", base) if r.table.get("password_file") else None,
-        prefix=prefix,
-        connect_timeout=_positive(r, "connect_timeout", 1.0),
-        timeout=_positive(r, "timeout", 1.0),
-        outbox=_count(r, "outbox", 10_000, 100),
-        request_timeout=_positive(r, "request_timeout", 3.0),
-        sessions_interval=_positive(r, "sessions_interval", 1.0),
-        sessions_max=_count(r, "sessions_max", 5_000, 1),
-        decisions_maxlen=_count(r, "decisions_maxlen", 100_000, 1_000),
-        events=r.get("events", bool, True),
-        events_maxlen=_count(r, "events_maxlen", 100_000, 1_000),
-        tombstone_ttl=_positive(r, "tombstone_ttl", 86_400.0),
-        **tls,
-    )
-
-
-def _urls(r: Reader) -> tuple[str, ...]:
-    raw = r.get("redis", (str, list), "")
-    items = [raw] if isinstance(raw, str) else raw
-    urls = []
-    for item in items:
-        if not isinstance(item, str):
-            r.fail("redis", f"must be a URL or a list of URLs, not {type(item).__name__} {item!r}")
-        if item.strip():
-            urls.append(_url(r, item.strip()))
-    if isinstance(raw, list) and raw and not urls:
-        r.fail("redis", "lists no address")
-    return tuple(urls)
-
-
-def _url(r: Reader, url: str) -> str:
+def _url(url: str) -> str:
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as e:
-        r.fail("redis", f"{redact(url)!r}: {e}")
+        raise ValueError(f"{redact(url)!r}: {e}") from None
     if parts.scheme not in SCHEMES:
-        r.fail("redis", f"scheme must be redis://, rediss:// or unix://, not {parts.scheme or url[:20]!r}")
+        raise ValueError(f"scheme must be redis://, rediss:// or unix://, not {parts.scheme or url[:20]!r}")
     if parts.scheme == "unix":
         if not parts.path.startswith("/"):
-            r.fail("redis", f"unix:// needs an absolute socket path, not {redact(url)!r}")
+            raise ValueError(f"unix:// needs an absolute socket path, not {redact(url)!r}")
     elif not parts.hostname:
-        r.fail("redis", f"{redact(url)!r} names no host")
+        raise ValueError(f"{redact(url)!r} names no host")
     elif port == 0:
-        r.fail("redis", f"{redact(url)!r}: port must be 1-65535")
+        raise ValueError(f"{redact(url)!r}: port must be 1-65535")
     db = parts.path.strip("/")
     if parts.scheme != "unix" and db and not db.isdigit():
-        r.fail("redis", f"{redact(url)!r}: the path must be a database number, not {db!r}")
+        raise ValueError(f"{redact(url)!r}: the path must be a database number, not {db!r}")
     return url
 
 
-def _tls(r: Reader, urls: tuple[str, ...], base: Path) -> dict[str, Path | None]:
-    out: dict[str, Path | None] = {}
+def _urls(value: Any, base: Path) -> tuple[str, ...]:
+    if not isinstance(value, (str, list)):
+        raise ValueError(f"must be a URL or a list of URLs, not {type(value).__name__} {value!r}")
+    items = [value] if isinstance(value, str) else value
+    for item in items:
+        if not isinstance(item, str):
+            raise ValueError(f"must be a URL or a list of URLs, not {type(item).__name__} {item!r}")
+    urls = tuple(_url(item.strip()) for item in items if item.strip())
+    if isinstance(value, list) and value and not urls:
+        raise ValueError("lists no address")
+    return urls
+
+
+def _urls_env(text: str) -> Any:
+    return [u.strip() for u in text.split(",")] if "," in text else text
+
+
+def _count(low: int, high: int = 1_000_000_000) -> Integer:
+    return Integer(low, high)
+
+
+CLUSTER = Section("cluster", (
+    Key("redis", Custom(_urls, _urls_env), "", 'redis://, rediss://user:pass@host:port, unix:///path; '
+        '"" = standalone', example="rediss://honeyswitch:PASSWORD@redis.example:6380"),
+    Key("mode", Choice(MODES), "server", '"sentinel" | "cluster": redis lists the sentinels | nodes'),
+    Key("sentinel_service", Text(NAME, NAME_RULE), None, "mode = \"sentinel\": the monitored master's name"),
+    Key("sentinel_username", Text(), None, "the sentinels' own ACL user, if any"),
+    Key("sentinel_password", Text(), None, "the sentinels' own password, if any"),
+    Key("password_file", FilePath("file"), None, "the Redis password, instead of the URL's"),
+    Key("host", Text(NAME, NAME_RULE), None, "this host's name among its peers (default: the short hostname)"),
+    Key("prefix", Text(r"[A-Za-z0-9_.:-]{1,64}", "1-64 of A-Z a-z 0-9 _ . : -"), "honeyswitch",
+        'keys are "{prefix}:..." (one Redis Cluster hash slot)'),
+    Key("connect_timeout", Number(0.01), 1.0, "seconds to connect to Redis"),
+    Key("timeout", Number(0.01), 1.0, "a command slower than this counts as Redis being down"),
+    Key("outbox", _count(100), 10_000, "decisions kept while Redis is down (docs/cluster.md)"),
+    Key("request_timeout", Number(0.01), 3.0, "how long a switch asked of another host waits"),
+    Key("sessions_interval", Number(0.01), 1.0, "seconds between publications of the live sessions"),
+    Key("sessions_max", _count(1), 5_000, "sessions published per host (highest scores first)"),
+    Key("decisions_maxlen", _count(1_000), 100_000, "entries kept in the decision stream"),
+    Key("events", Bool(), True, "copy every event to the cluster's event stream"),
+    Key("events_maxlen", _count(1_000), 100_000, "entries kept in the event stream"),
+    Key("tombstone_ttl", Number(1.0), 86_400.0, "seconds a removal outranks adds decided before it"),
+    Key("tls_ca", FilePath("file"), None, "rediss://: the CA to trust (default: the system's)"),
+    Key("tls_cert", FilePath("file"), None, "rediss://: a client certificate, if Redis asks for one"),
+    Key("tls_key", FilePath("file"), None, "its key"),
+), doc="several hosts, one defence: blacklist, scores and switches shared through Redis")
+
+
+def read_cluster(t: Table) -> ClusterConfig | None:
+    """The settings of a validated ``[cluster]`` table, or None when no Redis is configured."""
+    urls: tuple[str, ...] = t["redis"]
+    if not urls:
+        return None
+    mode = t["mode"]
+    if mode == "server" and len(urls) > 1:
+        t.fail("redis", 'several addresses need mode = "sentinel" or "cluster"')
+    if mode != "server" and any(urlsplit(u).scheme == "unix" for u in urls):
+        t.fail("redis", f"mode = {mode!r} needs host:port addresses, not unix://")
+    if mode == "sentinel" and not t["sentinel_service"]:
+        t.fail("sentinel_service", 'is required with mode = "sentinel": the monitored master\'s name')
+    if mode != "sentinel" and t.given("sentinel_service"):
+        t.fail("sentinel_service", 'needs mode = "sentinel"')
+    tls = all(urlsplit(u).scheme == "rediss" for u in urls)
     for key in ("tls_ca", "tls_cert", "tls_key"):
-        out[key] = r.path(key, "", base) if r.table.get(key) else None
-        if out[key] is not None and not all(urlsplit(u).scheme == "rediss" for u in urls):
-            r.fail(key, "needs rediss:// addresses")
-    if (out["tls_cert"] is None) != (out["tls_key"] is None):
-        r.fail("tls_cert" if out["tls_cert"] is None else "tls_key", "tls_cert and tls_key go together")
-    return out
-
-
-def _positive(r: Reader, key: str, default: float) -> float:
-    value = r.number(key, default)
-    if value <= 0:
-        r.fail(key, "must be > 0")
-    return value
-
-
-def _count(r: Reader, key: str, default: int, minimum: int) -> int:
-    value = r.get(key, int, default)
-    if value < minimum:
-        r.fail(key, f"must be >= {minimum}, not {value}")
-    return int(value)
+        if t[key] is not None and not tls:
+            t.fail(key, "needs rediss:// addresses")
+    if (t["tls_cert"] is None) != (t["tls_key"] is None):
+        t.fail("tls_cert" if t["tls_cert"] is None else "tls_key", "tls_cert and tls_key go together")
+    keys = ("mode", "password_file", "prefix", "connect_timeout", "timeout", "outbox", "request_timeout",
+            "sessions_interval", "sessions_max", "decisions_maxlen", "events", "events_maxlen",
+            "tombstone_ttl", "tls_ca", "tls_cert", "tls_key")
+    return ClusterConfig(
+        redis=urls, host=t["host"] or default_host(), sentinel_service=t["sentinel_service"] or "",
+        sentinel_username=t["sentinel_username"] or "", sentinel_password=t["sentinel_password"] or "",
+        **{key: t[key] for key in keys},
+    )

@@ -7,15 +7,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from honeyswitch.config import _Reader
-from honeyswitch.fleet.config import CLUSTER_KEYS, ClusterConfig, read_cluster
+from honeyswitch.fleet.config import CLUSTER, ClusterConfig, read_cluster
+from honeyswitch.schema import read
 
 # Short timeouts: an outage is noticed (and a listing refreshed) within a second here.
 QUICK = {"timeout": 0.5, "connect_timeout": 0.5, "sessions_interval": 0.2, "request_timeout": 2.0}
 
 
 def cluster_config(base: Path, **table: Any) -> ClusterConfig:
-    cfg = read_cluster(_Reader("test.toml", "cluster", table, CLUSTER_KEYS), base)
+    cfg = read_cluster(read(CLUSTER, table, "test.toml", "cluster", base))
     assert cfg is not None
     return cfg
 
