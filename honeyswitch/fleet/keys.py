@@ -36,6 +36,11 @@ class Keys:
         """String: ``node``'s live sessions (JSON), refreshed every sessions_interval."""
         return f"{self.base}:sessions:{node}"
 
+    def owner(self, node: str) -> str:
+        """String: a random token of the process that goes by ``node`` (two processes
+        with one name would ignore each other's decisions: this tells)."""
+        return f"{self.base}:owner:{node}"
+
     def commands(self, node: str) -> str:
         """Stream: switch requests addressed to ``node`` (read with a consumer group)."""
         return f"{self.base}:cmd:{node}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,6 +53,9 @@ class Roster:
         self.ttl = max(3 * interval, 3.0)
         self.cache: dict[str, Listing] = {}  # the other nodes' listings, as last read
         self._last_sent = b""
+        self.token = secrets.token_hex(8)
+        self.duplicate = False  # another live process has our name
+        self._foreign = 0
 
     async def publish(self, sessions: list[dict[str, Any]]) -> None:
         """Write this node's listing and heartbeat."""
@@ -65,12 +69,20 @@ class Roster:
             pipe.set(self.keys.sessions(self.node), doc + body + b"}", px=ttl_ms)
         else:
             pipe.pexpire(self.keys.sessions(self.node), ttl_ms)
+        pipe.set(self.keys.owner(self.node), self.token, px=ttl_ms, get=True)
         pipe.zadd(self.keys.nodes, {self.node: int(now * 1000)})
         pipe.zremrangebyscore(self.keys.nodes, "-inf", f"({int((now - self.ttl) * 1000)}")
         pipe.pexpire(self.keys.commands(self.node), STREAM_TTL_MS)
         replies = await pipe.execute()
         # A refresh that found no key (Redis restarted empty) writes it whole next time.
         self._last_sent = body if replies[0] else b""
+        other = replies[1]
+        # Twice running: once may be this host's own previous process (a quick restart).
+        self._foreign = self._foreign + 1 if other and other != self.token.encode() else 0
+        if self._foreign >= 2 and not self.duplicate:
+            self.duplicate = True
+            log.error("cluster: another process also goes by the host name %r: each ignores the "
+                      "other's decisions; give every host its own [cluster] host", self.node)
 
     async def live_nodes(self) -> list[str]:
         since = int((self.clock() - self.ttl) * 1000)

@@ -121,7 +121,7 @@ class FleetSync:
         while self.shipper.buffer:
             await self.shipper.ship()
         await parts.clients.cmd.zrem(self.keys.nodes, self.node)
-        await parts.clients.cmd.delete(self.keys.sessions(self.node))
+        await parts.clients.cmd.delete(self.keys.sessions(self.node), self.keys.owner(self.node))
 
     async def _cancel_tasks(self) -> None:
         # Cancelled again if need be: a client library may swallow one cancellation in
@@ -272,6 +272,7 @@ class FleetSync:
                 "outbox_evicted": self.outbox.evicted, "outbox_dropped": self.outbox.dropped,
                 "events_waiting": len(self.shipper.buffer), "events_dropped": self.counters["events_dropped"],
                 "remote_sources": len(self.mirror.shares), "blacklist_known": len(self.mirror.known),
+                "duplicate_host": self._parts is not None and self._parts.roster.duplicate,
                 "last_sync": dict(self.last_sync)}
 
     def stats(self) -> dict[str, Any]:

@@ -131,3 +131,21 @@ async def test_no_echo_and_the_allowlist_of_each_host(redis: Any, node: Any) -> 
     finally:
         await raw.aclose()
     assert [(f[b"k"], f[b"n"]) for _, f in entries] == [(b"bl+", b"a")]  # one decision, no echo
+
+
+async def test_two_processes_with_one_host_name_are_told(redis: Any, node: Any) -> None:
+    _, f1 = await node("same", redis.url())
+    _, f2 = await node("same", redis.url())
+    await eventually(lambda: f1.health()["duplicate_host"] or f2.health()["duplicate_host"], 2.0,
+                     "one of them says the name is taken")
+
+
+async def test_a_quick_restart_under_the_same_name_is_not_a_duplicate(redis: Any, node: Any) -> None:
+    import asyncio
+
+    _, old = await node("r", redis.url())
+    await asyncio.sleep(0.3)  # it has written its listing and owner token
+    await old._cancel_tasks()  # gone without leaving, as a crash would
+    _, new = await node("r", redis.url())
+    await asyncio.sleep(1.0)  # five listings
+    assert new.health()["duplicate_host"] is False
