@@ -117,10 +117,14 @@ class RedisProc:
             self.kill()
         self.start()
 
+    def tls_flags(self) -> list[str]:
+        """What redis-cli needs to talk to this server."""
+        return ["--tls", "--cacert", str(self.tls.ca)] if self.tls is not None else []
+
     def cli(self, *args: str) -> str:
-        """redis-cli against this server (plain TCP only)."""
-        out = subprocess.run([_exe("redis-cli"), "-p", str(self.port), *args], capture_output=True, text=True,
-                             timeout=10, check=True)
+        """redis-cli against this server (TCP, with TLS if it has it)."""
+        argv = [_exe("redis-cli"), "-h", "127.0.0.1", "-p", str(self.port), *self.tls_flags(), *args]
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=True)
         return out.stdout
 
     def stop(self) -> None:
@@ -165,17 +169,20 @@ def _cluster_port() -> int:
 
 
 class RedisClusterProcs:
-    """``n`` redis-server masters in cluster mode, joined by ``redis-cli --cluster create``."""
+    """``n`` redis-server masters in cluster mode, joined by ``redis-cli --cluster create``
+    (over TLS, the cluster bus too, with ``tls``)."""
 
-    def __init__(self, workdir: Path, n: int = 3) -> None:
+    def __init__(self, workdir: Path, n: int = 3, tls: TlsFiles | None = None) -> None:
         self.nodes = []
+        bus = ("--tls-cluster", "yes") if tls is not None else ()
         for i in range(n):
             port = _cluster_port()
-            self.nodes.append(RedisProc(workdir / f"node{i}", port=port, extra=(
+            self.nodes.append(RedisProc(workdir / f"node{i}", port=port, tls=tls, extra=(
                 "--cluster-enabled", "yes", "--cluster-config-file", str(workdir / f"node{i}" / "nodes.conf"),
-                "--cluster-node-timeout", "2000")))
-        subprocess.run([_exe("redis-cli"), "--cluster", "create", *(f"127.0.0.1:{p.port}" for p in self.nodes),
-                        "--cluster-yes"], check=True, capture_output=True, timeout=60)
+                "--cluster-node-timeout", "2000", *bus)))
+        create = [_exe("redis-cli"), *self.nodes[0].tls_flags(), "--cluster", "create",
+                  *(f"127.0.0.1:{p.port}" for p in self.nodes), "--cluster-yes"]
+        subprocess.run(create, check=True, capture_output=True, timeout=60)
         deadline = time.monotonic() + 20
         while "cluster_state:ok" not in self.nodes[0].cli("cluster", "info"):
             if time.monotonic() > deadline:
@@ -184,7 +191,7 @@ class RedisClusterProcs:
 
     @property
     def urls(self) -> list[str]:
-        return [f"redis://127.0.0.1:{p.port}" for p in self.nodes]
+        return [p.url() for p in self.nodes]
 
     def stop(self) -> None:
         for p in self.nodes:

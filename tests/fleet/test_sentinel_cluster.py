@@ -11,7 +11,7 @@ import pytest
 from fleetlab import decisions_and_a_switch_cross, eventually
 
 from honeyswitch.testing import require
-from honeyswitch.testing.redisprocs import RedisClusterProcs, RedisProc, SentinelProc
+from honeyswitch.testing.redisprocs import RedisClusterProcs, RedisProc, SentinelProc, make_tls
 
 
 def _answer(server: RedisProc, *args: str) -> str:
@@ -74,3 +74,16 @@ async def test_redis_cluster_addresses(redis_cluster: RedisClusterProcs, node: A
     a, fa = await node("a", redis_cluster.urls[:2], mode="cluster")
     b, fb = await node("b", redis_cluster.urls[2:], mode="cluster")
     await decisions_and_a_switch_cross(a, fa, b, fb, "198.51.102")
+
+
+async def test_redis_cluster_over_tls(tmp_path: Path, node: Any) -> None:
+    require.program("redis-server")
+    require.program("openssl")
+    tls = make_tls(tmp_path / "tls")
+    procs = RedisClusterProcs(tmp_path / "tls-cluster", 3, tls=tls)
+    try:
+        a, fa = await node("a", procs.urls[:1], mode="cluster", tls_ca=str(tls.ca))
+        b, fb = await node("b", procs.urls[1:], mode="cluster", tls_ca=str(tls.ca))
+        await decisions_and_a_switch_cross(a, fa, b, fb, "198.51.103")
+    finally:
+        procs.stop()
