@@ -3,8 +3,8 @@ environment variables, validated once into frozen objects.
 
 Every key is declared once (:mod:`honeyswitch.schema`): the daemon's own tables here,
 detection's in :mod:`honeyswitch.detect.config`, transparent deployment's in
-:mod:`honeyswitch.intercept.settings`; :data:`SECTIONS` lists them all in the order the
-README's reference shows them.  Every problem is a :class:`ConfigError` whose message is
+:mod:`honeyswitch.intercept.settings`, the cluster's in :mod:`honeyswitch.fleet.config`;
+:data:`SECTIONS` lists them all in the order the README's reference shows them.  Every problem is a :class:`ConfigError` whose message is
 one line naming the file, the key and what is wrong, e.g. ``honeyswitch.toml:
 service[0].align: must be one of 'bytes', 'quiet', not 'fast'``.  The daemon never
 starts half-configured.
@@ -25,6 +25,7 @@ from .core.session import SessionPolicy
 from .core.types import Align, NoHoneypotPolicy
 from .detect import config as detect_config
 from .detect.config import DetectionConfig, ServiceDetection
+from .fleet.config import CLUSTER, ClusterConfig, read_cluster
 from .intercept.settings import (
     DECOY,
     FIREWALL,
@@ -163,6 +164,7 @@ class Config:
     decoys: tuple[DecoyConfig, ...] = ()
     firewall: FirewallConfig = field(default_factory=FirewallConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    cluster: ClusterConfig | None = None  # [cluster]: None for a standalone host
 
     def service(self, name: str) -> ServiceConfig:
         for svc in self.services:
@@ -329,7 +331,7 @@ DAEMON = Section("daemon", (
 ))
 
 SECTIONS = (SERVICE, detect_config.IDS, detect_config.SCORING, detect_config.DETECT, BLACKLIST, STORE, EVENTS,
-            TRANSCRIPTS, CONTROL, LOGGING, DAEMON, FIREWALL, DECOY)
+            TRANSCRIPTS, CONTROL, LOGGING, DAEMON, CLUSTER, FIREWALL, DECOY)
 
 
 # ------------------------------------------------------------------ building
@@ -426,6 +428,7 @@ def build(data: Mapping[str, Any], src: str, base: Path) -> Config:
         decoys=decoys,
         firewall=firewall,
         daemon=DaemonConfig(workers=daemon["workers"], shard=daemon["shard"]),
+        cluster=read_cluster(table(CLUSTER)),
     )
 
 

@@ -225,8 +225,11 @@ EVENT_TYPES: dict[str, EventSpec] = {
     "config_reload": EventSpec(
         "The configuration was reloaded (or a reload was refused).",
         {"ok": "whether the new configuration is in use", "error": "the problem when not ok, else null",
-         "config": "path of the config file", "services": "names of the services now configured"},
-        {"ok": True, "error": None, "config": "/etc/honeyswitch/honeyswitch.toml", "services": ["web", "ssh"]},
+         "config": "path of the config file", "services": "names of the services now configured",
+         "restart_needed": "tables whose changes wait for the next restart ([control], [store], "
+                           "[[ids]], [cluster]); absent when the reload was refused"},
+        {"ok": True, "error": None, "config": "/etc/honeyswitch/honeyswitch.toml", "services": ["web", "ssh"],
+         "restart_needed": ["cluster"]},
         session=False,
     ),
     "listener_error": EventSpec(

@@ -1,10 +1,11 @@
 """Optional dependencies: what each extra brings, and the one-line error when it is missing.
 
 ``pip install honeyswitch`` alone runs the daemon with the shipped rules (the rule
-parser is a core dependency).  Two parts need more:
+parser is a core dependency).  Three parts need more:
 
 - ``anomaly`` (numpy): the anomaly model, ``train``, ``score`` and ``anomaly_model``;
-- ``hyperscan``: the fast multi-pattern prefilter; without it a pure-Python one runs.
+- ``hyperscan``: the fast multi-pattern prefilter; without it a pure-Python one runs;
+- ``cluster`` (redis-py): ``[cluster]``, several hosts sharing one defence through Redis.
 
 ``detect`` installs both.  A missing one is a :class:`MissingExtra`, a
 :class:`~honeyswitch.config.ConfigError`: the CLI prints it as one line naming the
@@ -19,6 +20,7 @@ from .config import ConfigError
 EXTRAS = {
     "anomaly": ("numpy", "the anomaly model (train, score, anomaly_model)"),
     "hyperscan": ("hyperscan", "the hyperscan prefilter (faster signature matching)"),
+    "cluster": ("redis", "[cluster] (sharing blacklist, scores and switches through Redis)"),
 }
 
 
