@@ -10,7 +10,11 @@ nothing itself.  Who calls whom:
   incident), which :meth:`App.carry_out` runs;
 - the control API asks through :class:`~honeyswitch.api.operations.ControlPort` and
   :class:`~honeyswitch.api.operations.RelayPort` (a supervisor asks a worker's the same way);
-- a reload goes through :class:`~honeyswitch.reload.ReloadTarget`.
+- a reload goes through :class:`~honeyswitch.reload.ReloadTarget`;
+- with ``[cluster]``, the sync component (:class:`~honeyswitch.fleet.sync.FleetSync`, one
+  per relay process) reaches the daemon through :class:`~honeyswitch.fleetport.FleetPort`,
+  and the daemon publishes its decisions through the component's ``publish_*`` calls,
+  which never wait for Redis.
 """
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import __version__, sdnotify, signals
-from .api.operations import Answer, relay_operation
+from .api.operations import Answer, answer_each
 from .config import Config, ServiceConfig
 from .core.types import AlertRaised, End, State, SwitchRequested
 from .detect.base import Alert, FlowInfo, Inspection
@@ -33,7 +37,15 @@ from .detect.setup import Detectors
 from .events import build_event, make_event
 from .intercept.kernelset import KernelBlacklist
 from .intercept.origdst import original_dst_or
-from .policy.decisions import AlertSession, Decision, ListSource, Record, SaveIncident, SwitchClient
+from .policy.decisions import (
+    AlertSession,
+    Decision,
+    ListSource,
+    PublishShare,
+    Record,
+    SaveIncident,
+    SwitchClient,
+)
 from .policy.hub import Policy
 from .record.files import Records
 from .record.recorder import Recorder
@@ -52,7 +64,10 @@ from .store.db import Store
 from .tasks import cancel_all, spawn
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from .cluster.worker import WorkerEndpoint, WorkerSetup
+    from .fleet.ports import Fleet
 
 log = logging.getLogger(__name__)
 HOUSEKEEPING_INTERVAL = 1.0  # seconds between idle-timeout, blacklist-expiry and policy sweeps
@@ -78,6 +93,7 @@ class App:
         self.records: Records | None = None  # writer thread, store, event log (from start())
         self.transcripts: TranscriptStore | None = None
         self.api: Any = None
+        self.fleet: Fleet | None = None  # [cluster]: the sync component (from start())
         self.counters: dict[str, int] = {}
         self.started = time.time()
         self._stopping = asyncio.Event()
@@ -97,6 +113,7 @@ class App:
         )
         try:
             self.detectors = Detectors.build(cfg)  # ConfigError: refuse to start
+            await self._start_fleet()
             await self._start_feeds()
             w = self.worker
             for svc in cfg.services:
@@ -135,6 +152,21 @@ class App:
             self.endpoint.channel.notify({"ready": True})
         else:
             sdnotify.ready("relaying")  # systemd Type=notify (a no-op elsewhere)
+
+    async def _start_fleet(self) -> None:
+        """[cluster]: start syncing (it returns at once; Redis may come later)."""
+        cfg = self.config
+        if cfg.cluster is None:
+            return
+        from . import extras
+
+        extras.require("cluster")  # MissingExtra (a ConfigError): one line, exit 2
+        from .fleet.sync import FleetSync
+        from .fleetport import FleetPort
+
+        self.fleet = FleetSync(cfg.cluster, FleetPort(self), half_life=cfg.detection.scoring.half_life,
+                               worker=None if self.worker is None else self.worker.index)
+        await self.fleet.start()
 
     async def _start_feeds(self) -> None:
         for source in self.config.detection.ids:
@@ -179,6 +211,9 @@ class App:
         self.feeds.clear()
         if self.records is not None:
             self.record(make_event("daemon_stop", None))
+        if self.fleet is not None:  # what waits is sent (briefly), the roster left
+            await self.fleet.stop()
+            self.fleet = None
         await cancel_all("housekeeping")
         if self.kernel_set is not None:
             await self.kernel_set.stop()
@@ -315,7 +350,9 @@ class App:
                 self.record(d.event)  # type: ignore[union-attr]
             elif kind is ListSource:
                 if self.blacklist is not None:
-                    self.blacklist.add(d.ip, reason=d.reason, by=d.by)  # type: ignore[union-attr]
+                    entry = self.blacklist.add(d.ip, reason=d.reason, by=d.by)  # type: ignore[union-attr]
+                    if entry is not None and self.fleet is not None:
+                        self.cluster_publish({"add": entry, "at": time.time()})
             elif kind is SwitchClient:
                 self.switch_client(d.ip, d.by, d.reason)  # type: ignore[union-attr]
             elif kind is AlertSession:
@@ -326,6 +363,9 @@ class App:
             elif kind is SaveIncident:
                 if self.store is not None:
                     self.store.upsert_incident(d.incident)  # type: ignore[union-attr]
+            elif kind is PublishShare:
+                if self.fleet is not None:
+                    self.fleet.publish_share(d.share)  # type: ignore[union-attr]
             else:
                 raise TypeError(f"unknown decision {d!r}")
 
@@ -365,10 +405,19 @@ class App:
         return [r.id for r in self.registry.mirrored() if self.switch_session(r.id, by, reason)]
 
     def relay_health(self) -> dict[str, Any]:
-        return {"sessions": len(self.registry), "counters": dict(self.counters)}
+        out = {"sessions": len(self.registry), "counters": dict(self.counters)}
+        if self.fleet is not None:
+            out["cluster"] = self.fleet.health()
+        return out
 
     def source_scores(self, limit: int) -> list[dict[str, Any]]:
-        return self.policy.source_scores(time.time(), limit)
+        now = time.time()
+        rows = self.policy.source_scores(now, limit)
+        if self.fleet is not None:  # the other nodes' parts, for the join to add up
+            for row in rows:
+                part = self.fleet.remote_source(row["src_ip"], now)
+                row.update(node=self.fleet.node, nodes=part["by_node"], incident=part["incident"])
+        return rows
 
     def ids_status(self) -> dict[str, Any]:
         counts = self.policy.ids_counts
@@ -376,7 +425,37 @@ class App:
                 for f in self.feeds}
 
     def metrics_snapshot(self) -> dict[str, Any]:
-        return tally_snapshot(self)
+        out = tally_snapshot(self)
+        if self.fleet is not None:
+            out["cluster"] = self.fleet.stats()
+        return out
+
+    async def cluster_sessions(self) -> dict[str, Any] | None:
+        return None if self.fleet is None else await self.fleet.cluster_sessions()
+
+    async def cluster_switch(self, session_id: str | None, client: str | None,
+                             reason: str) -> list[dict[str, Any]] | None:
+        if self.fleet is None:
+            return None
+        from .fleet.model import SwitchTarget
+
+        results = await self.fleet.switch_anywhere(SwitchTarget(session_id, client), "operator", reason)
+        return [r.as_dict() for r in results]
+
+    def cluster_publish(self, change: dict[str, Any]) -> None:
+        """Send the other hosts a blacklist change made here (``{"add": entry, "at": t}``
+        or ``{"remove": ip, "by": who, "at": t}``); it never waits for Redis."""
+        if self.fleet is None:
+            return
+        if "add" in change:
+            from .fleetport import entry_of
+
+            self.fleet.publish_blacklist(entry_of(change["add"], at=change["at"]))
+        else:
+            self.fleet.publish_unblacklist(change["remove"], change["by"], change["at"])
+
+    def cluster_events(self, since: str) -> AsyncIterator[dict[str, Any]] | None:
+        return None if self.fleet is None else self.fleet.follow_events(since)
 
     # --------------------------------------------------- the control port
 
@@ -384,14 +463,12 @@ class App:
     def workers(self) -> int:
         return 1
 
-    async def ask_relays(self, name: str, args: dict[str, Any]) -> list[Answer]:
-        return [Answer(None, self.answer(name, args))]
+    async def ask_relays(self, name: str, args: dict[str, Any], any_one: bool = False) -> list[Answer]:
+        return [Answer(None, await self.answer(name, args))]
 
-    def answer(self, name: str, args: dict[str, Any]) -> Any:
+    async def answer(self, name: str, args: dict[str, Any]) -> Any:
         """This process's part of operation ``name`` (a worker's channel asks this too)."""
-        op = relay_operation(name)
-        assert op.each is not None
-        return op.each(self, **args)
+        return await answer_each(self, name, args)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Receive every event (dashboard, tests); returns the unsubscribe function."""
@@ -424,6 +501,8 @@ class App:
 
     def record(self, event: dict[str, Any]) -> None:
         self.recorder.record(event)
+        if self.fleet is not None:
+            self.fleet.publish_event(event)  # the cluster's stream (bounded, never waits)
         if event.get("event_type") == "config_reload" and self.worker is None:
             sdnotify.ready("relaying")  # the reload that RELOADING=1 announced is over
         if self.kernel_set is not None and str(event.get("event_type")).startswith("blacklist_"):

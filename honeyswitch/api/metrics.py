@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
+from ..fleet.metrics import families
 from ..record.tally import LATENCY_BUCKETS, SEP, key
 from .operations import perform
 
@@ -80,6 +81,7 @@ class _Snapshot:
                                 value=len(bl.entries()) if bl is not None else 0)
         yield GaugeMetricFamily("honeyswitch_writer_dropped", "Records the writer thread dropped",
                                 value=d.get("writer_dropped", 0))
+        yield from families(d.get("cluster"))  # [cluster]: the sync component's, every node's added up
 
 
 def _family(kind: Any, name: str, doc: str, labels: list[str], values: dict[str, float] | None) -> Any:

@@ -23,7 +23,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from .. import __version__, sdnotify, signals
@@ -274,9 +274,17 @@ class Supervisor:
     def workers(self) -> int:
         return self.count
 
-    async def ask_relays(self, name: str, args: dict[str, Any]) -> list[Answer]:
-        """Ask every live worker; the answers of those that answered."""
-        live = [w for w in self.procs if w.channel is not None and w.ready.is_set() and w.alive()]
+    async def ask_relays(self, name: str, args: dict[str, Any], any_one: bool = False) -> list[Answer]:
+        """Ask every live worker; the answers of those that answered.  With ``any_one``,
+        the first worker that answers is enough (the others are asked only if it fails)."""
+        live = self._live()
+        if any_one:
+            for w in live:
+                try:
+                    return [Answer(w.index, await self._call_one(w, name, args))]
+                except (ConnectionError, TimeoutError, RuntimeError) as e:
+                    log.warning("worker %d did not answer %s: %s", w.index, name, e)
+            return []
         answers = await asyncio.gather(*(self._call_one(w, name, args) for w in live), return_exceptions=True)
         out = []
         for w, answer in zip(live, answers, strict=True):
@@ -285,6 +293,9 @@ class Supervisor:
             else:
                 out.append(Answer(w.index, answer))
         return out
+
+    def _live(self) -> list[WorkerProc]:
+        return [w for w in self.procs if w.channel is not None and w.ready.is_set() and w.alive()]
 
     async def _call_one(self, worker: WorkerProc, name: str, args: dict[str, Any]) -> Any:
         assert worker.channel is not None
@@ -303,6 +314,14 @@ class Supervisor:
                     self._stream(False)
         return unsubscribe
 
+    def cluster_events(self, since: str) -> AsyncIterator[dict[str, Any]] | None:
+        """[cluster]: the cluster's event stream, read from Redis by the supervisor itself."""
+        if self.config.cluster is None:
+            return None
+        from ..fleet.eventstream import follow_cluster
+
+        return follow_cluster(self.config.cluster, self.config.cluster.node(None) + "/supervisor", since)
+
     def _stream(self, on: bool) -> None:
         """Workers forward their events only while someone watches the live stream."""
         for w in self.procs:
@@ -315,6 +334,12 @@ class Supervisor:
         self.recorder.record(event)
         if self.kernel_set is not None and str(event.get("event_type")).startswith("blacklist_"):
             self.kernel_set.changed()
+        if self.config.cluster is not None and self.config.cluster.events:
+            # The workers ship to the cluster's stream; one of them takes the supervisor's.
+            for w in self._live():
+                assert w.channel is not None
+                w.channel.notify({"ship": event})
+                break
 
     def _publish(self, event: dict[str, Any]) -> None:
         """An event to the live stream's listeners: a worker's (forwarded while someone

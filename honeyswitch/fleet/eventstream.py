@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from ..record.escape import dumps
+from .config import ClusterConfig
 from .keys import Keys
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,24 @@ async def follow(block: Any, keys: Keys, since: str, wait_up: Callable[[], Await
                 event = _event(fields)
                 if event is not None:
                     yield event
+
+
+async def follow_cluster(config: ClusterConfig, node: str, since: str = "$") -> AsyncIterator[dict[str, Any]]:
+    """:func:`follow` with clients of its own, for a reader that has no sync component
+    (``honeyswitch events --follow --cluster``, a supervisor's API).  While Redis is down
+    it tries again every half second."""
+    from .connect import make_clients
+
+    clients = make_clients(config, node)
+    try:
+        async for event in follow(clients.block, Keys(config.prefix), since, _at_once):
+            yield event
+    finally:
+        await clients.close()
+
+
+async def _at_once() -> None:
+    return None
 
 
 def _event(fields: dict[Any, Any]) -> dict[str, Any] | None:

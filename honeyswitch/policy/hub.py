@@ -28,7 +28,15 @@ from ..events import build_event, make_event
 from ..fleet.model import IncidentShare, SourceShare
 from ..scoring.engine import Scoring
 from ..scoring.incidents import Incident
-from .decisions import AlertSession, Decision, ListSource, PublishShare, Record, SaveIncident, SwitchClient
+from .decisions import (
+    AlertSession,
+    Decision,
+    ListSource,
+    PublishShare,
+    Record,
+    SaveIncident,
+    SwitchClient,
+)
 
 ENDED_LINGER = 60.0  # seconds an ended session still takes IDS alerts (IDS latency, reordering)
 Addr = tuple[str, int]

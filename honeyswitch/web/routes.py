@@ -1,5 +1,6 @@
 """Dashboard routes: the static page (no data in it, so no token needed) and a live
-stream of events as newline-delimited JSON (token needed, like every API call).
+stream of events as newline-delimited JSON (token needed, like every API call): this
+host's, or with ``?cluster=1`` every host's, from the cluster's Redis stream.
 
 The page asks for the control token and keeps it in the tab's sessionStorage; it sends
 it as a bearer header, never in a URL.  Each stream subscriber has a bounded queue: a
@@ -9,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+
+from ..tasks import spawn
 
 if TYPE_CHECKING:
     from ..api.operations import ControlPort
@@ -41,11 +45,64 @@ def add_routes(web_app: web.Application, app_key: web.AppKey[ControlPort]) -> No
         return web.FileResponse(STATIC / "index.html", headers=_SECURITY_HEADERS)
 
     async def stream(request: web.Request) -> web.StreamResponse:
-        return await _stream(request, request.app[app_key])
+        control = request.app[app_key]
+        if request.query.get("cluster") in ("1", "true", "yes"):
+            events = control.cluster_events(request.query.get("since", "$")[:40])
+            if events is None:
+                raise web.HTTPConflict(reason="no [cluster] in the config: /api/v1/stream has this host's events")
+            return await _cluster_stream(request, events)
+        return await _stream(request, control)
 
     web_app.router.add_get("/", index)
     web_app.router.add_static("/static/", STATIC, follow_symlinks=False, append_version=False)
     web_app.router.add_get("/api/v1/stream", stream)
+
+
+async def _cluster_stream(request: web.Request, events: AsyncIterator[dict[str, Any]]) -> web.StreamResponse:
+    """Every host's events as they reach the cluster's Redis stream, each with its
+    ``host`` (``?cluster=1``; ``&since=ID`` replays from a stream id, "0" from the start)."""
+    resp = await _open(request)
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(STREAM_QUEUE)
+
+    async def pump() -> None:  # reads Redis while the client is slow: a full queue drops
+        async for event in events:
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(event)
+
+    reader = spawn(pump(), name="cluster-stream")
+    try:
+        await _write_from(resp, queue, lambda: 0)
+    finally:
+        reader.cancel()
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    return resp
+
+
+async def _open(request: web.Request) -> web.StreamResponse:
+    resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson", "Cache-Control": "no-store"})
+    await resp.prepare(request)
+    return resp
+
+
+async def _write_from(resp: web.StreamResponse, queue: asyncio.Queue[dict[str, Any]],
+                      dropped: Callable[[], int]) -> None:
+    """Write the queue's events as lines until the client goes; keep-alives while idle,
+    and a ``stream_dropped`` line when ``dropped()`` counts losses."""
+    try:
+        while True:
+            try:
+                event = await asyncio.wait_for(queue.get(), KEEPALIVE)
+            except TimeoutError:
+                event = {"event_type": "keepalive"}
+            lost = dropped()
+            if lost:
+                await resp.write(json.dumps({"event_type": "stream_dropped", "count": lost}).encode() + b"\n")
+            await resp.write(json.dumps(event, default=str).encode() + b"\n")
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
 
 
 async def _stream(request: web.Request, app: ControlPort) -> web.StreamResponse:
@@ -59,21 +116,15 @@ async def _stream(request: web.Request, app: ControlPort) -> web.StreamResponse:
         except asyncio.QueueFull:
             dropped += 1
 
-    resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson", "Cache-Control": "no-store"})
-    await resp.prepare(request)
+    def take_dropped() -> int:
+        nonlocal dropped
+        n, dropped = dropped, 0
+        return n
+
+    resp = await _open(request)
     unsubscribe = app.subscribe(on_event)
     try:
-        while True:
-            try:
-                event = await asyncio.wait_for(queue.get(), KEEPALIVE)
-            except TimeoutError:
-                event = {"event_type": "keepalive"}
-            if dropped:
-                await resp.write(json.dumps({"event_type": "stream_dropped", "count": dropped}).encode() + b"\n")
-                dropped = 0
-            await resp.write(json.dumps(event, default=str).encode() + b"\n")
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
+        await _write_from(resp, queue, take_dropped)
     finally:
         unsubscribe()
     return resp
