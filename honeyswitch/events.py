@@ -183,7 +183,7 @@ EVENT_TYPES: dict[str, EventSpec] = {
             "by": "who listed it: switch:<session_id>, operator, score ...",
             "expires": "when the entry expires (ISO 8601 UTC), or null for never",
             "origin": "[cluster]: the host that decided, when another host did (`by` is then "
-                      "BY@HOST); absent for this host's own entries",
+                      "BY@HOST); null for this host's own entries",
         },
         {"ip": "198.51.100.7", "reason": "switched", "by": "switch:web-1f3a9c",
          "expires": "2026-11-25T20:09:23.123456+00:00", "origin": "gw-2"},

@@ -33,27 +33,34 @@ def _s(value: Any) -> str:
 class EventShipper:
     def __init__(self, cmd: Any, keys: Keys, node: str, maxlen: int, counters: Counter[str]) -> None:
         self.cmd, self.keys, self.node, self.maxlen, self.counters = cmd, keys, node, maxlen, counters
-        self.buffer: deque[str] = deque()
+        self.buffer: deque[tuple[int, str]] = deque()  # (sequence number, event line)
+        self._seq = 0
+        self._lock = asyncio.Lock()  # the events loop and a stop's last send
 
     def put(self, event: dict[str, Any]) -> None:
         if len(self.buffer) >= BUFFER:
             self.buffer.popleft()
             self.counters["events_dropped"] += 1
-        self.buffer.append(dumps(event))
+        self._seq += 1
+        self.buffer.append((self._seq, dumps(event)))
 
     async def ship(self) -> int:
         """Send up to BATCH waiting events in one round trip; returns how many."""
-        batch = [self.buffer[i] for i in range(min(BATCH, len(self.buffer)))]
-        if not batch:
-            return 0
-        pipe = self.cmd.pipeline(transaction=False)
-        for line in batch:
-            pipe.xadd(self.keys.events, {"n": self.node, "e": line}, maxlen=self.maxlen, approximate=True)
-        await pipe.execute()
-        for _ in batch:  # only now: a failed send leaves them waiting
-            self.buffer.popleft()
-        self.counters["events_shipped"] += len(batch)
-        return len(batch)
+        async with self._lock:
+            batch = [self.buffer[i] for i in range(min(BATCH, len(self.buffer)))]
+            if not batch:
+                return 0
+            pipe = self.cmd.pipeline(transaction=False)
+            for _, line in batch:
+                pipe.xadd(self.keys.events, {"n": self.node, "e": line}, maxlen=self.maxlen, approximate=True)
+            await pipe.execute()
+            # Only now (a failed send leaves them waiting), and only those sent: while it
+            # was sending, a full buffer may have dropped some of them.
+            last = batch[-1][0]
+            while self.buffer and self.buffer[0][0] <= last:
+                self.buffer.popleft()
+            self.counters["events_shipped"] += len(batch)
+            return len(batch)
 
 
 async def follow(block: Any, keys: Keys, since: str, wait_up: Callable[[], Awaitable[Any]],

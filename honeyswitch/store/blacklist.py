@@ -127,8 +127,8 @@ class Blacklist:
             heapq.heappush(self._expiry, (expires, key))
         self._persist(_UPSERT, (key, reason, by, entry["added"], expires))
         if record:
-            self._emit("blacklist_add", now, key, reason=reason, by=by,
-                       expires=None if expires is None else iso_timestamp(expires), **({"origin": origin} if origin else {}))
+            self._emit("blacklist_add", now, key, reason=reason, by=by, origin=origin or None,
+                       expires=None if expires is None else iso_timestamp(expires))
         return dict(entry)
 
     def expire(self) -> list[str]:

@@ -75,9 +75,7 @@ async def _cluster_stream(request: web.Request, events: AsyncIterator[dict[str, 
         await _write_from(resp, queue, lambda: 0)
     finally:
         reader.cancel()
-        aclose = getattr(events, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await asyncio.wait([reader])  # its generator closes with it (and its clients, if its own)
     return resp
 
 
