@@ -31,6 +31,18 @@ class Clients:
             except Exception:  # noqa: BLE001 - closing a broken connection may fail; nothing to do
                 pass
 
+    async def reset(self) -> None:
+        """Drop every pooled connection (the clients connect again at their next command).
+
+        After an outage each loop's pooled connection is dead: without this each would
+        fail once in turn when Redis is back, and one outage would look like several."""
+        for client in (self.cmd, self.block):
+            pool = getattr(client, "connection_pool", None)  # a Cluster client: its nodes'
+            try:
+                await (pool.disconnect() if pool is not None else client.aclose())
+            except Exception:  # noqa: BLE001 - a broken connection may fail to close; it is dropped anyway
+                pass
+
 
 def _password(cfg: ClusterConfig) -> str | None:
     if cfg.password_file is None:

@@ -146,6 +146,7 @@ class FleetSync:
             except (*ERRORS, ValueError) as e:  # ValueError: an unreadable password_file
                 still_cancelled(e)
                 self.contact.down(e, len(self.outbox))
+                await self._reset()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX)
                 continue
@@ -161,6 +162,15 @@ class FleetSync:
             self._events_wake.set()
             await self.contact.lost.wait()
             self.contact.lost.clear()
+            await self._reset()
+
+    async def _reset(self) -> None:
+        """The connections died with the contact: the next attempt makes new ones."""
+        if self._parts is not None:
+            try:
+                await asyncio.wait_for(self._parts.clients.reset(), self.config.timeout)
+            except TimeoutError:
+                log.info("cluster: Redis did not answer the disconnect")
 
     async def _run(self, step: Callable[[_Parts, int], Awaitable[None]]) -> None:
         while True:

@@ -56,20 +56,28 @@ async function act(what, path, options) {
   refresh();
 }
 
+// [cluster]: this host's name (from health) and whether the sessions are every host's.
+let ownHost = null;
+
 function sessionRow(s, now) {
   const actions = cell("", "actions");
+  const here = ownHost === null || s.host === ownHost;
+  // A switch goes to whichever host holds the session (the API asks it through Redis).
   if (s.state === "mirror" || s.state === "main_only") {
     actions.append(button("switch", () => act("switch", "/api/v1/sessions/" + encodeURIComponent(s.session_id)
       + "/switch", { method: "POST", body: JSON.stringify({ reason: "dashboard" }) }), "danger small"));
   }
-  if (s.state === "honeypot" || s.state === "direct") actions.append(transcriptButton(api, s.session_id));
-  const tr = row(cell(s.session_id + (s.worker === undefined ? "" : " · w" + s.worker), "mono"), s.service,
+  // A transcript lives on its own host.
+  if (here && (s.state === "honeypot" || s.state === "direct")) actions.append(transcriptButton(api, s.session_id));
+  const first = ownHost === null ? [] : [cell(s.host || "", "mono host")];
+  const tr = row(...first, cell(s.session_id + (s.worker === undefined ? "" : " · w" + s.worker), "mono"), s.service,
     cell(s.src_ip + ":" + s.src_port, "mono"), cell(el("span", s.state + (s.mode === "packet" ? " · packet" : ""), "badge st-" + s.state)),
     cell(s.score.toFixed(1), "n"), cell(age(now - s.started), "n"),
     cell(bytes(s.bytes_from_client) + " / " + bytes(s.bytes_main_to_client) + " / " + bytes(s.bytes_from_honeypot), "n"),
     actions);
   tr.dataset.session = s.session_id;
   tr.dataset.state = s.state;
+  if (s.host !== undefined) tr.dataset.host = s.host;
   tr.dataset.mode = s.mode || "proxy";  // "packet": NFQUEUE, see the README's Packet mode
   return tr;
 }
@@ -118,13 +126,17 @@ async function refresh() {
   if (refreshing) { again = true; return; }
   refreshing = true;
   try {
-    const [health, sessions, sources, incidents, blacklist, switches, rate] = await Promise.all([
-      api("/api/v1/health"), api("/api/v1/sessions"), api("/api/v1/sources?limit=20"),
+    const health = await api("/api/v1/health");
+    const cluster = health.cluster || null;
+    const [sessions, sources, incidents, blacklist, switches, rate] = await Promise.all([
+      api(cluster ? "/api/v1/cluster/sessions" : "/api/v1/sessions"), api("/api/v1/sources?limit=20"),
       api("/api/v1/incidents?limit=20"), api("/api/v1/blacklist"), api("/api/v1/events?event_type=switch&limit=15"),
       api("/api/v1/alerts/per-minute?minutes=60"),
     ]);
     const now = Date.now() / 1000;
     const live = sessions.sessions;
+    ownHost = cluster ? Object.keys(cluster.nodes)[0].split("/")[0] : null;
+    showCluster(cluster, sessions.hosts || {});
     document.getElementById("counters").textContent = (health.workers > 1 ? "workers " + health.workers_up + "/" + health.workers + " · " : "")
       + "version " + health.version;
     document.getElementById("stat-sessions").textContent = live.length;
@@ -146,6 +158,20 @@ async function refresh() {
     refreshing = false;
     if (again) { again = false; refresh(); }
   }
+}
+
+// The cluster's state in the header, and the host column of the sessions table.
+function showCluster(cluster, hosts) {
+  const pill = document.getElementById("cluster");
+  pill.hidden = !cluster;
+  for (const th of document.querySelectorAll("#sessions th.host")) th.hidden = !cluster;
+  if (!cluster) return;
+  const names = new Set(Object.keys(hosts).map((n) => n.split("/")[0]));
+  const others = [...names].filter((n) => n !== ownHost).length;
+  pill.textContent = "cluster " + cluster.state + " · " + ownHost + " + " + others + " host" + (others === 1 ? "" : "s")
+    + (cluster.outbox ? " · outbox " + cluster.outbox : "");
+  pill.className = "pill " + (cluster.state === "up" ? "ok" : "bad");
+  pill.title = cluster.redis || "";
 }
 
 function describe(ev) {
