@@ -24,7 +24,7 @@ from .catchup import Sender
 from .config import ClusterConfig
 from .connect import BLOCK_MS, Clients, make_clients
 from .contact import BACKOFF_MAX, BACKOFF_MIN, ERRORS, Contact, still_cancelled
-from .eventstream import EventShipper, follow
+from .eventstream import BATCH, EventShipper, follow
 from .keys import Keys
 from .mirror import Mirror
 from .model import BlacklistEntry, SourceShare, SwitchResult, SwitchTarget
@@ -37,6 +37,7 @@ from .switchboard import Switchboard
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY = 5.0
+EVENTS_LINGER = 0.1  # seconds events wait to go to the cluster's stream together (a live feed)
 
 
 class _Parts:
@@ -228,6 +229,10 @@ class FleetSync:
             self._events_wake.clear()
             await self._events_wake.wait()
             return
+        if len(self.shipper.buffer) < BATCH:
+            # Let a batch gather: one round trip per session's events, not per event,
+            # would cost every new connection a few hundred µs of CPU.
+            await asyncio.sleep(EVENTS_LINGER)
         await self.shipper.ship()
 
     async def _prune_loop(self) -> None:

@@ -1,4 +1,4 @@
-"""bench/cluster_sync.py still runs (``--quick``: a few seconds) and writes its figures.
+"""bench/cluster_sync.py and bench/cluster_daemons.py still run (``--quick``: seconds) and write their figures.
 (The figures themselves are the benchmark's business, not this test's.)"""
 from __future__ import annotations
 
@@ -22,3 +22,16 @@ def test_quick_run(tmp_path: Path) -> None:
     doc = json.loads(out.read_text())
     assert doc["decisions"] == 40 and doc["blacklist_ms"]["p50"] > 0 and doc["score_ms"]["p99"] > 0
     assert doc["admission"]["redis_us"] * 1000 > doc["admission"]["local_ns"] > 0
+
+
+def test_quick_run_with_real_daemons(tmp_path: Path) -> None:
+    require.program("redis-server")
+    out = tmp_path / "daemons.json"
+    res = subprocess.run([sys.executable, "-m", "bench.cluster_daemons", "--quick", "--json", str(out)],
+                         cwd=REPO, capture_output=True, text=True, timeout=180)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "Redis down" in res.stdout and "x /" in res.stdout
+    doc = json.loads(out.read_text())
+    assert doc["blacklist_ms"]["n"] == 40 and doc["switch_ms"]["n"] == 10 and doc["blacklist_ms"]["p50"] > 0
+    adm = doc["admission"]
+    assert all(adm[k]["p50"] > 0 and adm[k]["cpu_us"] >= 0 for k in ("standalone", "cluster_idle", "cluster", "redis_down"))
