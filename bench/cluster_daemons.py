@@ -10,7 +10,7 @@ connection with and without the cluster.
 - **cross-host switch**: ``POST /api/v1/sessions/{id}/switch`` to A for a session B
   holds, until A answers that B switched it (A finds the session's host in the
   listings, asks B through Redis, B switches it and answers).
-- **admission**: sequential new connections (connect, one line, its reply, close) to a
+- **admission**: sequential new connections (connect, one line, its reply, EOF both ways) to a
   daemon (1) without ``[cluster]``, (2) with it, nothing decided elsewhere, (3) with it
   while the other daemon keeps listing addresses (100 a second), (4) with it while
   Redis is down (killed).  Per connection: p50/p99 of the round trip and the daemon's
@@ -140,6 +140,9 @@ def _one(addr: tuple[str, int]) -> float:
         s.sendall(b"ping")
         if s.recv(16) != b"M:ping":
             raise RuntimeError("not served by main")
+        s.shutdown(socket.SHUT_WR)  # a whole session: the client's EOF, then the server's
+        while s.recv(16):
+            pass
     return time.perf_counter() - t0
 
 

@@ -25,5 +25,8 @@ def run(args: argparse.Namespace) -> int:
         listen = ", ".join(f"{h}:{p}" for h, p in svc.listen)
         print(f"service {svc.name}: listen {listen}; main {svc.main.url}; honeypot {svc.honeypot.url}; "
               f"align {svc.policy.align.value}; switch_threshold {svc.policy.switch_threshold:g}")
+    if cfg.cluster is not None:
+        print(f"cluster: host {cfg.cluster.host} through {cfg.cluster.mode} {cfg.cluster.shown()}"
+              f" (prefix {cfg.cluster.prefix})")
     print(f"{cfg.source}: OK")
     return 0

@@ -15,6 +15,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 def run(args: argparse.Namespace) -> int:
     cfg = load_config(args)
+    if cfg.cluster is not None:
+        from .. import extras
+
+        extras.require("cluster")  # one line and exit 2, before any worker starts
     configure(cfg.log_level)  # the journal under systemd: no doubled timestamps
     from ..loop import run_loop
 

@@ -6,6 +6,11 @@ record: each host's JSON-lines log and SQLite store stay the record of its own
 sessions, and shipping those files with the usual log shippers is the way to keep all
 hosts' events for good.  So events are best effort: while Redis is down they wait in a
 bounded buffer (``BUFFER`` events), and past it the oldest are dropped and counted.
+
+One stream entry holds the events a host sent together (``b``: a JSON array of up to
+``BATCH`` events, at most ``BATCH_BYTES``): one ``XADD`` per batch rather than per event
+is most of what shipping costs a busy host.  An entry of an older host's single event
+(``e``) is read too.
 """
 from __future__ import annotations
 
@@ -23,7 +28,8 @@ from .keys import Keys
 log = logging.getLogger(__name__)
 BUFFER = 10_000
 BATCH = 200
-EVENT_MAX = 64 << 10  # bytes of one event read back at most
+EVENT_MAX = 64 << 10  # bytes of one event (a larger one is not shipped, and not read back)
+BATCH_BYTES = 512 << 10  # bytes of the events of one stream entry
 
 
 def _s(value: Any) -> str:
@@ -38,22 +44,28 @@ class EventShipper:
         self._lock = asyncio.Lock()  # the events loop and a stop's last send
 
     def put(self, event: dict[str, Any]) -> None:
-        if len(self.buffer) >= BUFFER:
-            self.buffer.popleft()
+        line = dumps(event)
+        if len(line) > EVENT_MAX or len(self.buffer) >= BUFFER:
             self.counters["events_dropped"] += 1
+            if len(line) > EVENT_MAX:
+                return
+            self.buffer.popleft()
         self._seq += 1
-        self.buffer.append((self._seq, dumps(event)))
+        self.buffer.append((self._seq, line))
 
     async def ship(self) -> int:
-        """Send up to BATCH waiting events in one round trip; returns how many."""
+        """Send up to BATCH waiting events in one round trip (one stream entry); returns how many."""
         async with self._lock:
-            batch = [self.buffer[i] for i in range(min(BATCH, len(self.buffer)))]
+            batch, size = [], 0
+            for item in self.buffer:
+                size += len(item[1]) + 1
+                if len(batch) == BATCH or (batch and size > BATCH_BYTES):
+                    break
+                batch.append(item)
             if not batch:
                 return 0
-            pipe = self.cmd.pipeline(transaction=False)
-            for _, line in batch:
-                pipe.xadd(self.keys.events, {"n": self.node, "e": line}, maxlen=self.maxlen, approximate=True)
-            await pipe.execute()
+            body = "[" + ",".join(line for _, line in batch) + "]"
+            await self.cmd.xadd(self.keys.events, {"n": self.node, "b": body}, maxlen=self.maxlen, approximate=True)
             # Only now (a failed send leaves them waiting), and only those sent: while it
             # was sending, a full buffer may have dropped some of them.
             last = batch[-1][0]
@@ -87,8 +99,7 @@ async def follow(block: Any, keys: Keys, since: str, wait_up: Callable[[], Await
         for _, entries in got or ():
             for entry_id, fields in entries:
                 last = entry_id
-                event = _event(fields)
-                if event is not None:
+                for event in _events(fields):
                     yield event
 
 
@@ -110,16 +121,19 @@ async def _at_once() -> None:
     return None
 
 
-def _event(fields: dict[Any, Any]) -> dict[str, Any] | None:
+def _events(fields: dict[Any, Any]) -> list[dict[str, Any]]:
+    """The events of one stream entry, each with its ``host`` (what is malformed or too
+    large is skipped: another host may run another version, or be compromised)."""
     f = {_s(k): v for k, v in fields.items()}
-    raw = f.get("e")
-    if not raw or len(raw) > EVENT_MAX:
-        return None
+    raw, many = (f["b"], True) if "b" in f else (f.get("e"), False)
+    if not raw or len(raw) > (BATCH_BYTES + BATCH if many else EVENT_MAX):
+        return []
     try:
-        event = json.loads(raw)
+        parsed = json.loads(raw)
     except ValueError:
-        return None
-    if not isinstance(event, dict):
-        return None
-    event["host"] = _s(f.get("n", b""))[:128]
-    return event
+        return []
+    host = _s(f.get("n", b""))[:128]
+    if many != isinstance(parsed, list):
+        return []
+    events = parsed[:BATCH] if many else [parsed]
+    return [{**e, "host": host} for e in events if isinstance(e, dict)]

@@ -2,6 +2,7 @@
 the mirror applying remote decisions to a stand-in daemon (no Redis here)."""
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 
@@ -203,3 +204,33 @@ def test_mirror_tells_the_daemon_the_remote_sum() -> None:
     # a snapshot where only our own share is left: the remote sum is gone
     plan = mirror.resync({}, {"192.0.2.10": {"me": SourceShare("192.0.2.10", 1, 150)}}, 150)
     assert daemon.remote["192.0.2.10"] == (0.0, 150) and plan == ([], 0, 0)
+
+
+def test_event_stream_entries_are_read_whole_or_skipped() -> None:
+    import json
+
+    from honeyswitch.fleet.eventstream import BATCH_BYTES, _events
+
+    batch = {b"n": b"gw-2", b"b": json.dumps([{"event_type": "a"}, 7, {"event_type": "b", "host": "forged"}])}
+    assert _events(batch) == [{"event_type": "a", "host": "gw-2"}, {"event_type": "b", "host": "gw-2"}]
+    assert _events({b"n": b"old", b"e": b'{"event_type": "c"}'}) == [{"event_type": "c", "host": "old"}]
+    too_large = b"[" + b'{"a":1},' * (BATCH_BYTES // 8 + 100) + b"{}]"
+    for bad in (b"not json", b'{"event_type": "x"}', too_large):  # skipped whole
+        assert _events({b"n": b"x", b"b": bad}) == []
+    assert _events({b"n": b"x", b"e": b'[{"event_type": "y"}]'}) == []
+
+
+def test_event_shipper_drops_the_oversized_and_the_oldest_past_its_bound() -> None:
+    from collections import Counter
+
+    from honeyswitch.fleet import eventstream
+    from honeyswitch.fleet.keys import Keys
+
+    counters: Counter[str] = Counter()
+    shipper = eventstream.EventShipper(None, Keys("t"), "n", 1000, counters)
+    shipper.put({"event_type": "huge", "reason": "x" * eventstream.EVENT_MAX})
+    assert not shipper.buffer and counters["events_dropped"] == 1
+    for i in range(eventstream.BUFFER + 5):
+        shipper.put({"event_type": "e", "n": i})
+    assert len(shipper.buffer) == eventstream.BUFFER and counters["events_dropped"] == 6
+    assert json.loads(shipper.buffer[0][1])["n"] == 5  # the oldest went first
