@@ -56,7 +56,8 @@ class EventShipper:
     async def ship(self) -> int:
         """Send up to BATCH waiting events in one round trip (one stream entry); returns how many."""
         async with self._lock:
-            batch, size = [], 0
+            batch: list[tuple[int, str]] = []
+            size = 0
             for item in self.buffer:
                 size += len(item[1]) + 1
                 if len(batch) == BATCH or (batch and size > BATCH_BYTES):
