@@ -7,9 +7,11 @@ Remote decisions meet the same pieces local ones do: an entry goes through
 address as a local add), a remote score through the policy, whose decisions
 :meth:`App.carry_out` runs.  Those decisions are this host's own (its sum crossed the
 threshold), so they run just after the sync component's apply, where a publish would
-be taken for an echo.  With workers every worker applies what the cluster decides (each
-has its own in-memory copy) and the one that owns the source records it, so the host's
-record has one event per change.
+be taken for an echo.  With workers every worker applies what the other hosts decide
+(each has its own in-memory copy) and the one that owns the source records it, so the
+host's record has one event per change; a sibling worker's blacklist change reaches it
+through the shared SQLite store instead, as it always has (its score parts are applied:
+they add up across workers).
 """
 from __future__ import annotations
 
@@ -46,15 +48,20 @@ class FleetPort:
         w = self.app.worker
         return w is None or w.owns_source(ip)
 
+    def _sibling(self, node: str) -> bool:
+        """Whether ``node`` is another worker of this host."""
+        cfg = self.app.config.cluster
+        return self.app.worker is not None and cfg is not None and node.partition("/")[0] == cfg.host
+
     def apply_blacklist(self, entry: BlacklistEntry) -> None:
         bl = self.app.blacklist
-        if bl is not None:
+        if bl is not None and not self._sibling(entry.origin):
             bl.merge(entry.ip, entry.reason, entry.by, entry.expires, origin=entry.origin or "cluster",
                      record=self._records(entry.ip))
 
     def remove_blacklist(self, ip: str, by: str) -> None:
         bl = self.app.blacklist
-        if bl is not None:
+        if bl is not None and not self._sibling(split_by(by)[1]):
             bl.remove(ip, by, record=self._records(ip))
 
     def blacklist_entries(self) -> Iterable[BlacklistEntry]:

@@ -7,6 +7,7 @@ the clients, the control API with curl and the CLI, each inside its host's names
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hostlab import Host, Site, ask, client_ip, wait
+from hostlab import HS, Host, Site, ask, client_ip, wait
 
 from honeyswitch.testing import netns, require
 
@@ -115,11 +116,29 @@ def test_three_hosts_add_up_scores_and_switch_each_others_sessions(site: Any) ->
     rows = json.loads(a.cli("sessions", "--json").stdout)
     assert {"a", "b", "c/w0", "c/w1"} <= set(rows["hosts"])
 
-    # An operator's entry on the host with workers (its supervisor's API) reaches the others.
+    # An operator's entry on the host with workers (its supervisor's API) reaches the
+    # others, and c records it once, as its own.
     c.cli("blacklist", "add", client_ip(8), "--reason", "listed on c")
     for host in (a, b):
         wait(lambda host=host: host.listed(client_ip(8)), 5, f"{host.name} gets c's entry")
+    time.sleep(0.3)  # room for a worker of c to take its sibling's entry for another host's
+    assert [e["origin"] for e in c.events("blacklist_add") if e["ip"] == client_ip(8)] == [None]
+    assert set(c.get("/api/v1/health")["cluster"]["nodes"]) == {"c/w0", "c/w1"}
+    # The cluster's event stream, from the supervisor of c, with the CLI.
+    lines = _follow(c, "--cluster", "--since", "0")
+    hosts = {json.loads(line)["host"] for line in lines}
+    assert {"a", "b"} <= hosts and hosts & {"c/w0", "c/w1"}, hosts
     assert recorded(a, "blacklist_add", ip=client_ip(8))["by"].startswith("operator@c/w")  # the node that sent it
+
+
+def _follow(host: Host, *args: str, seconds: float = 3.0) -> list[str]:
+    """What ``honeyswitch events --follow ARGS`` printed in ``seconds`` (then it is stopped)."""
+    argv = netns.in_ns(host.ns, [*HS, "events", "--follow", *args, "-c", str(host.config)])
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds).stdout
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+    return [line for line in out.splitlines() if line.startswith("{")]
 
 
 def _session_on(asked: Host, src: str, host: str) -> str:
