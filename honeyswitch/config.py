@@ -32,6 +32,7 @@ from .intercept.settings import (
     read_firewall,
     read_intercept,
 )
+from .tls.settings import TLS_KEYS, read_tls
 
 DEFAULT_PATH = Path("/etc/honeyswitch/honeyswitch.toml")
 ENV_PATH = "HONEYSWITCH_CONFIG"
@@ -60,12 +61,13 @@ class Backend:
     argv: tuple[str, ...] = ()
     proxy_protocol: str = ""  # "" | "v2"
     transparent: bool = False  # connect from the client's own address (transparent upstream)
+    tls: Any = None  # honeyswitch.tls.settings.TlsBackend of a tls:// backend (re-encrypted)
 
     @property
     def url(self) -> str:
         if self.kind == "tcp":
             host = f"[{self.host}]" if ":" in self.host else self.host
-            return f"tcp://{host}:{self.port}"
+            return f"{'tls' if self.tls is not None else 'tcp'}://{host}:{self.port}"
         if self.kind == "unix":
             return f"unix:{self.path}"
         return "exec:" + shlex.join(self.argv)
@@ -86,6 +88,7 @@ class ServiceConfig:
     intercept_ports: tuple[int, ...] = ()  # ports whose traffic the firewall sends to us
     intercept_dest: tuple[str, ...] = ()  # destination networks matched; () = any
     transparent_upstream: bool = False
+    tls: Any = None  # honeyswitch.tls.settings.TlsServer: the client's TLS ends here
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +237,7 @@ def parse_backend(text: str, decoys: Mapping[str, str] | None = None) -> Backend
     if not isinstance(text, str) or not text.strip():
         raise ValueError("must be a backend URL (tcp://host:port, unix:/path, exec:command)")
     text = text.strip()
-    if text.startswith("tcp://"):
+    if text.startswith(("tcp://", "tls://")):  # tls://: the service's read_tls adds its context
         host, port = parse_hostport(text[6:])
         return Backend("tcp", host=host, port=port)
     if text.startswith("unix:"):
@@ -253,14 +256,14 @@ def parse_backend(text: str, decoys: Mapping[str, str] | None = None) -> Backend
     if text.startswith("decoy:"):
         host, port = decoy_backend_host(text[6:], decoys or {})
         return Backend("tcp", host=host, port=port)
-    raise ValueError(f"{text!r}: scheme must be tcp://, unix:, exec: or decoy:")
+    raise ValueError(f"{text!r}: scheme must be tcp://, tls://, unix:, exec: or decoy:")
 
 
 _SERVICE_KEYS = {
     "name", "listen", "main", "honeypot", "align", "switch_threshold", "no_honeypot",
     "honeypot_buffer", "hold_limit", "quiet_time", "quiet_max", "connect_timeout",
     "idle_timeout", "read_size", "main_proxy_protocol", "honeypot_proxy_protocol",
-} | detect_config.SERVICE_KEYS | INTERCEPT_KEYS
+} | detect_config.SERVICE_KEYS | INTERCEPT_KEYS | TLS_KEYS
 
 
 def _service(src: str, index: int, table: Mapping[str, Any], base: Path,
@@ -295,6 +298,8 @@ def _service(src: str, index: int, table: Mapping[str, Any], base: Path,
         if pp and b.kind == "exec":
             r.fail(f"{key}_proxy_protocol", "not possible with an exec: backend")
         backends[key] = Backend(b.kind, b.host, b.port, b.path, b.argv, pp)
+    tls = read_tls(r, base, table["main"], table["honeypot"], str(table.get("protocol", "")))
+    backends = {k: replace(b, tls=tls[f"{k}_tls"]) for k, b in backends.items()}
     intercept = read_intercept(r, tuple(listen), backends["main"])
     if intercept.get("transparent_upstream"):
         backends = {k: replace(b, transparent=b.kind == "tcp") for k, b in backends.items()}
@@ -319,6 +324,7 @@ def _service(src: str, index: int, table: Mapping[str, Any], base: Path,
         idle_timeout=r.number("idle_timeout", 3600.0, minimum=0.01),
         read_size=r.size("read_size", 256 << 10),
         detection=detect_config.service_detection(r, base),
+        tls=tls["tls"],
         **intercept,
     )
 
