@@ -37,6 +37,7 @@ from .relay.runner import SessionRunner, Transcript
 from .store.blacklist import Blacklist
 from .store.db import Store
 from .tasks import spawn
+from .tls.gate import TlsGate
 
 if TYPE_CHECKING:
     from .cluster.worker import WorkerEndpoint, WorkerSetup
@@ -66,6 +67,9 @@ class App:
         self.recorder = Recorder()
         self.tally = EventTally()  # what /metrics counts; cheaper than a metric per event
         self.recorder.subscribe(self.tally)
+        # TLS services: handshakes in progress, and failures counted into self.counters.
+        self.tls_gate = TlsGate(lambda kind, fields: self._record(make_event(kind, None, **fields)),
+                                counters=self.counters)
 
     # -------------------------------------------------------------- lifecycle
 
@@ -82,7 +86,8 @@ class App:
             w = self.worker
             for svc in cfg.services:
                 socks = w.listeners.get(svc.name) if w is not None else None
-                self.servers[svc.name] = await listen(svc, self.accept, socks=socks, reuse_port=w is not None)
+                self.servers[svc.name] = await listen(svc, self.accept, socks=socks, reuse_port=w is not None,
+                                                      tls_gate=self.tls_gate)
             if w is not None:
                 from .cluster.worker import WorkerEndpoint
 
@@ -186,7 +191,7 @@ class App:
         if service.intercept == "redirect" or self.config.firewall.blacklist_set:
             # REDIRECT rewrote the destination; conntrack kept the original.
             dest_ip, dest_port = original_dst_or(client.transport.get_extra_info("socket"), (dest_ip, dest_port))
-        peer = Peer(new_session_id(), src_ip, src_port, dest_ip, dest_port)
+        peer = Peer(new_session_id(), src_ip, src_port, dest_ip, dest_port, tls=getattr(client, "handshake", None))
         direct = self.blacklist is not None and self.blacklist.is_listed(src_ip)
         runner = SessionRunner(
             self, service, client, peer, direct=direct, inspector=self.detection.inspector(service, peer),

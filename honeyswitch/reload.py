@@ -63,7 +63,7 @@ async def _apply(app: App, new: Config) -> None:
         for server in app.servers.pop(svc.name, []):
             server.close()
         try:
-            app.servers[svc.name] = await listen(svc, app.accept)
+            app.servers[svc.name] = await listen(svc, app.accept, tls_gate=app.tls_gate)
         except OSError as e:
             errors.append(str(e))
             log.error("reload: %s", e)

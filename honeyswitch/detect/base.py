@@ -59,3 +59,12 @@ class CombinedInspector:
         for part in self._parts:
             alerts.extend(part.feed(data, to_server))
         return alerts
+
+    def handshake(self, info: Any) -> Sequence[Alert]:
+        """The session's TLS handshake (:class:`honeyswitch.tls.facts.Handshake`), for
+        the parts that look at one (signature rules on ``tls.sni``, ``ja3.hash`` ...)."""
+        alerts: list[Alert] = []
+        for part in self._parts:
+            if (inspect := getattr(part, "handshake", None)) is not None:
+                alerts.extend(inspect(info))
+        return alerts
