@@ -34,8 +34,7 @@ class TlsGate:
 
     def admit(self, service: str, limit: int) -> bool:
         if self.active[service] >= limit:
-            self._count(service, "limit")
-            return False
+            return False  # the caller reports it as failed(..., "limit", ...)
         self.active[service] += 1
         return True
 
