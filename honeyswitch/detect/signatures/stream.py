@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..base import Alert, FlowInfo
 from . import buffers as B
@@ -39,6 +39,7 @@ from .match import Buffer, lead_absent, match_chain
 from .pieces import Layout
 from .profile import WELL_KNOWN, Side, guess_protocol, session_applies
 from .rule import Rule, Threshold
+from .tls import applies, handshake_buffers
 
 if TYPE_CHECKING:
     from .detector import SignatureDetector
@@ -134,6 +135,22 @@ class SignatureInspector:
             if not self._failed:
                 log.exception("signature inspection failed (session %s)", self.flow.session_id)
             self._failed = True
+        alerts, self._alerts = self._alerts, []
+        return () if self._passed else alerts
+
+    def handshake(self, info: Any) -> Sequence[Alert]:
+        """Match the handshake rules on the session's TLS handshake (once, at its end)."""
+        rules = self.det.handshake_rules
+        if not rules:
+            return ()
+        self._alerts, self._passed = [], False
+        bufs = handshake_buffers(info)
+        flow = self.flow
+        for rule in rules:
+            if rule.tls_version is not None and rule.tls_version != info.version:
+                continue
+            if applies(rule, flow.dest_port, flow.src_ip, flow.dest_ip) and self._verify(rule, bufs, -1):
+                self._matched(rule, True)
         alerts, self._alerts = self._alerts, []
         return () if self._passed else alerts
 
