@@ -11,7 +11,13 @@ from typing import Any
 from tlshelp import client_ctx, tls_table
 
 from honeyswitch.testing import servers
-from honeyswitch.testing.clienthello import client_hello, ext_alpn, ext_groups, ext_sni, ext_versions
+from honeyswitch.testing.clienthello import (
+    client_hello,
+    ext_alpn,
+    ext_groups,
+    ext_sni,
+    ext_versions,
+)
 from honeyswitch.testing.harness import address, make_config, running
 
 
