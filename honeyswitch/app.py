@@ -69,7 +69,7 @@ class App:
         self.recorder.subscribe(self.tally)
         # TLS services: handshakes in progress, and failures counted into self.counters.
         self.tls_gate = TlsGate(lambda kind, fields: self._record(make_event(kind, None, **fields)),
-                                counters=self.counters)
+                                counters=self.counters, current=self._tls_settings)
 
     # -------------------------------------------------------------- lifecycle
 
@@ -276,6 +276,12 @@ class App:
         self.recorder.record(event)
         if self.kernel_set is not None and str(event.get("event_type")).startswith("blacklist_"):
             self.kernel_set.changed()  # the kernel's copy follows; its failures stay in it
+
+    def _tls_settings(self, service: str) -> Any:
+        for svc in self.config.services:
+            if svc.name == service:
+                return svc.tls
+        return None
 
     def _count(self, name: str) -> None:
         self.counters[name] = self.counters.get(name, 0) + 1

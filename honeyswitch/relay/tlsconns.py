@@ -42,7 +42,7 @@ class TlsClientConn(TlsStream):
                  gate: TlsGate) -> None:
         super().__init__(None, End.CLIENT)
         self.service = service
-        self.tls = service.tls
+        self.tls = gate.current(service.name) or service.tls  # reloaded certificates
         self._accept = accept
         self.gate = gate
         self.hello: ClientHello | None = None

@@ -23,8 +23,12 @@ KINDS = ("hello", "handshake", "timeout", "limit", "alpn", "closed")
 
 class TlsGate:
     def __init__(self, record: Callable[[str, dict[str, Any]], None], counters: dict[str, int] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 current: Callable[[str], Any] | None = None) -> None:
         self._record = record  # (event type, fields incl. service/src_ip/src_port)
+        # The service's TLS settings now (after a SIGHUP reload: new certificates for
+        # new handshakes; a listener keeps the settings it was opened with otherwise).
+        self.current = current or (lambda _name: None)
         self._clock = clock
         self.active: Counter[str] = Counter()  # handshakes in progress, per service
         # "tls:<service>:<kind>" -> count, kind "ok" or a failure kind: flat, so the
