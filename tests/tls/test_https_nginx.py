@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from tlshelp import client_ctx, tls_table
 
+from honeyswitch.record.transcripts import read_transcript, to_pcap
 from honeyswitch.testing import nginx, require, servers
 from honeyswitch.testing.harness import address, make_config, running
 
@@ -123,7 +124,13 @@ async def test_switch_on_a_keep_alive_tls_connection(tmp_path, pair, pki) -> Non
             assert await asyncio.to_thread(_get, tls, "/page.html") == b"<p>same page on both</p>\n"
         finally:
             tls.close()
-        await events.wait_for("session_end")
+        end = await events.wait_for("session_end")
+    # The transcript and its pcap hold the plaintext, as Wireshark users can follow it.
+    recs = list(read_transcript(Path(end["transcript"])))
+    client_bytes = b"".join(r["d"] for r in recs if r.get("s") == "client")
+    assert b"GET / HTTP/1.1" in client_bytes and b"GET /page.html" in client_bytes  # (history: a tail)
+    pcap = to_pcap(recs, None, tmp_path / "s.pcap").read_bytes()
+    assert b"GET /page.html HTTP/1.1" in pcap and b"<h1>honeypot</h1>" in pcap
     await asyncio.sleep(0.2)
     assert "reset by peer" in main.errors() or "Connection reset" in main.errors()
     assert [line.split('"')[1] for line in main.access()] == ["GET / HTTP/1.1", "GET /big.bin HTTP/1.1"]
