@@ -58,3 +58,29 @@ def tls_tlvs(handshake: object | None) -> bytes:
 
 def _as_v6(a: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv6Address:
     return a if a.version == 6 else ipaddress.IPv6Address(f"::ffff:{a}")
+
+
+def parse_v2(data: bytes) -> tuple[bytes, dict[int, bytes], int] | None:
+    """A PROXY v2 header at the start of ``data``: (address block, TLVs by type with the
+    SSL TLV's sub-TLVs flattened in, header length), or None if incomplete or absent."""
+    if len(data) < 16 or not data.startswith(SIGNATURE):
+        return None
+    family, length = data[13], struct.unpack("!H", data[14:16])[0]
+    if len(data) < 16 + length:
+        return None
+    body = data[16:16 + length]
+    addr_len = {0x11: 12, 0x21: 36}.get(family, 0)
+    tlvs: dict[int, bytes] = {}
+    _tlvs(body[addr_len:], tlvs)
+    return body[:addr_len], tlvs, 16 + length
+
+
+def _tlvs(data: bytes, out: dict[int, bytes]) -> None:
+    pos = 0
+    while pos + 3 <= len(data):
+        kind, n = data[pos], struct.unpack("!H", data[pos + 1:pos + 3])[0]
+        value = data[pos + 3:pos + 3 + n]
+        out[kind] = value
+        if kind == PP2_TYPE_SSL and len(value) >= 5:
+            _tlvs(value[5:], out)
+        pos += 3 + n
