@@ -101,3 +101,45 @@ async def test_smtp_starttls_with_swaks(tmp_path, make_server, pki) -> None:
     out, seen, start = await _run(tmp_path, make_server, pki, "smtp", client)
     assert "TLS started" in out and start["tls"]["sni"] == "www.example.test"
     assert seen.count(b"EHLO swaks.test") == 2
+
+
+async def test_smtp_starttls_to_real_postfix(tmp_path, pki) -> None:
+    """Debian's Postfix as main and as honeypot (no TLS of its own): smtplib upgrades
+    through honeyswitch, both Postfixes accept the message, and neither saw a STARTTLS."""
+    from honeyswitch.testing import postfix
+
+    main = postfix.start("main")
+    try:
+        honeypot = postfix.start("honeypot")
+    except BaseException:
+        main.stop()
+        raise
+    try:
+        cfg = make_config(tmp_path, [mail_service(pki, "smtp", main, honeypot)])
+        async with running(cfg) as (app, events):
+            host, port = address(app)
+
+            def client() -> None:
+                with smtplib.SMTP(host, port, timeout=10) as s:
+                    s.ehlo("client.test")
+                    assert s.has_extn("starttls")
+                    s.starttls(context=client_ctx(pki))
+                    s.ehlo("client.test")
+                    assert not s.has_extn("starttls") and s.has_extn("pipelining")
+                    s.sendmail("a@example.test", ["b@example.test"], MESSAGE)
+
+            await asyncio.wait_for(asyncio.to_thread(client), 30)
+            await events.wait_for("starttls")
+            await events.wait_for("session_end")
+            for _ in range(50):  # Postfix writes its disconnect line after the client's QUIT
+                if all("ehlo=" in p.log() and "status=sent" in p.log() for p in (main, honeypot)):
+                    break
+                await asyncio.sleep(0.1)
+        for server in (main, honeypot):
+            log = server.log()
+            summary = [line for line in log.splitlines() if "disconnect from" in line][-1]  # (not the probe)
+            assert "ehlo=2 mail=1 rcpt=1 data=1 quit=1" in summary and "starttls" not in summary, log[-1500:]
+            assert "status=sent" in log, log[-1500:]  # queued and delivered (to the discard agent)
+    finally:
+        main.stop()
+        honeypot.stop()
