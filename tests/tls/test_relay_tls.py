@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import socket
 import ssl
 from typing import Any
 
@@ -122,3 +123,51 @@ async def tls_echo(cert: Any) -> asyncio.Server:
 
 def port_of(server: asyncio.Server) -> int:
     return int(server.sockets[0].getsockname()[1])
+
+
+def _half_close_client(host: str, port: int, ctx: ssl.SSLContext, payload: bytes) -> bytes:
+    """Send ``payload``, then close_notify (we send no more), then read until the
+    server's close_notify: TLS's half-close, with an SSLObject of our own."""
+    sock = socket.create_connection((host, port), 5)
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname="www.example.test")
+    while True:
+        try:
+            obj.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            sock.sendall(out.read())
+            inc.write(sock.recv(65536))
+    sock.sendall(out.read())
+    obj.write(payload)
+    with contextlib.suppress(ssl.SSLWantReadError):
+        obj.unwrap()
+    sock.sendall(out.read())
+    got = b""
+    while data := sock.recv(65536):
+        inc.write(data)
+        while True:
+            try:
+                chunk = obj.read(65536)
+            except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+                break
+            if not chunk:
+                break
+            got += chunk
+    sock.close()
+    return got
+
+
+async def test_client_half_close_with_close_notify(tmp_path, make_server, pki) -> None:
+    """The client's close_notify is its EOF: passed on to both backends, whose replies
+    still reach the client, then honeyswitch's close_notify and FIN."""
+    main, honeypot = await make_server(servers.echo()), await make_server(servers.echo())
+    cfg = make_config(tmp_path, [{"name": "web", "main": main.url, "honeypot": honeypot.url,
+                                  "tls": tls_table(pki["web"])}])
+    payload = servers.pattern(300_000, seed=9)
+    async with running(cfg) as (app, events):
+        host, port = address(app)
+        got = await asyncio.wait_for(asyncio.to_thread(_half_close_client, host, port, client_ctx(pki), payload), 20)
+        end = await events.wait_for("session_end")
+    assert got == payload and end["reason"] == "closed"
+    assert main.conns[0].eof and honeypot.conns[0].eof
