@@ -120,6 +120,21 @@ def _cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def s_time(port: int, seconds: int, clients: int, www: str | None = None) -> int:
+    """Connections ``clients`` parallel ``openssl s_time -new`` runs made in ``seconds``
+    (each a full handshake; with ``www``, also a GET of that page)."""
+    argv = ["openssl", "s_time", "-connect", f"127.0.0.1:{port}", "-new", "-time", str(seconds)]
+    argv += ["-www", www] if www else []
+    runs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            for _ in range(clients)]
+    total = 0
+    for run in runs:
+        out, _ = run.communicate(timeout=seconds + 60)
+        m = re.search(r"(\d+) connections in ([\d.]+) real seconds", out)
+        total += int(m.group(1)) if m else 0
+    return total
+
+
 def measure(mode: str, cert: Path, key: Path, seconds: float, clients: int) -> dict[str, float]:
     q: multiprocessing.Queue[int] = multiprocessing.Queue()
     proc = multiprocessing.Process(target=_serve, args=(mode, cert, key, q), daemon=True)
@@ -127,14 +142,7 @@ def measure(mode: str, cert: Path, key: Path, seconds: float, clients: int) -> d
     port = q.get(timeout=10)
     time.sleep(0.2)
     cpu0 = _cpu(proc.pid)  # type: ignore[arg-type]
-    runs = [subprocess.Popen(["openssl", "s_time", "-connect", f"127.0.0.1:{port}", "-new", "-time",
-                              str(int(seconds))], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-            for _ in range(clients)]
-    total = 0
-    for run in runs:
-        out, _ = run.communicate(timeout=seconds + 30)
-        m = re.search(r"(\d+) connections in ([\d.]+) real seconds", out)
-        total += int(m.group(1)) if m else 0
+    total = s_time(port, int(seconds), clients)
     cpu = _cpu(proc.pid) - cpu0  # type: ignore[arg-type]
     proc.kill()
     proc.join()

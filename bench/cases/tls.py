@@ -11,13 +11,13 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from typing import Any
 
 from ..procs import REPO, Proc
 from ..targets import Target
+from ..tls_handshake import s_time
 from . import Case, Context, Metric
 from .measure import cpu_delta, expect, snapshot
 
@@ -30,15 +30,7 @@ def _handshakes(key: str) -> Any:
         assert target is not None
         secs = max(1, ctx.settings.connrate_seconds)
         before = snapshot(ctx, target, "http")
-        runs = [subprocess.Popen(["openssl", "s_time", "-connect", f"127.0.0.1:{target.port(f'http-{key}')}",
-                                  "-new", "-www", "/", "-time", str(secs)],
-                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-                for _ in range(CLIENTS)]
-        total = 0
-        for p in runs:
-            out, _ = p.communicate(timeout=secs + 60)
-            m = re.search(r"(\d+) connections in ([\d.]+) real seconds", out)
-            total += int(m.group(1)) if m else 0
+        total = s_time(target.port(f"http-{key}"), secs, CLIENTS, www="/")
         cpu = cpu_delta(before, snapshot(ctx, target, "http"))
         if total == 0:
             raise RuntimeError("openssl s_time made no connection")

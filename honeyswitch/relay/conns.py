@@ -35,7 +35,37 @@ class Conn(Protocol):
     def resume_reading(self) -> None: ...
 
 
-class StreamConn(asyncio.Protocol):
+class FlowControl:
+    """Write-buffer callbacks to the sink and read pauses on the transport, shared by
+    the plain stream connection and the TLS one (:mod:`honeyswitch.tls.conn`)."""
+
+    sink: Sink | None
+    end: End
+    transport: asyncio.Transport | None
+    reading_paused: bool  # what the session wants
+
+    def pause_writing(self) -> None:
+        if self.sink is not None:
+            self.sink.on_write_paused(self.end)
+
+    def resume_writing(self) -> None:
+        if self.sink is not None:
+            self.sink.on_write_resumed(self.end)
+
+    def pause_reading(self) -> None:
+        self.reading_paused = True
+        t = self.transport
+        if t is not None and not t.is_closing():
+            t.pause_reading()
+
+    def resume_reading(self) -> None:
+        self.reading_paused = False
+        t = self.transport
+        if t is not None and not t.is_closing():
+            t.resume_reading()
+
+
+class StreamConn(FlowControl, asyncio.Protocol):
     """A TCP or unix stream connection (the client's, or a backend's)."""
 
     def __init__(self, sink: Sink | None, end: End) -> None:
@@ -64,14 +94,6 @@ class StreamConn(asyncio.Protocol):
         if self.sink is not None:
             self.sink.on_lost(self.end, exc)
 
-    def pause_writing(self) -> None:
-        if self.sink is not None:
-            self.sink.on_write_paused(self.end)
-
-    def resume_writing(self) -> None:
-        if self.sink is not None:
-            self.sink.on_write_resumed(self.end)
-
     # ------------------------------------------------------------------ commands
 
     def write(self, data: bytes) -> None:
@@ -93,18 +115,6 @@ class StreamConn(asyncio.Protocol):
             sockets.reset(t)
         else:
             t.close()
-
-    def pause_reading(self) -> None:
-        self.reading_paused = True
-        t = self.transport
-        if t is not None and not t.is_closing():
-            t.pause_reading()
-
-    def resume_reading(self) -> None:
-        self.reading_paused = False
-        t = self.transport
-        if t is not None and not t.is_closing():
-            t.resume_reading()
 
 
 class ExecConn(asyncio.SubprocessProtocol):

@@ -4,14 +4,13 @@ certificate, optionally behind PROXY v2.  Its error log is at ``info`` so a rese
 honeyswitch shows as "reset by peer"."""
 from __future__ import annotations
 
-import contextlib
-import socket
+import os
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import require
+from .procs import end, free_port, wait_started
 
 CONF = """
 {user}
@@ -41,12 +40,6 @@ http {{
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Nginx:
     dir: Path
@@ -66,12 +59,7 @@ class Nginx:
         return path.read_text() if path.exists() else ""
 
     def stop(self) -> None:
-        self.proc.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(5)
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        end(self.proc)
 
 
 def start(workdir: Path, root: Path, *, cert: Path | None = None, key: Path | None = None,
@@ -79,22 +67,14 @@ def start(workdir: Path, root: Path, *, cert: Path | None = None, key: Path | No
     exe = require.program("nginx")
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    import os
-
     conf = workdir / "nginx.conf"
     conf.write_text(CONF.format(
         user="user root;" if os.geteuid() == 0 else "", dir=workdir, port=port, root=root,
         ssl=" ssl" if cert else "", proxy=" proxy_protocol" if proxy_protocol else "",
         certs=f"ssl_certificate {cert}; ssl_certificate_key {key};" if cert else "",
         client="$proxy_protocol_addr:$proxy_protocol_port" if proxy_protocol else "$remote_addr:$remote_port"))
-    proc = subprocess.Popen([exe, "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "error.log"),
-                             "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=open(workdir / "stderr.log", "wb"))
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"nginx exited: {(workdir / 'stderr.log').read_text()[-500:]}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return Nginx(workdir, port, proc)
-        time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("nginx did not start listening")
+    with open(workdir / "stderr.log", "wb") as log:
+        proc = subprocess.Popen([exe, "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "error.log"),
+                                 "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=log)
+    wait_started(proc, port, workdir / "stderr.log")
+    return Nginx(workdir, port, proc)

@@ -5,18 +5,14 @@ accepted and discarded; the log says what the server saw (its ``disconnect`` lin
 counts the commands: ``ehlo=2 mail=1 ... starttls=1`` only if it saw one)."""
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import require
-from .nginx import free_port
+from .procs import end, free_port, wait_started
 
 MAIN_CF = """compatibility_level = 3.6
 queue_directory = {d}/queue
@@ -54,11 +50,7 @@ class Postfix:
 
     def stop(self) -> None:
         subprocess.run(["postfix", "-c", str(self.dir / "etc"), "stop"], capture_output=True, timeout=30)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(15)
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        end(self.proc, 15, terminate=False)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -80,16 +72,8 @@ def start(name: str) -> Postfix:
     lines.append(f"127.0.0.1:{port} inet n - n - - smtpd")
     (d / "etc" / "master.cf").write_text("\n".join(lines) + "\n")
     (d / "etc" / "main.cf").write_text(MAIN_CF.format(d=d, name=name))
-    log = open(d / "maillog", "wb")  # noqa: SIM115 - the child keeps it
-    proc = subprocess.Popen(["postfix", "-c", str(d / "etc"), "start-fg"], stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
-    log.close()
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"postfix exited: {(d / 'maillog').read_text()[-500:]}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return Postfix(d, port, proc)
-        time.sleep(0.1)
-    os.killpg(proc.pid, 9)
-    raise RuntimeError("postfix did not start listening")
+    with open(d / "maillog", "wb") as log:
+        proc = subprocess.Popen(["postfix", "-c", str(d / "etc"), "start-fg"], stdout=log,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    wait_started(proc, port, d / "maillog")
+    return Postfix(d, port, proc)

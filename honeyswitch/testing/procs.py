@@ -25,6 +25,33 @@ def wait_port(host: str, port: int, timeout: float = 10.0) -> None:
     raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
 
 
+def wait_started(proc: subprocess.Popen[bytes], port: int, log: Path, timeout: float = 20.0) -> None:
+    """Until ``proc`` listens on 127.0.0.1:``port``; its log's tail if it exits first."""
+    name = Path(str(proc.args[0] if isinstance(proc.args, list) else proc.args)).name
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited: {log.read_text(errors='replace')[-500:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    end(proc)
+    raise RuntimeError(f"{name} did not start listening on port {port}")
+
+
+def end(proc: subprocess.Popen[bytes], grace: float = 5.0, *, terminate: bool = True) -> None:
+    """Stop ``proc`` (SIGTERM unless it was asked to stop otherwise), SIGKILL after ``grace``."""
+    if terminate and proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class RedisServer:
     """A throw-away redis-server on loopback: no persistence, its own directory."""
 
@@ -47,9 +74,4 @@ class RedisServer:
         return f"tcp://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        end(self.proc)

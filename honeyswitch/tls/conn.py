@@ -21,7 +21,7 @@ from typing import Any
 
 from ..core.types import End
 from ..relay import sockets
-from ..relay.conns import Sink
+from ..relay.conns import FlowControl, Sink
 
 log = logging.getLogger(__name__)
 READ_SIZE = 256 << 10
@@ -37,7 +37,7 @@ def describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-class TlsStream(asyncio.Protocol):
+class TlsStream(FlowControl, asyncio.Protocol):
     """One TLS connection (either side) whose plaintext feeds ``sink``."""
 
     def __init__(self, sink: Sink | None, end: End) -> None:
@@ -178,19 +178,16 @@ class TlsStream(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         was_closed, self._closed = self._closed, True
+        if self._shut and isinstance(exc, ConnectionResetError):
+            # Our close_notify was unread when the peer closed its socket, so its kernel
+            # answered with a RST: a normal close, not a reset to pass on (the honeypot
+            # would lose what it has not read yet).
+            exc = None
         if self.established or (self.ssl is None and self.sink is not None):
             if self.sink is not None:
                 self.sink.on_lost(self.end, exc)
         elif not was_closed:
             self.closed_before_tls(exc)
-
-    def pause_writing(self) -> None:
-        if self.sink is not None:
-            self.sink.on_write_paused(self.end)
-
-    def resume_writing(self) -> None:
-        if self.sink is not None:
-            self.sink.on_write_resumed(self.end)
 
     # ------------------------------------------------------------ runner commands
 
@@ -253,15 +250,3 @@ class TlsStream(asyncio.Protocol):
         self._closed = True
         if t is not None and not t.is_closing():
             sockets.reset(t)
-
-    def pause_reading(self) -> None:
-        self.reading_paused = True
-        t = self.transport
-        if t is not None and not t.is_closing():
-            t.pause_reading()
-
-    def resume_reading(self) -> None:
-        self.reading_paused = False
-        t = self.transport
-        if t is not None and not t.is_closing():
-            t.resume_reading()

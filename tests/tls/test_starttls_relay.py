@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import imaplib
 import poplib
+import re
 import shutil
 import smtplib
 import subprocess
@@ -138,7 +139,11 @@ async def test_smtp_starttls_to_real_postfix(tmp_path, pki) -> None:
         for server in (main, honeypot):
             log = server.log()
             summary = [line for line in log.splitlines() if "disconnect from" in line][-1]  # (not the probe)
-            assert "ehlo=2 mail=1 rcpt=1 data=1 quit=1" in summary and "starttls" not in summary, log[-1500:]
+            # Both got the same commands and never a STARTTLS.  The honeypot's answer to
+            # QUIT may find its connection closed already (the session ended with main's
+            # 221): Postfix then counts it "quit=0/1".
+            expect = r"ehlo=2 mail=1 rcpt=1 data=1 quit=1 " if server is main else r"ehlo=2 mail=1 rcpt=1 data=1 quit=(1|0/1) "
+            assert re.search(expect, summary) and "starttls" not in summary, log[-1500:]
             assert "status=sent" in log, log[-1500:]  # queued and delivered (to the discard agent)
     finally:
         main.stop()
