@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import require
-from .procs import end, free_port, wait_started
+from .procs import Program, end, free_port, wait_started
 
 CONF = """
 {user}
@@ -40,16 +39,7 @@ http {{
 """
 
 
-@dataclass
-class Nginx:
-    dir: Path
-    port: int
-    proc: subprocess.Popen[bytes]
-
-    @property
-    def url(self) -> str:
-        return f"tcp://127.0.0.1:{self.port}"
-
+class Nginx(Program):
     def access(self) -> list[str]:
         path = self.dir / "access.log"
         return path.read_text().splitlines() if path.exists() else []

@@ -8,11 +8,10 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import require
-from .procs import end, free_port, wait_started
+from .procs import Program, end, free_port, wait_started
 
 MAIN_CF = """compatibility_level = 3.6
 queue_directory = {d}/queue
@@ -35,16 +34,7 @@ smtpd_banner = $myhostname ESMTP
 """
 
 
-@dataclass
-class Postfix:
-    dir: Path
-    port: int
-    proc: subprocess.Popen[bytes]
-
-    @property
-    def url(self) -> str:
-        return f"tcp://127.0.0.1:{self.port}"
-
+class Postfix(Program):
     def log(self) -> str:
         return (self.dir / "maillog").read_text(errors="replace")
 

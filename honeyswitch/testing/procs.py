@@ -5,6 +5,7 @@ import shutil
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -50,6 +51,19 @@ def end(proc: subprocess.Popen[bytes], grace: float = 5.0, *, terminate: bool = 
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+@dataclass
+class Program:
+    """A server program started for a test: its directory, loopback port and process."""
+
+    dir: Path
+    port: int
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"tcp://127.0.0.1:{self.port}"
 
 
 class RedisServer:
