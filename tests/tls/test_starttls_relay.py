@@ -10,6 +10,7 @@ import re
 import shutil
 import smtplib
 import subprocess
+import time
 from typing import Any
 
 import pytest
@@ -145,6 +146,69 @@ async def test_smtp_starttls_to_real_postfix(tmp_path, pki) -> None:
             expect = r"ehlo=2 mail=1 rcpt=1 data=1 quit=1 " if server is main else r"ehlo=2 mail=1 rcpt=1 data=1 quit=(1|0/1) "
             assert re.search(expect, summary) and "starttls" not in summary, log[-1500:]
             assert "status=sent" in log, log[-1500:]  # queued and delivered (to the discard agent)
+    finally:
+        main.stop()
+        honeypot.stop()
+
+
+@pytest.mark.parametrize("proto", ["imap", "pop3"])
+async def test_imap_and_pop3_starttls_to_real_dovecot(tmp_path, pki, proto: str) -> None:
+    """Debian's Dovecot (no TLS of its own) as main and as honeypot: imaplib and poplib
+    upgrade through honeyswitch, log in on both, and read the same mailbox."""
+    from honeyswitch.testing import dovecot
+
+    main = dovecot.start("main")
+    try:
+        honeypot = dovecot.start("honeypot")
+    except BaseException:
+        main.stop()
+        raise
+    try:
+        urls = {"main": main.url if proto == "imap" else main.pop3_url,
+                "honeypot": honeypot.url if proto == "imap" else honeypot.pop3_url}
+        svc = {"name": proto, **urls, "protocol": proto, "tls": tls_table(pki["web"], starttls=proto)}
+        async with running(make_config(tmp_path, [svc])) as (app, events):
+            host, port = address(app)
+
+            def client() -> Any:
+                if proto == "imap":
+                    m = imaplib.IMAP4(host, port, timeout=10)
+                    assert "STARTTLS" in m.capabilities
+                    m.starttls(ssl_context=client_ctx(pki))
+                    assert "STARTTLS" not in m.capabilities
+                    m.login("bob", "secret")
+                    _, count = m.select("INBOX")
+                    _, data = m.fetch(b"1", "(BODY[TEXT])")
+                    time.sleep(0.3)  # (see below)
+                    m.logout()
+                    return count, data[0][1]  # type: ignore[index]
+                p = poplib.POP3(host, port, timeout=10)
+                assert "STLS" in p.capa()
+                p.stls(context=client_ctx(pki))
+                p.user("bob")
+                p.pass_("secret")
+                stat = p.stat()
+                body = b"\r\n".join(p.retr(1)[1])
+                time.sleep(0.3)  # (see below)
+                p.quit()
+                return stat, body
+
+            result = await asyncio.wait_for(asyncio.to_thread(client), 30)
+            await events.wait_for("starttls")
+            await events.wait_for("session_end")
+            for _ in range(50):
+                if "Logged out" in main.log() and "Disconnected" in honeypot.log().split("Login: user=<bob>")[-1]:
+                    break
+                await asyncio.sleep(0.1)
+        assert b"hello from dovecot" in result[1]
+        # Both logged bob in after the upgrade, which neither saw.  The honeypot may lag
+        # behind main: when main's goodbye ends the session, honeyswitch closes the
+        # honeypot's connection with its replies unread, the kernel resets it, and the
+        # honeypot's last commands can be lost (the client above pauses before its
+        # goodbye so that the honeypot has caught up).
+        assert "Disconnected: Logged out" in main.log(), main.log()[-1500:]
+        for server in (main, honeypot):
+            assert "Login: user=<bob>, method=PLAIN" in server.log(), server.log()[-1500:]
     finally:
         main.stop()
         honeypot.stop()
