@@ -104,10 +104,16 @@ async def test_tls_backend_with_a_foreign_certificate_fails_its_connect(tmp_path
         main.close()
 
 
-async def tls_echo(cert: Any) -> asyncio.Server:
-    """A TLS echo server with its own certificate (a tls:// backend)."""
+async def tls_echo(cert: Any, client_ca: Any = None, tls12: bool = False) -> asyncio.Server:
+    """A TLS echo server with its own certificate (a tls:// backend); with
+    ``client_ca`` it requires a client certificate signed by that CA."""
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(str(cert.cert), str(cert.key))
+    if tls12:
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    if client_ca is not None:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(str(client_ca))
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -171,3 +177,35 @@ async def test_client_half_close_with_close_notify(tmp_path, make_server, pki) -
         end = await events.wait_for("session_end")
     assert got == payload and end["reason"] == "closed"
     assert main.conns[0].eof and honeypot.conns[0].eof
+
+
+async def test_tls_backend_that_requires_a_client_certificate(tmp_path, make_server, pki) -> None:
+    """With ``cert``/``key`` in ``main_tls`` honeyswitch shows its client certificate;
+    without, main refuses it (TLS 1.2 here, where the refusal ends the handshake, so it
+    is a failed connect: the session is reset, nothing reached main)."""
+    main = await tls_echo(pki["main"], client_ca=pki["ca"].ca_path, tls12=True)
+    honeypot = await make_server(servers.echo())
+    client_cert = pki["ca"].issue("honeyswitch.internal", tag="-client")
+    try:
+        for with_cert in (True, False):
+            main_tls: dict[str, Any] = {"ca": str(pki["ca"].ca_path), "sni": "main.internal"}
+            if with_cert:
+                main_tls.update(cert=str(client_cert.cert), key=str(client_cert.key))
+            cfg = make_config(tmp_path / str(with_cert), [{
+                "name": "web", "main": f"tls://127.0.0.1:{port_of(main)}", "honeypot": honeypot.url,
+                "main_tls": main_tls, "tls": tls_table(pki["web"])}])
+            async with running(cfg) as (app, events):
+                reader, writer = await tls_connect(app, pki)
+                writer.write(b"hello\n")
+                got = b""
+                with contextlib.suppress(ConnectionResetError, asyncio.IncompleteReadError):
+                    got = await asyncio.wait_for(reader.readexactly(6), 5)
+                writer.close()
+                await events.wait_for("session_end")
+                failures = events.of_type("backend_failure", end="main")
+            if with_cert:
+                assert got == b"hello\n" and not failures
+            else:
+                assert got == b"" and failures and failures[0]["reason"].startswith("TLS: "), failures
+    finally:
+        main.close()
