@@ -153,6 +153,12 @@ class TlsClientConn(TlsStream):
     def handshake_failed(self, reason: str) -> None:
         self._fail("handshake", reason)
 
+    def _protocol_error(self, exc: BaseException) -> None:
+        """A broken record after the handshake: counted; the session ends with it as
+        its reason (``session_end``)."""
+        self.gate.bump(self.service.name, "protocol")
+        super()._protocol_error(exc)
+
     def _timed_out(self) -> None:
         self._timer = None
         self._fail("timeout", f"no TLS handshake within {self.tls.handshake_timeout:g} s")

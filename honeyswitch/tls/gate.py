@@ -18,7 +18,7 @@ from .facts import hello_facts
 from .hello import ClientHello
 
 EVENTS_PER_SECOND = 50
-KINDS = ("hello", "handshake", "timeout", "limit", "alpn", "closed")
+KINDS = ("hello", "handshake", "timeout", "limit", "alpn", "closed", "protocol")
 
 
 class TlsGate:
@@ -48,11 +48,11 @@ class TlsGate:
         if self.active[service] <= 0:
             del self.active[service]
         if ok:
-            self._count(service, "ok")
+            self.bump(service, "ok")
 
     def failed(self, service: str, kind: str, reason: str, peer: tuple[str, int],
                hello: ClientHello | None) -> None:
-        self._count(service, kind)
+        self.bump(service, kind)
         if kind == "limit":
             return  # counted only: the flood's own connections, before any handshake
         now = int(self._clock())
@@ -66,7 +66,8 @@ class TlsGate:
         self._record("tls_error", {"service": service, "src_ip": peer[0], "src_port": peer[1], "kind": kind,
                                    "reason": reason[:200], "suppressed": suppressed, **hello_facts(hello)})
 
-    def _count(self, service: str, kind: str) -> None:
+    def bump(self, service: str, kind: str) -> None:
+        """Count one ``kind`` for ``service`` (no event)."""
         key = f"tls:{service}:{kind}"
         self.counters[key] = self.counters.get(key, 0) + 1
 

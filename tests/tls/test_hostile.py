@@ -157,3 +157,44 @@ async def test_a_thousand_half_open_handshakes(tmp_path, make_server, pki) -> No
         # At most 50 events a second per service: the flood cannot flood the log.
         assert len(events.of_type("tls_error")) <= 3 * 50
     assert grown < 64 * 1024, f"RSS grew by {grown} KiB"
+
+
+def _garbage_after_handshake(host: str, port: int, ctx: Any) -> bytes:
+    """A real handshake (our own SSLObject), one good request, then a forged record."""
+    import socket
+    import ssl
+
+    sock = socket.create_connection((host, port), 5)
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname="www.example.test")
+    while True:
+        try:
+            obj.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            sock.sendall(out.read())
+            inc.write(sock.recv(65536))
+    obj.write(b"ping\n")
+    sock.sendall(out.read() + b"\x17\x03\x03\x00\x20" + b"\x00" * 32)  # application data, bad MAC
+    got = b""
+    try:
+        while data := sock.recv(65536):
+            got += data
+    except ConnectionResetError:
+        pass
+    sock.close()
+    return got
+
+
+async def test_broken_record_after_the_handshake(tmp_path, make_server, pki) -> None:
+    main, honeypot = await make_server(servers.echo()), await make_server(servers.echo())
+    cfg = make_config(tmp_path, [service(pki, main, honeypot)])
+    async with running(cfg) as (app, events):
+        reader, writer = await benign(app, pki)
+        host, port = address(app)
+        await asyncio.wait_for(asyncio.to_thread(_garbage_after_handshake, host, port, client_ctx(pki)), 10)
+        end = await events.wait_for("session_end")
+        assert await echo_once(reader, writer, b"fine\n") == b"fine\n"  # the other session
+        writer.close()
+    assert end["reason"].startswith("TLS: ") and "mac" in end["reason"], end
+    assert app.tls_gate.count("web", "protocol") == 1
