@@ -124,30 +124,20 @@ def _server(r: Reader, base: Path, protocol: str) -> TlsServer:
     t = _sub(r, "tls", r.table["tls"], SERVER_KEYS)
     if "ocsp" in t.table:
         t.fail("ocsp", "OCSP stapling is not available: Python's ssl module has no way to staple a response")
-    min_version = t.get("min_version", str, "1.2")
-    if min_version not in VERSIONS:
-        t.fail("min_version", f"must be one of {', '.join(map(repr, VERSIONS))}, not {min_version!r}")
-    ciphers = t.get("ciphers", str, "")
-    default_alpn = [] if protocol in _NON_HTTP else ["http/1.1"]
-    alpn = t.get("alpn", list, default_alpn)
-    if not all(isinstance(a, str) and 0 < len(a.encode()) < 256 for a in alpn):
-        t.fail("alpn", f"must be a list of protocol names like \"http/1.1\", not {alpn!r}")
-    if "h2" in alpn:
-        t.fail("alpn", "h2 is not supported: the relay carries HTTP/1.1 (a client offering only h2 is refused)")
     starttls = t.get("starttls", str, "")
     if starttls not in STARTTLS:
         t.fail("starttls", f"must be one of {', '.join(map(repr, STARTTLS))}, not {starttls!r}")
-    tickets = t.get("session_tickets", bool, True)
+    options: dict[str, Any] = {"min_version": _version(t), "ciphers": t.get("ciphers", str, ""),
+                               "alpn": _alpn(t, protocol), "tickets": t.get("session_tickets", bool, True)}
 
     def make(sub: _Sub, where: str) -> tuple[ssl.SSLContext, list[str]]:
         if "cert" not in sub.table or "key" not in sub.table:
             sub.fail("cert" if "cert" not in sub.table else "key", "is required")
         cert, key = sub.path("cert", base), sub.path("key", base)
         try:
-            ctx = server_context(cert, key, min_version=min_version, ciphers=ciphers, alpn=alpn, tickets=tickets)
+            return server_context(cert, key, **options), [str(cert), str(key)]
         except ContextError as e:
             r.fail(f"{where}.{e.key}" if e.key else where, str(e))
-        return ctx, [str(cert), str(key)]
 
     default, files = make(t, "tls")
     contexts = []
@@ -160,12 +150,28 @@ def _server(r: Reader, base: Path, protocol: str) -> TlsServer:
         contexts.append((tuple(n.lower().rstrip(".") for n in names), ctx))
         files += more
     return TlsServer(
-        contexts=tuple(contexts), default=default, files=tuple(files), alpn=tuple(alpn),
-        min_version=min_version,
+        contexts=tuple(contexts), default=default, files=tuple(files), alpn=tuple(options["alpn"]),
+        min_version=options["min_version"],
         handshake_timeout=t.number("handshake_timeout", 10.0, 0.01),
         max_handshakes=int(t.number("max_handshakes", 256, 1)),
         starttls=starttls,
     )
+
+
+def _version(t: _Sub) -> str:
+    value = t.get("min_version", str, "1.2")
+    if value not in VERSIONS:
+        t.fail("min_version", f"must be one of {', '.join(map(repr, VERSIONS))}, not {value!r}")
+    return str(value)
+
+
+def _alpn(t: _Sub, protocol: str) -> list[str]:
+    alpn = t.get("alpn", list, [] if protocol in _NON_HTTP else ["http/1.1"])
+    if not all(isinstance(a, str) and 0 < len(a.encode()) < 256 for a in alpn):
+        t.fail("alpn", f"must be a list of protocol names like \"http/1.1\", not {alpn!r}")
+    if "h2" in alpn:
+        t.fail("alpn", "h2 is not supported: the relay carries HTTP/1.1 (a client offering only h2 is refused)")
+    return list(alpn)
 
 
 def _backend(r: Reader, key: str, base: Path, hostport: str) -> TlsBackend:
@@ -176,9 +182,7 @@ def _backend(r: Reader, key: str, base: Path, hostport: str) -> TlsBackend:
         t.fail("key" if "cert" in t.table else "cert", "client certificates need both cert and key")
     cert = t.path("cert", base) if "cert" in t.table else None
     keyfile = t.path("key", base) if "key" in t.table else None
-    min_version = t.get("min_version", str, "1.2")
-    if min_version not in VERSIONS:
-        t.fail("min_version", f"must be one of {', '.join(map(repr, VERSIONS))}, not {min_version!r}")
+    min_version = _version(t)
     # CPython sends no SNI for an IP address and checks the certificate's IP entry instead.
     host = hostport.rsplit(":", 1)[0].strip("[]")
     try:
