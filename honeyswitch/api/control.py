@@ -66,13 +66,15 @@ def snapshot(app: App) -> dict[str, Any]:
         "events": dict(app.tally.events),
         "alert_scores": dict(app.tally.alert_scores),
         "writer_dropped": getattr(app.writer, "dropped", 0) if app.writer is not None else 0,
+        "tls": {k: v for k, v in app.counters.items() if k.startswith("tls:")},  # handshakes by service
     }
 
 
 def merge_snapshots(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {"states": Counter(), "events": Counter(), "alert_scores": Counter(), "writer_dropped": 0}
+    out: dict[str, Any] = {"states": Counter(), "events": Counter(), "alert_scores": Counter(), "tls": Counter(),
+                           "writer_dropped": 0}
     for part in parts:
-        for key in ("states", "events", "alert_scores"):
+        for key in ("states", "events", "alert_scores", "tls"):
             out[key].update(part.get(key) or {})
         out["writer_dropped"] += int(part.get("writer_dropped") or 0)
     return {k: dict(v) if isinstance(v, Counter) else v for k, v in out.items()}

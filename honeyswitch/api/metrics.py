@@ -51,6 +51,12 @@ class _Snapshot:
         for detector, total in sorted((data.get("alert_scores") or {}).items()):
             alerts.add_metric([detector], total)
         yield alerts
+        tls = CounterMetricFamily("honeyswitch_tls_handshakes", "TLS handshakes of terminating services, by "
+                                  "service and result (ok, or the failure kind)", labels=["service", "result"])
+        for key, n in sorted((data.get("tls") or {}).items()):
+            _, service, result = key.split(":", 2)
+            tls.add_metric([service, result], n)
+        yield tls
         states = data.get("states") or {}
         g = GaugeMetricFamily("honeyswitch_sessions", "Live sessions, by state", labels=["state"])
         for state in STATES:

@@ -198,3 +198,24 @@ async def test_broken_record_after_the_handshake(tmp_path, make_server, pki) -> 
         writer.close()
     assert end["reason"].startswith("TLS: ") and "mac" in end["reason"], end
     assert app.tls_gate.count("web", "protocol") == 1
+
+
+async def test_tls_counters_in_metrics(tmp_path, make_server, pki) -> None:
+    import aiohttp
+
+    from honeyswitch.api.server import bound_address
+
+    main, honeypot = await make_server(servers.echo()), await make_server(servers.echo())
+    cfg = make_config(tmp_path, [service(pki, main, honeypot)])
+    async with running(cfg) as (app, events):
+        reader, writer = await benign(app, pki)
+        assert await echo_once(reader, writer, b"x") == b"x"
+        writer.close()
+        await raw(app, b"garbage\r\n")
+        host, port = bound_address(app.api)
+        async with aiohttp.ClientSession() as http, http.get(
+                f"http://{host}:{port}/metrics", headers={"Authorization": "Bearer test-token"}) as resp:
+            text = await resp.text()
+    assert 'honeyswitch_tls_handshakes_total{result="ok",service="web"} 1.0' in text
+    assert 'honeyswitch_tls_handshakes_total{result="hello",service="web"} 1.0' in text
+    assert 'honeyswitch_events_total{event_type="tls_error"} 1.0' in text
