@@ -10,7 +10,6 @@ import re
 import shutil
 import smtplib
 import subprocess
-import time
 from typing import Any
 
 import pytest
@@ -179,7 +178,6 @@ async def test_imap_and_pop3_starttls_to_real_dovecot(tmp_path, pki, proto: str)
                     m.login("bob", "secret")
                     _, count = m.select("INBOX")
                     _, data = m.fetch(b"1", "(BODY[TEXT])")
-                    time.sleep(0.3)  # (see below)
                     m.logout()
                     return count, data[0][1]  # type: ignore[index]
                 p = poplib.POP3(host, port, timeout=10)
@@ -189,7 +187,6 @@ async def test_imap_and_pop3_starttls_to_real_dovecot(tmp_path, pki, proto: str)
                 p.pass_("secret")
                 stat = p.stat()
                 body = b"\r\n".join(p.retr(1)[1])
-                time.sleep(0.3)  # (see below)
                 p.quit()
                 return stat, body
 
