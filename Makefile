@@ -5,12 +5,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test setup setup-system lint bench clean
+.PHONY: demo test setup setup-system setup-packet lint bench clean
 
 demo: $(BIN)/honeyswitch
 	$(BIN)/honeyswitch demo
 
-test: setup setup-system
+test: setup setup-system setup-packet
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 setup: $(BIN)/honeyswitch
@@ -23,6 +23,10 @@ $(BIN)/honeyswitch: pyproject.toml
 
 setup-system:
 	./scripts/install-system-deps
+
+# The NFQUEUE binding of packet mode compiles against libnetfilter_queue (setup-system).
+setup-packet: setup setup-system
+	$(BIN)/pip install -q -e '.[packet]'
 
 lint: setup
 	$(BIN)/ruff check honeyswitch tests bench

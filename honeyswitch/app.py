@@ -1,9 +1,16 @@
-"""The daemon: wires config, store, recorders, listeners and the control API together.
+"""The daemon: one process that relays, detects and records (or one worker of several).
 
-:class:`App` is the :class:`~honeyswitch.relay.runner.RelayContext` of every session:
-sessions report their events, switches and ends to it, and it turns those into records,
-blacklist entries and store rows.  Operators reach it through the control API, the CLI
-and signals.
+:class:`App` wires the parts together and carries out what they decide; it decides
+nothing itself.  Who calls whom:
+
+- each session's runner reports through the narrow
+  :class:`~honeyswitch.relay.runner.RelayContext` (events, switch, backend legs, end);
+- the :class:`~honeyswitch.policy.hub.Policy` takes those facts, every alert and every
+  IDS line, and returns decisions (record, blacklist, switch, alert a session, save an
+  incident), which :meth:`App.carry_out` runs;
+- the control API asks through :class:`~honeyswitch.api.operations.ControlPort` and
+  :class:`~honeyswitch.api.operations.RelayPort` (a supervisor asks a worker's the same way);
+- a reload goes through :class:`~honeyswitch.reload.ReloadTarget`.
 """
 from __future__ import annotations
 
@@ -12,38 +19,45 @@ import gc
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import __version__, signals
-from .api.control import EventTally, LocalControl
+from . import __version__, sdnotify, signals
+from .api.operations import Answer, relay_operation
 from .config import Config, ServiceConfig
-from .core.types import End, State, SwitchRequested
-from .detect.hub import DetectionHub
+from .core.types import AlertRaised, End, State, SwitchRequested
+from .detect.base import Alert, FlowInfo, Inspection
+from .detect.feed import IdsFeed
+from .detect.ids import IdsAlert
+from .detect.setup import Detectors
 from .events import build_event, make_event
 from .intercept.kernelset import KernelBlacklist
 from .intercept.origdst import original_dst_or
-from .record.eventlog import EventLog
+from .policy.decisions import AlertSession, Decision, ListSource, Record, SaveIncident, SwitchClient
+from .policy.hub import Policy
 from .record.files import Records
 from .record.recorder import Recorder
+from .record.tally import EventTally
+from .record.tally import snapshot as tally_snapshot
 from .record.transcripts import TranscriptStore
 from .record.writer import Writer
 from .relay import sockets
 from .relay.backends import Peer
 from .relay.ids import new_session_id
 from .relay.listener import ClientConn, bound_ports, listen
-from .relay.registry import Registry
+from .relay.registry import Registry, describe
 from .relay.runner import SessionRunner, Transcript
 from .store.blacklist import Blacklist
 from .store.db import Store
-from .tasks import spawn
+from .tasks import cancel_all, spawn
 from .tls.gate import TlsGate
 
 if TYPE_CHECKING:
     from .cluster.worker import WorkerEndpoint, WorkerSetup
 
 log = logging.getLogger(__name__)
-HOUSEKEEPING_INTERVAL = 1.0  # seconds between idle-timeout and blacklist-expiry sweeps
+HOUSEKEEPING_INTERVAL = 1.0  # seconds between idle-timeout, blacklist-expiry and policy sweeps
+Listener = Callable[[dict[str, Any]], None]
 
 
 class App:
@@ -54,10 +68,14 @@ class App:
         self.worker = worker  # set in a worker process of a supervisor ([daemon] workers > 1)
         self.endpoint: WorkerEndpoint | None = None
         self.registry = Registry()
-        self.detection = DetectionHub(self)
+        self.detectors = Detectors()
+        self.policy = Policy(config, listed=self._listed,
+                             owns_source=worker.owns_source if worker is not None else lambda ip: True)
+        self.feeds: list[IdsFeed] = []
         self.servers: dict[str, list[asyncio.Server]] = {}
         self.blacklist: Blacklist | None = None
         self.kernel_set: KernelBlacklist | None = None  # [firewall] blacklist_set
+        self.packet: Any = None  # PacketMode of the mode = "packet" services (honeyswitch.packet.mode)
         self.records: Records | None = None  # writer thread, store, event log (from start())
         self.transcripts: TranscriptStore | None = None
         self.api: Any = None
@@ -68,7 +86,7 @@ class App:
         self.tally = EventTally()  # what /metrics counts; cheaper than a metric per event
         self.recorder.subscribe(self.tally)
         # TLS services: handshakes in progress, and failures counted into self.counters.
-        self.tls_gate = TlsGate(lambda kind, fields: self._record(make_event(kind, None, **fields)),
+        self.tls_gate = TlsGate(lambda kind, fields: self.record(make_event(kind, None, **fields)),
                                 counters=self.counters, current=self._tls_settings)
 
     # -------------------------------------------------------------- lifecycle
@@ -76,18 +94,22 @@ class App:
     async def start(self) -> None:
         cfg = self.config
         self.records = Records.open(cfg, self.recorder)
-        self.blacklist = Blacklist(self.records.store, cfg.blacklist, on_change=self._record)
+        self.blacklist = Blacklist(self.records.store, cfg.blacklist, on_change=self.record)
         self.transcripts = TranscriptStore(
             cfg.transcripts_dir, cfg.transcript_history, cfg.transcript_max, writer=self.records.writer,
             history_total=cfg.transcript_history_total,
         )
         try:
-            await self.detection.start()
+            self.detectors = Detectors.build(cfg)  # ConfigError: refuse to start
+            await self._start_feeds()
             w = self.worker
             for svc in cfg.services:
                 socks = w.listeners.get(svc.name) if w is not None else None
                 self.servers[svc.name] = await listen(svc, self.accept, socks=socks, reuse_port=w is not None,
                                                       tls_gate=self.tls_gate)
+            from .packet.mode import start_packet_mode
+
+            self.packet = await start_packet_mode(self)
             if w is not None:
                 from .cluster.worker import WorkerEndpoint
 
@@ -97,7 +119,7 @@ class App:
             elif cfg.control.listen is not None:
                 from .api.server import start_api
 
-                self.api = await start_api(LocalControl(self), cfg.control)
+                self.api = await start_api(self, cfg.control)
         except BaseException:
             await self.stop()
             raise
@@ -107,15 +129,27 @@ class App:
             self.kernel_set = KernelBlacklist.from_config(cfg.firewall, self.blacklist)
         if self.kernel_set is not None:
             self.kernel_set.start()
-        self._record(make_event("daemon_start", None, version=__version__, pid=os.getpid(), config=cfg.source,
-                                services=[s.name for s in cfg.services],
-                                worker=None if self.worker is None else self.worker.index))
+        self.record(make_event("daemon_start", None, version=__version__, pid=os.getpid(), config=cfg.source,
+                               services=[s.name for s in cfg.services],
+                               worker=None if self.worker is None else self.worker.index))
         # Everything loaded so far (rules, models, config, modules) lives as long as the
         # process: move it out of the garbage collector's sight.  With the ET slice a full
         # collection would otherwise walk ~100k objects, a pause of ~100 ms per sweep.
         gc.freeze()
         if self.endpoint is not None:
             self.endpoint.channel.notify({"ready": True})
+        else:
+            sdnotify.ready("relaying")  # systemd Type=notify (a no-op elsewhere)
+
+    async def _start_feeds(self) -> None:
+        for source in self.config.detection.ids:
+            feed = IdsFeed(source, self._ids_alert)
+            try:
+                await feed.start()
+            except (OSError, ValueError) as e:
+                self.detector_failed(f"ids:{source.name}", e)
+                continue
+            self.feeds.append(feed)
 
     async def run(self) -> None:
         await self.start()
@@ -125,6 +159,8 @@ class App:
             await self.stop()
 
     def request_stop(self) -> None:
+        if self.worker is None and not self._stopping.is_set():
+            sdnotify.stopping()
         self._stopping.set()
 
     async def stop(self) -> None:
@@ -132,6 +168,9 @@ class App:
             for s in servers:
                 s.close()
         self.servers.clear()
+        if self.packet is not None:
+            await self.packet.stop()
+            self.packet = None
         for runner in self.registry:
             runner.terminate("daemon stopping")
         if self.api is not None:
@@ -140,11 +179,11 @@ class App:
         self._remove_signals()
         if self.endpoint is not None:
             self.endpoint.stop()
-        await self.detection.stop()
-        if self.eventlog is not None:
-            self._record(make_event("daemon_stop", None))
-        from .tasks import cancel_all
-
+        for feed in self.feeds:
+            await feed.stop()
+        self.feeds.clear()
+        if self.records is not None:
+            self.record(make_event("daemon_stop", None))
         await cancel_all("housekeeping")
         if self.kernel_set is not None:
             await self.kernel_set.stop()
@@ -161,10 +200,6 @@ class App:
     @property
     def store(self) -> Store | None:
         return None if self.records is None else self.records.store
-
-    @property
-    def eventlog(self) -> EventLog | None:
-        return None if self.records is None else self.records.eventlog
 
     async def _watch_supervisor(self) -> None:
         """A worker stops when its supervisor goes away (its channel closes)."""
@@ -192,43 +227,62 @@ class App:
             # REDIRECT rewrote the destination; conntrack kept the original.
             dest_ip, dest_port = original_dst_or(client.transport.get_extra_info("socket"), (dest_ip, dest_port))
         peer = Peer(new_session_id(), src_ip, src_port, dest_ip, dest_port, tls=getattr(client, "handshake", None))
-        direct = self.blacklist is not None and self.blacklist.is_listed(src_ip)
-        runner = SessionRunner(
-            self, service, client, peer, direct=direct, inspector=self.detection.inspector(service, peer),
-            source_score=self.detection.source_score_of(src_ip),
-            source_threshold=self.detection.scoring.config.blacklist_threshold,
-        )
-        self.registry.add(runner)
-        self.detection.session_started(runner)
-        self._count("sessions_direct" if direct else "sessions_mirrored")
+        runner = SessionRunner(self, service, client, peer, **self.session_setup(service, peer))
+        self.session_opened(runner)
         runner.start()
         return runner
+
+    def session_setup(self, service: ServiceConfig, peer: Peer) -> dict[str, Any]:
+        """What a new session's core starts with (proxy mode, and packet mode's flows)."""
+        policy = self.policy
+        return {"direct": self._listed(peer.src_ip), "inspector": self._inspection(service, peer),
+                "source_score": policy.source_score_of(peer.src_ip, time.time),
+                "source_threshold": policy.source_threshold}
+
+    def session_opened(self, runner: Any) -> None:
+        """A new session (a SessionRunner, or packet mode's PacketRunner) is live."""
+        self.registry.add(runner)
+        self.policy.session_started(self._fields(runner))
+        self._count("sessions_direct" if runner.session.state is State.DIRECT else "sessions_mirrored")
+
+    def _inspection(self, service: ServiceConfig, peer: Peer) -> Inspection | None:
+        if service.name not in self.detectors.by_service:
+            return None  # no detectors: no FlowInfo or error closure to build
+        flow = FlowInfo(service.name, peer.session_id, peer.src_ip, peer.src_port, peer.dest_ip, peer.dest_port)
+
+        def failed(detector: str, error: BaseException) -> None:
+            self.detector_failed(detector, error, flow)
+        return self.detectors.inspection(service.name, flow, failed)
+
+    def _listed(self, ip: str) -> bool:
+        return self.blacklist is not None and self.blacklist.is_listed(ip)
 
     # ------------------------------------------------------------ RelayContext
 
     def emit(self, event_type: str, runner: SessionRunner | None, fields: dict[str, Any]) -> None:
-        self._record(build_event(event_type, _session_fields(runner), fields))
+        event = build_event(event_type, None if runner is None else self._fields(runner), fields)
+        self.record(event)
+        if event_type == "alert":
+            self.carry_out(self.policy.alert(event, time.time()))
 
     def open_transcript(self, runner: SessionRunner) -> Transcript:
         assert self.transcripts is not None
-        def meta() -> dict[str, Any]:  # only if the transcript is persisted
-            return {**(_session_fields(runner) or {}), "main": runner.service.main.url,
-                    "honeypot": runner.service.honeypot.url}
 
+        def meta() -> dict[str, Any]:  # only if the transcript is persisted
+            return {**self._fields(runner), "main": runner.service.main.url, "honeypot": runner.service.honeypot.url}
         return self.transcripts.open(runner.id, meta)
 
     def on_switch(self, runner: SessionRunner) -> None:
         self._count("switches")
-        if self.config.blacklist.on_switch and self.blacklist is not None:
-            by = runner.session.switched_by or "switch"
-            self.blacklist.add(runner.peer.src_ip, reason=f"session {runner.id} switched ({by})", by=by)
+        self.carry_out(self.policy.session_switched(self._fields(runner), runner.session.switched_by or "switch"))
 
     def on_backend_open(self, runner: SessionRunner, end: End, transport: Any) -> None:
-        self.detection.backend_opened(runner, end, transport)
+        if transport is not None:
+            self.policy.backend_opened(self._fields(runner), sockets.local(transport), sockets.peer(transport))
 
     def on_session_end(self, runner: SessionRunner) -> None:
         self.registry.remove(runner)
-        self.detection.session_ended(runner)
+        self.policy.session_ended(self._fields(runner), time.time())
         s = runner.session
         path = runner.transcript.close()
         fields = {
@@ -244,38 +298,143 @@ class App:
         }
         self.emit("session_end", runner, fields)
 
-    # ----------------------------------------------------------- operator side
+    @staticmethod
+    def _fields(runner: SessionRunner) -> dict[str, Any]:
+        """The session's common event fields, built once per session."""
+        fields = runner.event_fields
+        if fields is None:
+            p = runner.peer
+            fields = runner.event_fields = {
+                "session_id": p.session_id, "service": runner.service.name, "src_ip": p.src_ip,
+                "src_port": p.src_port, "dest_ip": p.dest_ip, "dest_port": p.dest_port,
+            }
+        return fields
 
-    def switch_session(self, session_id: str, by: str, reason: str = "") -> bool:
-        """Switch a live session; False if it has no honeypot (its policy then applies)."""
+    # ------------------------------------------------------------- decisions
+
+    def carry_out(self, decisions: Sequence[Decision]) -> None:
+        """Run the policy's decisions in order; an unknown one is a bug and raises."""
+        for d in decisions:
+            kind = type(d)
+            if kind is Record:
+                self.record(d.event)  # type: ignore[union-attr]
+            elif kind is ListSource:
+                if self.blacklist is not None:
+                    self.blacklist.add(d.ip, reason=d.reason, by=d.by)  # type: ignore[union-attr]
+            elif kind is SwitchClient:
+                self.switch_client(d.ip, d.by, d.reason)  # type: ignore[union-attr]
+            elif kind is AlertSession:
+                runner = self.registry.get(d.session_id)  # type: ignore[union-attr]
+                if runner is not None and not runner.finished:
+                    a: Alert = d.alert  # type: ignore[union-attr]
+                    runner.request(AlertRaised(a.score, a.detector, a.reason, a.details))
+            elif kind is SaveIncident:
+                if self.store is not None:
+                    self.store.upsert_incident(d.incident)  # type: ignore[union-attr]
+            else:
+                raise TypeError(f"unknown decision {d!r}")
+
+    def _ids_alert(self, feed: str, ids_alert: IdsAlert, alert: Alert) -> None:
+        self.carry_out(self.policy.ids_alert(feed, ids_alert, alert, time.time()))
+
+    def detector_failed(self, detector: str, error: BaseException, session: Any = None) -> None:
+        """A detector or alert feed failed (the daemon goes on without it): log, count, record."""
+        message = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        log.error("%s: %s", detector, message)
+        self._count("detector_errors")
+        self.record(make_event("detector_error", session, detector=detector, error=message[:500]))
+
+    # ----------------------------------------------------- the relay's port
+
+    def live_sessions(self) -> list[dict[str, Any]]:
+        return self.registry.describe()
+
+    def live_session(self, session_id: str) -> dict[str, Any] | None:
+        runner = self.registry.get(session_id)
+        return None if runner is None else describe(runner)
+
+    def switch_session(self, session_id: str, by: str, reason: str = "") -> bool | None:
+        """Switch a live session; None if there is none, False if it has no honeypot
+        (its ``no_honeypot`` policy then applies)."""
         runner = self.registry.get(session_id)
         if runner is None:
-            return False
+            return None
         if runner.session.state in (State.MIRROR, State.MAIN_ONLY):
             runner.request(SwitchRequested(by, reason))
         return runner.session.reached_honeypot
 
     def switch_client(self, ip: str, by: str, reason: str = "") -> list[str]:
-        switched = []
-        for runner in self.registry.by_client(ip):
-            if self.switch_session(runner.id, by, reason):
-                switched.append(runner.id)
-        return switched
+        return [r.id for r in self.registry.by_client(ip) if self.switch_session(r.id, by, reason)]
 
     def switch_all(self, by: str, reason: str = "") -> list[str]:
         return [r.id for r in self.registry.mirrored() if self.switch_session(r.id, by, reason)]
 
-    def subscribe(self, callback: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
+    def relay_health(self) -> dict[str, Any]:
+        return {"sessions": len(self.registry), "counters": dict(self.counters)}
+
+    def source_scores(self, limit: int) -> list[dict[str, Any]]:
+        return self.policy.source_scores(time.time(), limit)
+
+    def ids_status(self) -> dict[str, Any]:
+        counts = self.policy.ids_counts
+        return {f.source.name: {**f.stats(), **counts.get(f.source.name, {"matched": 0, "unmatched": 0})}
+                for f in self.feeds}
+
+    def metrics_snapshot(self) -> dict[str, Any]:
+        return tally_snapshot(self)
+
+    # --------------------------------------------------- the control port
+
+    @property
+    def workers(self) -> int:
+        return 1
+
+    async def ask_relays(self, name: str, args: dict[str, Any]) -> list[Answer]:
+        return [Answer(None, self.answer(name, args))]
+
+    def answer(self, name: str, args: dict[str, Any]) -> Any:
+        """This process's part of operation ``name`` (a worker's channel asks this too)."""
+        op = relay_operation(name)
+        assert op.each is not None
+        return op.each(self, **args)
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Receive every event (dashboard, tests); returns the unsubscribe function."""
-        self.recorder.subscribe(callback)
-        return lambda: self.recorder.unsubscribe(callback)
+        self.recorder.subscribe(listener)
+        return lambda: self.recorder.unsubscribe(listener)
 
-    # --------------------------------------------------------------- internals
+    # -------------------------------------------------- the reload's port
 
-    def _record(self, event: dict[str, Any]) -> None:
+    def use(self, config: Config, detectors: Detectors) -> None:
+        """New sessions use ``config`` and ``detectors``; live ones keep what they have."""
+        self.config = config
+        self.detectors = detectors
+        self.policy.reconfigure(config)
+        if self.packet is not None:  # new packet-mode flows take the new settings
+            self.packet.set_services([s for s in config.services if s.mode == "packet"])
+        if self.blacklist is not None:
+            self.blacklist.config = config.blacklist
+
+    @property
+    def binds_listeners(self) -> bool:
+        return self.worker is None  # a worker's sockets were bound by its supervisor, once
+
+    async def relisten(self, service: ServiceConfig) -> None:
+        self.unlisten(service.name)
+        self.servers[service.name] = await listen(service, self.accept, tls_gate=self.tls_gate)
+
+    def unlisten(self, name: str) -> None:
+        for server in self.servers.pop(name, []):
+            server.close()
+
+    def record(self, event: dict[str, Any]) -> None:
         self.recorder.record(event)
+        if event.get("event_type") == "config_reload" and self.worker is None:
+            sdnotify.ready("relaying")  # the reload that RELOADING=1 announced is over
         if self.kernel_set is not None and str(event.get("event_type")).startswith("blacklist_"):
             self.kernel_set.changed()  # the kernel's copy follows; its failures stay in it
+
+    # --------------------------------------------------------------- internals
 
     def _tls_settings(self, service: str) -> Any:
         for svc in self.config.services:
@@ -295,7 +454,7 @@ class App:
             if self.blacklist is not None:
                 self.blacklist.refresh()
                 self.blacklist.expire()
-            self.detection.tick()
+            self.carry_out(self.policy.tick(time.time()))
 
     def _signal_names(self) -> tuple[str, str]:
         """(switch signal, reload signal): HUP reloads unless it is the switch signal."""
@@ -314,28 +473,13 @@ class App:
         log.info("switch signal: %d session(s) switched", len(ids))
 
     def _on_reload_signal(self) -> None:
-        if self.eventlog is not None:
-            self.eventlog.reopen()
+        if self.worker is None:
+            sdnotify.reloading()  # READY=1 follows with the config_reload event
+        if self.records is not None:
+            self.records.eventlog.reopen()
         from .reload import reload_config
 
         reload_config(self)
-
-
-def _session_fields(runner: SessionRunner | None) -> dict[str, Any] | None:
-    if runner is None:
-        return None
-    fields = runner.event_fields  # built once per session; events copy from it
-    if fields is None:
-        p = runner.peer
-        fields = runner.event_fields = {
-            "session_id": p.session_id,
-            "service": runner.service.name,
-            "src_ip": p.src_ip,
-            "src_port": p.src_port,
-            "dest_ip": p.dest_ip,
-            "dest_port": p.dest_port,
-        }
-    return fields
 
 
 def _final_state(runner: SessionRunner) -> str:
@@ -343,3 +487,4 @@ def _final_state(runner: SessionRunner) -> str:
     if s.reached_honeypot:
         return "direct" if s.switched_by is None else "honeypot"
     return "mirror"
+

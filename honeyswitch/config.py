@@ -1,9 +1,13 @@
 """Configuration: defaults, then the operator's TOML file, then ``HONEYSWITCH_*``
 environment variables, validated once into frozen objects.
 
-Every problem is a :class:`ConfigError` whose message is one line naming the file, the
-key and what is wrong, e.g. ``honeyswitch.toml: service[0].align: must be one of
-'bytes', 'quiet', not 'fast'``.  The daemon never starts half-configured.
+Every key is declared once (:mod:`honeyswitch.schema`): the daemon's own tables here,
+detection's in :mod:`honeyswitch.detect.config`, transparent deployment's in
+:mod:`honeyswitch.intercept.settings`; :data:`SECTIONS` lists them all in the order the
+README's reference shows them.  Every problem is a :class:`ConfigError` whose message is
+one line naming the file, the key and what is wrong, e.g. ``honeyswitch.toml:
+service[0].align: must be one of 'bytes', 'quiet', not 'fast'``.  The daemon never
+starts half-configured.
 """
 from __future__ import annotations
 
@@ -15,14 +19,15 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from .core.session import SessionPolicy
 from .core.types import Align, NoHoneypotPolicy
 from .detect import config as detect_config
 from .detect.config import DetectionConfig, ServiceDetection
 from .intercept.settings import (
-    FIREWALL_KEYS,
+    DECOY,
+    FIREWALL,
     INTERCEPT_KEYS,
     DecoyConfig,
     FirewallConfig,
@@ -32,18 +37,31 @@ from .intercept.settings import (
     read_firewall,
     read_intercept,
 )
+from .packet.settings import PACKET_KEYS, PacketSettings, check_packet, read_packet
+from .schema import (
+    REQUIRED,
+    Bool,
+    Choice,
+    ConfigError,
+    Custom,
+    FilePath,
+    Key,
+    ListOf,
+    Number,
+    Section,
+    Size,
+    Table,
+    Text,
+    env_overrides,
+    read,
+    read_array,
+)
 from .tls.settings import TLS_KEYS, read_tls
 
 DEFAULT_PATH = Path("/etc/honeyswitch/honeyswitch.toml")
 ENV_PATH = "HONEYSWITCH_CONFIG"
-_SIGNALS = ("HUP", "USR1", "USR2")
-_SIZE = re.compile(r"^\s*(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*$", re.I)
-_UNITS = {None: 1, "b": 1, "k": 1024, "kb": 1000, "kib": 1024, "m": 1 << 20, "mb": 10**6,
-          "mib": 1 << 20, "g": 1 << 30, "gb": 10**9, "gib": 1 << 30}
-
-
-class ConfigError(ValueError):
-    """A configuration problem, as one line naming the file and key."""
+MAX_WORKERS = 64
+__all__ = ["ConfigError"]  # re-exported: every caller catches it from here
 
 
 def default_config_path() -> Path:
@@ -88,6 +106,8 @@ class ServiceConfig:
     intercept_ports: tuple[int, ...] = ()  # ports whose traffic the firewall sends to us
     intercept_dest: tuple[str, ...] = ()  # destination networks matched; () = any
     transparent_upstream: bool = False
+    mode: str = "proxy"  # "proxy" | "packet" (NFQUEUE, see honeyswitch/packet)
+    packet: PacketSettings | None = None  # the queue settings of a packet-mode service
     tls: Any = None  # honeyswitch.tls.settings.TlsServer: the client's TLS ends here
 
 
@@ -154,65 +174,8 @@ class Config:
         raise KeyError(name)
 
 
-# --------------------------------------------------------------------------- parsing
 
-
-class _Reader:
-    """Typed access to one table, with errors that name file and key."""
-
-    def __init__(self, src: str, prefix: str, table: Mapping[str, Any], known: set[str]):
-        self.src, self.prefix, self.table = src, prefix, table
-        if not isinstance(table, Mapping):
-            self.fail("", "must be a table")
-        for key in table:
-            if key not in known:
-                self.fail(key, f"unknown key (known: {', '.join(sorted(known))})")
-
-    def fail(self, key: str, problem: str) -> NoReturn:
-        where = f"{self.prefix}.{key}" if self.prefix and key else (self.prefix or key)
-        raise ConfigError(f"{self.src}: {where}: {problem}")
-
-    def get(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
-        value = self.table.get(key, default)
-        if isinstance(value, bool) and kind in (int, float, (int, float)):
-            self.fail(key, f"must be a number, not {value!r}")
-        if not isinstance(value, kind):
-            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            self.fail(key, f"must be {names}, not {type(value).__name__} {value!r}")
-        return value
-
-    def number(self, key: str, default: float, *, minimum: float = 0.0) -> float:
-        value = float(self.get(key, (int, float), default))
-        if value < minimum:
-            self.fail(key, f"must be >= {minimum:g}, not {value:g}")
-        return value
-
-    def size(self, key: str, default: int) -> int:
-        value = self.table.get(key, default)
-        if isinstance(value, bool):
-            self.fail(key, f"must be a size, not {value!r}")
-        if isinstance(value, int):
-            number = value
-        elif isinstance(value, str) and (m := _SIZE.match(value)):
-            number = int(m.group(1)) * _UNITS[(m.group(2) or "").lower() or None]
-        else:
-            self.fail(key, f"must be a size like 65536 or \"4MiB\", not {value!r}")
-        if number <= 0:
-            self.fail(key, "must be > 0")
-        return number
-
-    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
-        value = self.get(key, str, default)
-        if value not in choices:
-            self.fail(key, f"must be one of {', '.join(map(repr, choices))}, not {value!r}")
-        return value
-
-    def path(self, key: str, default: str, base: Path) -> Path:
-        value = self.get(key, str, default)
-        if not value:
-            self.fail(key, "must not be empty")
-        p = Path(value).expanduser()
-        return p if p.is_absolute() else base / p
+# ------------------------------------------------------------------ values
 
 
 def parse_hostport(text: str, *, allow_zero: bool = False) -> tuple[str, int]:
@@ -259,189 +222,217 @@ def parse_backend(text: str, decoys: Mapping[str, str] | None = None) -> Backend
     raise ValueError(f"{text!r}: scheme must be tcp://, tls://, unix:, exec: or decoy:")
 
 
-_SERVICE_KEYS = {
-    "name", "listen", "main", "honeypot", "align", "switch_threshold", "no_honeypot",
-    "honeypot_buffer", "hold_limit", "quiet_time", "quiet_max", "connect_timeout",
-    "idle_timeout", "read_size", "main_proxy_protocol", "honeypot_proxy_protocol",
-} | detect_config.SERVICE_KEYS | INTERCEPT_KEYS | TLS_KEYS
-
-
-def _service(src: str, index: int, table: Mapping[str, Any], base: Path,
-             decoys: Mapping[str, str] | None = None) -> ServiceConfig:
-    r = _Reader(src, f"service[{index}]", table, _SERVICE_KEYS)
-    if "name" not in table:
-        r.fail("name", "is required")
-    name: str = r.get("name", str, "")
-    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
-        r.fail("name", f"must be 1-64 of A-Z a-z 0-9 _ . -, not {name!r}")
-    raw_listen = table.get("listen")
-    if raw_listen is None:
-        r.fail("listen", "is required")
-    items: Any = [raw_listen] if isinstance(raw_listen, str) else raw_listen
+def _listen(value: Any, base: Path) -> tuple[tuple[str, int], ...]:
+    items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not items or not all(isinstance(i, str) for i in items):
-        r.fail("listen", "must be \"host:port\" or a list of them")
-    listen = []
-    for item in items:
-        try:
-            listen.append(parse_hostport(item, allow_zero=True))
-        except ValueError as e:
-            r.fail("listen", str(e))
+        raise ValueError('must be "host:port" or a list of them')
+    return tuple(parse_hostport(item, allow_zero=True) for item in items)
+
+
+def _backend_url(value: Any, base: Path) -> str:
+    """A backend URL's text; it is parsed once the [[decoy]] names are known."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be a backend URL (tcp://host:port, unix:/path, exec:command)")
+    return value.strip()
+
+
+def _network(value: Any, base: Path) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        return ipaddress.ip_network(str(value), strict=False)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an address or CIDR") from None
+
+
+def _control_listen(value: Any, base: Path) -> tuple[str, int] | None:
+    if not isinstance(value, str):
+        raise ValueError(f"must be str, not {type(value).__name__} {value!r}")
+    return parse_hostport(value, allow_zero=True) if value else None
+
+
+def _workers(value: Any, base: Path) -> int:
+    if value == "auto":
+        return min(os.cpu_count() or 1, MAX_WORKERS)
+    if not isinstance(value, (int, str)):
+        raise ValueError(f"must be int or str, not {type(value).__name__} {value!r}")
+    if isinstance(value, str) or isinstance(value, bool) or not 1 <= value <= MAX_WORKERS:
+        raise ValueError(f'must be "auto" or a number from 1 to {MAX_WORKERS}, not {value!r}')
+    return value
+
+
+def _workers_env(text: str) -> Any:
+    return int(text) if text.isdigit() else text
+
+
+def _signal(name: str) -> str:
+    return name.upper().removeprefix("SIG")
+
+
+# ------------------------------------------------------------------ declarations
+
+SERVICE = Section("service", (
+    Key("name", Text(r"[A-Za-z0-9_.-]{1,64}", "1-64 of A-Z a-z 0-9 _ . -"), REQUIRED, "A-Z a-z 0-9 _ . -",
+        example="web"),
+    Key("listen", Custom(_listen), None, "one or more host:port; port 0 picks a free port (not with mode = \"packet\")",
+        example=["0.0.0.0:80", "[::]:80"]),
+    Key("main", Custom(_backend_url), REQUIRED, "tcp://host:port | tls://host:port | unix:/path | exec:command args",
+        example="tcp://127.0.0.1:8080"),
+    Key("honeypot", Custom(_backend_url), REQUIRED, "exec: starts the program per session (inetd style)",
+        example="tcp://127.0.0.1:8081"),
+    Key("align", Choice(("bytes", "quiet")), "bytes", '"bytes" (identical copy) | "quiet" (differing copy)'),
+    Key("switch_threshold", Number(), 100.0, "session score at which detectors switch it"),
+    Key("no_honeypot", Choice(("reset", "pass")), "reset", 'switch without a honeypot: "reset" | "pass"'),
+    Key("honeypot_buffer", Size(), "4MiB", "how far the honeypot may fall behind/run ahead"),
+    Key("hold_limit", Size(), "1MiB", "client bytes held during a quiet switch"),
+    Key("quiet_time", Number(), 0.2, "seconds of silence that end a quiet switch"),
+    Key("quiet_max", Number(), 3.0, "longest a quiet switch waits (>= quiet_time)"),
+    Key("connect_timeout", Number(0.01), 5.0, "seconds to connect to a backend"),
+    Key("idle_timeout", Number(0.01), 3600.0, "seconds without traffic before the session ends"),
+    Key("read_size", Size(), "256KiB", "bytes read from a connection at once"),
+    Key("main_proxy_protocol", Choice(("", "v2")), "", '"v2": send a PROXY v2 header (real client address)'),
+    Key("honeypot_proxy_protocol", Choice(("", "v2")), "", "the same for the honeypot"),
+    *detect_config.SERVICE_KEYS,
+    Key("dry_run", Bool(), False, 'record "would_switch" instead of switching'),
+    *INTERCEPT_KEYS,
+    *PACKET_KEYS,
+    *TLS_KEYS,
+), array=True, doc="one table per protected service")
+
+BLACKLIST = Section("blacklist", (
+    Key("ttl", Number(), 3600.0, "seconds; 0 = until removed"),
+    Key("on_switch", Bool(), True, "blacklist the source of a switched session"),
+    Key("allowlist", ListOf(Custom(_network)), [], "never blacklisted", example=["10.0.0.0/8"]),
+))
+STORE = Section("store", (
+    Key("path", FilePath(), "honeyswitch.db", "SQLite: sessions, events, alerts, incidents, blacklist",
+        example="/var/lib/honeyswitch/honeyswitch.db"),
+), doc="relative paths are relative to the config file")
+EVENTS = Section("events", (
+    Key("path", FilePath(), "events.jsonl", "events as JSON lines", example="/var/log/honeyswitch/events.jsonl"),
+))
+TRANSCRIPTS = Section("transcripts", (
+    Key("dir", FilePath(), "transcripts", "one per session that reached the honeypot",
+        example="/var/lib/honeyswitch/transcripts"),
+    Key("history_bytes", Size(), "256KiB", "traffic kept per mirrored session in case it switches"),
+    Key("history_total", Size(), "256MiB", "all sessions together; past it each keeps a 4 KiB tail"),
+    Key("max_bytes", Size(), "64MiB", "per transcript"),
+))
+CONTROL = Section("control", (
+    Key("listen", Custom(_control_listen), "127.0.0.1:8439", '"" turns the control API off'),
+    Key("token", Text(), "", "else token_file, created mode 0600 at first start"),
+    Key("token_file", FilePath(), None, "default: control.token beside the store",
+        example="/var/lib/honeyswitch/control.token"),
+    Key("switch_signal", Choice(("HUP", "USR1", "USR2"), _signal), "USR1", '"USR1" | "USR2" | "HUP"'),
+))
+LOGGING = Section("logging", (
+    Key("level", Choice(("debug", "info", "warning", "error")), "info", "debug | info | warning | error"),
+))
+DAEMON = Section("daemon", (
+    Key("workers", Custom(_workers, _workers_env), 1, 'N > 1 (or "auto"): a supervisor and N worker processes'),
+    Key("shard", Choice(("source", "connection")), "source",
+        '"source": one client address, one worker | "connection"'),
+))
+
+SECTIONS = (SERVICE, detect_config.IDS, detect_config.SCORING, detect_config.DETECT, BLACKLIST, STORE, EVENTS,
+            TRANSCRIPTS, CONTROL, LOGGING, DAEMON, FIREWALL, DECOY)
+
+
+# ------------------------------------------------------------------ building
+
+
+def _service(t: Table, decoys: Mapping[str, str]) -> ServiceConfig:
     backends = {}
     for key in ("main", "honeypot"):
-        if key not in table:
-            r.fail(key, "is required")
         try:
-            b = parse_backend(table[key], decoys)
+            b = parse_backend(t[key], decoys)
         except ValueError as e:
-            r.fail(key, str(e))
-        pp = r.choice(f"{key}_proxy_protocol", ("", "v2"), "")
+            t.fail(key, str(e))
+        pp = t[f"{key}_proxy_protocol"]
         if pp and b.kind == "exec":
-            r.fail(f"{key}_proxy_protocol", "not possible with an exec: backend")
-        backends[key] = Backend(b.kind, b.host, b.port, b.path, b.argv, pp)
-    tls = read_tls(r, base, table["main"], table["honeypot"], str(table.get("protocol", "")))
+            t.fail(f"{key}_proxy_protocol", "not possible with an exec: backend")
+        backends[key] = replace(b, proxy_protocol=pp)
+    packet = read_packet(t, backends)  # packets are seen on their way to main: no listener
+    tls = read_tls(t, packet["mode"])
     backends = {k: replace(b, tls=tls[f"{k}_tls"]) for k, b in backends.items()}
-    intercept = read_intercept(r, tuple(listen), backends["main"])
+    listen = t["listen"]
+    if listen is None:
+        if packet["mode"] != "packet":
+            t.fail("listen", "is required")
+        listen = ()
+    intercept = read_intercept(t, listen, backends["main"])
     if intercept.get("transparent_upstream"):
         backends = {k: replace(b, transparent=b.kind == "tcp") for k, b in backends.items()}
-    quiet_time = r.number("quiet_time", 0.2)
+    if t["quiet_max"] < t["quiet_time"]:
+        t.fail("quiet_max", f"must be >= {t['quiet_time']:g}, not {t['quiet_max']:g}")
     policy = SessionPolicy(
-        align=Align(r.choice("align", ("bytes", "quiet"), "bytes")),
-        switch_threshold=r.number("switch_threshold", 100.0, minimum=0.0),
-        no_honeypot=NoHoneypotPolicy(r.choice("no_honeypot", ("reset", "pass"), "reset")),
-        honeypot_buffer=r.size("honeypot_buffer", 4 << 20),
-        hold_limit=r.size("hold_limit", 1 << 20),
-        quiet_time=quiet_time,
-        quiet_max=r.number("quiet_max", 3.0, minimum=quiet_time),
-        dry_run=r.get("dry_run", bool, False),
+        align=Align(t["align"]), switch_threshold=t["switch_threshold"], no_honeypot=NoHoneypotPolicy(t["no_honeypot"]),
+        honeypot_buffer=t["honeypot_buffer"], hold_limit=t["hold_limit"], quiet_time=t["quiet_time"],
+        quiet_max=t["quiet_max"], dry_run=t["dry_run"],
     )
     return ServiceConfig(
-        name=name,
-        listen=tuple(listen),
-        main=backends["main"],
-        honeypot=backends["honeypot"],
-        policy=policy,
-        connect_timeout=r.number("connect_timeout", 5.0, minimum=0.01),
-        idle_timeout=r.number("idle_timeout", 3600.0, minimum=0.01),
-        read_size=r.size("read_size", 256 << 10),
-        detection=detect_config.service_detection(r, base),
-        tls=tls["tls"],
-        **intercept,
+        name=t["name"], listen=listen, main=backends["main"], honeypot=backends["honeypot"], policy=policy,
+        connect_timeout=t["connect_timeout"], idle_timeout=t["idle_timeout"], read_size=t["read_size"],
+        detection=detect_config.service_detection(t), tls=tls["tls"], **intercept, **packet,
     )
 
 
-_TOP_KEYS = {"service", "store", "events", "transcripts", "blacklist", "control", "logging",
-             "detect", "ids", "scoring", "decoy", "firewall", "daemon"}
-MAX_WORKERS = 64
-
-
-def build(data: Mapping[str, Any], src: str, base: Path) -> Config:
-    """Validate parsed TOML ``data`` (``base`` resolves relative paths)."""
-    _Reader(src, "", data, _TOP_KEYS)
-    services_raw = data.get("service", [])
-    if not isinstance(services_raw, list) or not services_raw:
+def _services(tables: list[Table], decoys: Mapping[str, str], src: str) -> tuple[ServiceConfig, ...]:
+    if not tables:
         raise ConfigError(f"{src}: service: at least one [[service]] table is required")
-    decoys = read_decoys(src, data.get("decoy", []), base, _Reader)
-    decoy_ips = {d.name: d.ip for d in decoys}
-    services = tuple(_service(src, i, t, base, decoy_ips) for i, t in enumerate(services_raw))
+    services = tuple(_service(t, decoys) for t in tables)
     seen: dict[str, int] = {}
     listens: dict[tuple[str, int], str] = {}
     for i, svc in enumerate(services):
         if svc.name in seen:
-            raise ConfigError(f"{src}: service[{i}].name: {svc.name!r} already used by service[{seen[svc.name]}]")
+            tables[i].fail("name", f"{svc.name!r} already used by service[{seen[svc.name]}]")
         seen[svc.name] = i
         for hp in svc.listen:
             if hp in listens and hp[1] != 0:
-                raise ConfigError(f"{src}: service[{i}].listen: {hp[0]}:{hp[1]} already used by {listens[hp]!r}")
+                tables[i].fail("listen", f"{hp[0]}:{hp[1]} already used by {listens[hp]!r}")
             listens[hp] = svc.name
+    return services
 
-    store = _Reader(src, "store", data.get("store", {}), {"path"})
-    events = _Reader(src, "events", data.get("events", {}), {"path"})
-    tr = _Reader(src, "transcripts", data.get("transcripts", {}), {"dir", "history_bytes", "history_total", "max_bytes"})
-    bl = _Reader(src, "blacklist", data.get("blacklist", {}), {"ttl", "on_switch", "allowlist"})
-    ctl = _Reader(src, "control", data.get("control", {}), {"listen", "token", "token_file", "switch_signal"})
-    log = _Reader(src, "logging", data.get("logging", {}), {"level"})
-    daemon = _daemon(_Reader(src, "daemon", data.get("daemon", {}), {"workers", "shard"}))
-    fw = _Reader(src, "firewall", data.get("firewall", {}), FIREWALL_KEYS)
+
+def build(data: Mapping[str, Any], src: str, base: Path) -> Config:
+    """Validate parsed TOML ``data`` (``base`` resolves relative paths)."""
+    known = {s.name for s in SECTIONS}
+    for name in data:
+        if name not in known:
+            raise ConfigError(f"{src}: {name}: unknown key (known: {', '.join(sorted(known))})")
+
+    def table(section: Section) -> Table:
+        return read(section, data.get(section.name, {}), src, section.name, base)
+
+    decoys = read_decoys(src, data.get("decoy", []), base)
+    services = _services(read_array(SERVICE, data.get("service", []), src, base), {d.name: d.ip for d in decoys}, src)
+    fw = table(FIREWALL)
     firewall = read_firewall(fw)
     check_local(fw, services, firewall)
-
-    allow = []
-    for item in bl.get("allowlist", list, []):
-        try:
-            allow.append(ipaddress.ip_network(str(item), strict=False))
-        except ValueError:
-            bl.fail("allowlist", f"{item!r} is not an address or CIDR")
-    ctl_listen_raw = ctl.get("listen", str, "127.0.0.1:8439")
-    try:
-        ctl_listen = parse_hostport(ctl_listen_raw, allow_zero=True) if ctl_listen_raw else None
-    except ValueError as e:
-        ctl.fail("listen", str(e))
-    token = ctl.get("token", str, "")
-    store_path = store.path("path", "honeyswitch.db", base)
-    token_file = None if token else ctl.path("token_file", str(store_path.parent / "control.token"), base)
-    sig = ctl.get("switch_signal", str, "USR1").upper().removeprefix("SIG")
-    if sig not in _SIGNALS:
-        ctl.fail("switch_signal", f"must be one of {', '.join(_SIGNALS)}, not {sig!r}")
-
-    detection = detect_config.parse(dict(data), _Reader, src, base)
-    if daemon.workers > 1 and daemon.shard == "connection" and detection.ids:
-        raise ConfigError(f'{src}: daemon.shard: [[ids]] feeds with several workers need shard = "source" '
-                          "(an alert must reach the one worker that has its client's sessions)")
+    store, tr, bl, ctl, daemon = table(STORE), table(TRANSCRIPTS), table(BLACKLIST), table(CONTROL), table(DAEMON)
+    detection = detect_config.detection(dict(data), src, base)
+    check_packet(services, daemon["workers"], lambda problem: daemon.fail("workers", problem))
+    if daemon["workers"] > 1 and daemon["shard"] == "connection" and detection.ids:
+        daemon.fail("shard", '[[ids]] feeds with several workers need shard = "source" '
+                             "(an alert must reach the one worker that has its client's sessions)")
+    token = ctl["token"]
+    token_file = None if token else (ctl["token_file"] or store["path"].parent / "control.token")
     return Config(
         services=services,
-        store_path=store_path,
-        events_path=events.path("path", "events.jsonl", base),
-        transcripts_dir=tr.path("dir", "transcripts", base),
-        transcript_history=tr.size("history_bytes", 256 << 10),
-        transcript_history_total=tr.size("history_total", 256 << 20),
-        transcript_max=tr.size("max_bytes", 64 << 20),
-        blacklist=BlacklistConfig(
-            ttl=bl.number("ttl", 3600.0),
-            on_switch=bl.get("on_switch", bool, True),
-            allowlist=tuple(allow),
-        ),
-        control=ControlConfig(listen=ctl_listen, token=token, token_file=token_file, switch_signal=sig),
-        log_level=log.choice("level", ("debug", "info", "warning", "error"), "info"),
+        store_path=store["path"],
+        events_path=table(EVENTS)["path"],
+        transcripts_dir=tr["dir"],
+        transcript_history=tr["history_bytes"],
+        transcript_history_total=tr["history_total"],
+        transcript_max=tr["max_bytes"],
+        blacklist=BlacklistConfig(ttl=bl["ttl"], on_switch=bl["on_switch"], allowlist=bl["allowlist"]),
+        control=ControlConfig(listen=ctl["listen"], token=token, token_file=token_file,
+                              switch_signal=ctl["switch_signal"]),
+        log_level=table(LOGGING)["level"],
         detection=detection,
         source=src,
         decoys=decoys,
         firewall=firewall,
-        daemon=daemon,
+        daemon=DaemonConfig(workers=daemon["workers"], shard=daemon["shard"]),
     )
-
-
-def _daemon(r: _Reader) -> DaemonConfig:
-    raw = r.get("workers", (int, str), 1)
-    if raw == "auto":
-        workers = os.cpu_count() or 1
-    elif isinstance(raw, str) or isinstance(raw, bool) or not 1 <= raw <= MAX_WORKERS:
-        r.fail("workers", f'must be "auto" or a number from 1 to {MAX_WORKERS}, not {raw!r}')
-    else:
-        workers = raw
-    return DaemonConfig(workers=min(workers, MAX_WORKERS), shard=r.choice("shard", ("source", "connection"), "source"))
-
-
-def _env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> None:
-    """``HONEYSWITCH_<SECTION>_<KEY>=value`` sets ``[section] key`` (not services)."""
-    sections = {"store", "events", "transcripts", "blacklist", "control", "logging"}
-    for name, value in environ.items():
-        if not name.startswith("HONEYSWITCH_") or name == ENV_PATH:
-            continue
-        rest = name[len("HONEYSWITCH_"):].lower()
-        section, _, key = rest.partition("_")
-        if section not in sections or not key:
-            continue
-        table = data.setdefault(section, {})
-        if not isinstance(table, dict):
-            continue
-        parsed: Any = value
-        if key in ("ttl", "history_bytes", "history_total", "max_bytes") and re.fullmatch(r"\d+(\.\d+)?", value):
-            parsed = float(value) if "." in value else int(value)
-        elif key == "on_switch":
-            parsed = value.lower() in ("1", "true", "yes", "on")
-        elif key == "allowlist":
-            parsed = [v.strip() for v in value.split(",") if v.strip()]
-        table[key] = parsed
 
 
 def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:
@@ -458,5 +449,5 @@ def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None)
         raise ConfigError(f"{src}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{src}: TOML syntax: {e}") from None
-    _env_overrides(data, os.environ if environ is None else environ)
+    env_overrides(SECTIONS, data, os.environ if environ is None else environ, skip=(ENV_PATH,))
     return build(data, src, p.resolve().parent)

@@ -60,9 +60,11 @@ EVENT_TYPES: dict[str, EventSpec] = {
             "state": '"mirror" (main serves, the honeypot shadows) or "direct" (blacklisted source: honeypot only)',
             "main": "URL of the service's main backend (never contacted in direct state)",
             "honeypot": "URL of the service's honeypot backend",
+            "mode": '"proxy" (honeyswitch relays the connection) or "packet" (NFQUEUE, packets seen on their way)',
             "tls": _TLS_DOC,
         },
-        {"state": "mirror", "main": "tcp://127.0.0.1:8080", "honeypot": "tcp://127.0.0.1:8081", "tls": _TLS_EXAMPLE},
+        {"state": "mirror", "main": "tcp://127.0.0.1:8080", "honeypot": "tcp://127.0.0.1:8081", "mode": "proxy",
+         "tls": _TLS_EXAMPLE},
     ),
     "session_end": EventSpec(
         "A session finished; totals for the whole session.",
@@ -162,7 +164,9 @@ EVENT_TYPES: dict[str, EventSpec] = {
         session=False,
     ),
     "detector_error": EventSpec(
-        "A detector, alert source or output failed; the daemon goes on without it.",
+        "A detector, alert source or output failed; the daemon goes on without it. A detector "
+        "that fails inspecting a session is left out for the rest of that session, whose fields "
+        "are then set; the session and its other detectors go on.",
         {"detector": "which one", "error": "what went wrong (one line)"},
         {"detector": "ids:suricata", "error": "eve.json: permission denied"},
         session=False,

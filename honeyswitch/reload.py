@@ -2,7 +2,9 @@
 
 New sessions use the new settings; live sessions keep the ones they started with.
 Listeners whose addresses changed are reopened; services removed from the file stop
-listening.  A bad file changes nothing: the error is logged and recorded.
+listening.  A bad file, or rules and models that fail to load, change nothing: the
+error is logged and recorded.  What a reload may do to the daemon is
+:class:`ReloadTarget`.
 """
 from __future__ import annotations
 
@@ -10,72 +12,88 @@ import asyncio
 import dataclasses
 import gc
 import logging
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-from .config import Config, ConfigError, load
-from .detect.setup import build_detectors
+from .config import Config, ConfigError, ServiceConfig, load
+from .detect.setup import Detectors
 from .events import make_event
-from .relay.listener import listen
 from .tasks import spawn
-
-if TYPE_CHECKING:
-    from .app import App
 
 log = logging.getLogger(__name__)
 
 
-def reload_config(app: App) -> None:
+class ReloadTarget(Protocol):
+    @property
+    def config(self) -> Config: ...
+    @property
+    def binds_listeners(self) -> bool:
+        """False in a worker, whose sockets its supervisor bound once, at start."""
+        ...
+
+    def use(self, config: Config, detectors: Detectors) -> None: ...
+    async def relisten(self, service: ServiceConfig) -> None:
+        """Listen on the service's (new) addresses; raises OSError."""
+        ...
+
+    def unlisten(self, name: str) -> None: ...
+    def record(self, event: dict[str, Any]) -> None: ...
+
+
+def reload_config(target: ReloadTarget) -> None:
     try:
-        new = load(app.config.source)
+        new = load(target.config.source)
     except ConfigError as e:
-        _refuse(app, e)
+        _refuse(target, e)
         return
-    if new.control != app.config.control or new.store_path != app.config.store_path:
+    if new.control != target.config.control or new.store_path != target.config.store_path:
         log.warning("reload: [control] and [store] changes take effect at the next restart")
-    spawn(_apply(app, new), name="reload")
+    if new.detection.ids != target.config.detection.ids:
+        log.warning("reload: [[ids]] changes take effect at the next restart")
+    spawn(_apply(target, new), name="reload")
 
 
-def _refuse(app: App, e: ConfigError) -> None:
+def _refuse(target: ReloadTarget, e: ConfigError) -> None:
     log.error("reload refused: %s", e)
-    app._record(make_event("config_reload", None, ok=False, error=str(e)))
+    target.record(make_event("config_reload", None, ok=False, error=str(e)))
 
 
-async def _apply(app: App, new: Config) -> None:
+async def _apply(target: ReloadTarget, new: Config) -> None:
     # Rules and models load and compile in a thread (seconds with the ET slice): the
     # relay goes on meanwhile.  A bad one refuses the reload and changes nothing.
     try:
-        detectors = await asyncio.to_thread(build_detectors, new)
+        detectors = await asyncio.to_thread(Detectors.build, new)
     except ConfigError as e:
-        _refuse(app, e)
+        _refuse(target, e)
         return
-    app.detection.detectors = detectors
-    old_services = {s.name: s for s in app.config.services}
-    app.config = dataclasses.replace(new, control=app.config.control, store_path=app.config.store_path)
+    old = target.config
+    target.use(dataclasses.replace(new, control=old.control, store_path=old.store_path,
+                                   detection=dataclasses.replace(new.detection, ids=old.detection.ids)),
+               detectors)
+    errors = await _listeners(target, {s.name: s for s in old.services}, new)
+    target.record(make_event("config_reload", None, ok=not errors, error="; ".join(errors) or None,
+                             services=[s.name for s in new.services]))
+    gc.freeze()  # the new rules and models, as at start (the old ones are freed by refcount)
+
+
+async def _listeners(target: ReloadTarget, before: dict[str, ServiceConfig], new: Config) -> list[str]:
+    """Reopen the listeners whose addresses changed; stop those of removed services."""
     errors = []
     for svc in new.services:
-        before = old_services.pop(svc.name, None)
-        if before is not None and before.listen == svc.listen:
+        old = before.pop(svc.name, None)
+        if old is not None and old.listen == svc.listen:
             continue
-        if app.worker is not None:  # the supervisor bound the sockets, once, for every worker
+        if not target.binds_listeners:
             errors.append(f"service {svc.name}: listen changes need a restart with [daemon] workers > 1")
             log.error("reload: %s", errors[-1])
             continue
-        for server in app.servers.pop(svc.name, []):
-            server.close()
         try:
-            app.servers[svc.name] = await listen(svc, app.accept, tls_gate=app.tls_gate)
+            await target.relisten(svc)
         except OSError as e:
             errors.append(str(e))
             log.error("reload: %s", e)
-    for name in old_services:  # removed from the file
-        if app.worker is not None:
-            # The supervisor holds the sockets open; keep accepting, so that new clients
-            # are reset by accept() (the service is gone) rather than left in a backlog.
-            continue
-        for server in app.servers.pop(name, []):
-            server.close()
-    if app.blacklist is not None:
-        app.blacklist.config = new.blacklist
-    app._record(make_event("config_reload", None, ok=not errors, error="; ".join(errors) or None,
-                           services=[s.name for s in new.services]))
-    gc.freeze()  # the new rules and models, as at start (the old ones are freed by refcount)
+    # A worker keeps accepting on a removed service's sockets (its supervisor holds them
+    # open), so that new clients are reset (the service is gone) rather than left waiting.
+    if target.binds_listeners:
+        for name in before:
+            target.unlisten(name)
+    return errors

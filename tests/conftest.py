@@ -8,8 +8,18 @@ from typing import Any
 
 import pytest
 
-from honeyswitch.testing import servers
+from honeyswitch.testing import playbook, servers
 from honeyswitch.testing.servers import TestServer
+
+
+@pytest.fixture(autouse=True)
+def _playbooks_asserted() -> Any:
+    """A playbook script that was written but never asserted fails its test."""
+    playbook.unchecked()
+    yield
+    left = playbook.unchecked()
+    if left:
+        pytest.fail("playbook steps never checked (assert the playbook):\n  " + "\n  ".join(left))
 
 
 def pytest_asyncio_loop_factories(config: Any, item: Any) -> dict[str, Callable[[], Any]]:

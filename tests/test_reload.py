@@ -68,7 +68,7 @@ async def test_rules_that_fail_to_load_refuse_the_reload_and_keep_the_detectors(
     events = EventCapture(app)
     await app.start()
     try:
-        before = app.detection.detectors
+        before = app.detectors
         port = app.listening("s")[0][1]
         model = tmp_path / "bad.npz"
         model.write_bytes(b"not a model")  # exists, so the file parses; loading it fails
@@ -76,7 +76,7 @@ async def test_rules_that_fail_to_load_refuse_the_reload_and_keep_the_detectors(
         reload_config(app)  # returns at once: rules and models load in a thread
         refused = await events.wait_for("config_reload", timeout=30)
         assert refused["ok"] is False and "anomaly_model" in refused["error"]
-        assert app.detection.detectors is before
+        assert app.detectors is before
         reader, writer = await connect(app)  # the relay went on with the old detectors
         writer.write(b"x")
         assert await asyncio.wait_for(reader.readexactly(3), 5) == b"M:x"

@@ -1,13 +1,16 @@
-"""A small synchronous client of the control API, for the CLI."""
+"""A small synchronous client of the control API, for the CLI: it calls operations by
+name, as :mod:`.operations` declares them."""
 from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
 from ..config import Config
 from . import auth
+from .operations import OPERATIONS
 
 
 class ApiError(RuntimeError):
@@ -46,6 +49,22 @@ class ApiClient:
         except (urllib.error.URLError, OSError) as e:
             reason = getattr(e, "reason", e)
             raise ApiError(f"cannot reach the control API at {self.base_url}: {reason}") from None
+
+    def op(self, name: str, **args: Any) -> dict[str, Any]:
+        """Call operation ``name``: each argument goes where its declaration says."""
+        op = OPERATIONS[name]
+        assert op.path is not None, f"{name} has no route"
+        where = {arg.name: arg.where for arg in op.args}
+        unknown = set(args) - set(where)
+        if unknown:
+            raise TypeError(f"{name}: unknown arguments {sorted(unknown)}")
+        path = op.path.format(**{k: urllib.parse.quote(str(v), safe="") for k, v in args.items()
+                                 if where[k] == "path"})
+        query = {k: v for k, v in args.items() if where[k] == "query" and v is not None}
+        if query:
+            path += "?" + urllib.parse.urlencode(query)
+        body = {k: v for k, v in args.items() if where[k] == "body"}
+        return self.call(op.method, path, body if op.method != "GET" else None)
 
     def get(self, path: str) -> dict[str, Any]:
         return self.call("GET", path)

@@ -1,4 +1,5 @@
-"""The control API: live sessions, switching and the blacklist over HTTP.
+"""The control API over HTTP: a route for every declared operation
+(:mod:`.operations`), ``/metrics``, and the dashboard.
 
 Every request needs ``Authorization: Bearer <token>``.  Bodies are small JSON objects
 (bounded by ``client_max_size``); every input is validated and errors are JSON
@@ -7,31 +8,25 @@ Every request needs ``Authorization: Bearer <token>``.  Bodies are small JSON ob
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import json
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
-from .. import __version__
 from ..config import ControlConfig
-from ..store.blacklist import Blacklist
-from ..store.db import Store
 from ..web import routes
-from . import auth
+from . import auth, views
 from .metrics import Metrics
-
-if TYPE_CHECKING:
-    from .control import Control
+from .operations import OPERATIONS, ControlPort, Operation, OpError, perform
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_BODY = 64 << 10
-APP_KEY: web.AppKey[Control] = web.AppKey("honeyswitch", object)  # type: ignore[arg-type]
+APP_KEY: web.AppKey[ControlPort] = web.AppKey("honeyswitch", object)  # type: ignore[arg-type]
 METRICS_KEY: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
 
 
-def build_app(app: Control, token: str) -> web.Application:
+def build_app(control: ControlPort, token: str) -> web.Application:
     expected = token.encode()
 
     @web.middleware
@@ -48,28 +43,18 @@ def build_app(app: Control, token: str) -> web.Application:
             return _error(e.status, e.reason)
 
     web_app = web.Application(middlewares=[require_token], client_max_size=MAX_BODY)
-    web_app[APP_KEY] = app
-    r = web_app.router
-    r.add_get("/api/v1/health", health)
-    r.add_get("/api/v1/sessions", list_sessions)
-    r.add_get("/api/v1/sessions/{id}", get_session)
-    r.add_post("/api/v1/sessions/{id}/switch", switch_session)
-    r.add_post("/api/v1/switch", switch_client)
-    r.add_get("/api/v1/blacklist", list_blacklist)
-    r.add_post("/api/v1/blacklist", add_blacklist)
-    r.add_delete("/api/v1/blacklist/{ip}", remove_blacklist)
-    r.add_get("/api/v1/events", list_events)
-    r.add_get("/api/v1/alerts", list_alerts)
-    r.add_get("/api/v1/incidents", list_incidents)
-    r.add_get("/api/v1/sources", list_sources)
-    r.add_get("/api/v1/ids", ids_status)
-    r.add_get("/metrics", metrics)
+    web_app[APP_KEY] = control
+    for op in OPERATIONS.values():
+        if op.path is not None:
+            web_app.router.add_route(op.method, op.path, _handler(op))
+    web_app.router.add_get("/metrics", metrics)
     routes.add_routes(web_app, APP_KEY)
-    web_app[METRICS_KEY] = Metrics(app)
+    views.add_routes(web_app, APP_KEY)  # the dashboard's transcript, pcap and alert-rate views
+    web_app[METRICS_KEY] = Metrics(control)
     return web_app
 
 
-async def start_api(app: Control, control: ControlConfig) -> web.AppRunner:
+async def start_api(app: ControlPort, control: ControlConfig) -> web.AppRunner:
     """Serve the API on ``control.listen``; returns the runner (``cleanup()`` stops it)."""
     assert control.listen is not None
     # Open streams to dashboards would hold a stop for the default 60 s: 1 s is plenty.
@@ -94,113 +79,25 @@ def bound_address(runner: web.AppRunner) -> tuple[str, int]:
 # ----------------------------------------------------------------------- handlers
 
 
-async def health(request: web.Request) -> web.Response:
-    return _json({"status": "ok", "version": __version__, **await request.app[APP_KEY].health()})
+def _handler(op: Operation) -> Handler:
+    """The route of ``op``: its arguments from the path, the query and the JSON body."""
+    wants_body = any(arg.where == "body" for arg in op.args)
 
+    async def handle(request: web.Request) -> web.StreamResponse:
+        control = request.app[APP_KEY]
+        given = {"path": request.match_info, "query": request.query,
+                 "body": await _body(request) if wants_body else {}}
+        try:
+            return _json(await perform(control, op.name, op.parse(given)))
+        except OpError as e:
+            return _error(e.status, e.message)
 
-async def list_sessions(request: web.Request) -> web.Response:
-    return _json({"sessions": await request.app[APP_KEY].sessions()})
-
-
-async def get_session(request: web.Request) -> web.Response:
-    app = request.app[APP_KEY]
-    sid = request.match_info["id"]
-    live = await app.live_session(sid)
-    if live is not None:
-        return _json({"session": live, "live": True})
-    row = app.store.session(sid) if app.store is not None else None
-    if row is None:
-        return _error(404, f"no session {sid!r}")
-    return _json({"session": row, "live": False})
-
-
-async def switch_session(request: web.Request) -> web.Response:
-    app = request.app[APP_KEY]
-    sid = request.match_info["id"]
-    body = await _body(request)
-    ok = await app.switch_session(sid, "operator", _str(body, "reason", "control API"))
-    if ok is None:
-        return _error(404, f"no live session {sid!r}")
-    if not ok:
-        return _error(409, f"session {sid!r} cannot be switched (no honeypot)")
-    return _json({"switched": [sid]})
-
-
-async def switch_client(request: web.Request) -> web.Response:
-    app = request.app[APP_KEY]
-    body = await _body(request)
-    ip = _ip(body.get("client"))
-    ids = await app.switch_client(ip, "operator", _str(body, "reason", "control API"))
-    return _json({"switched": ids})
-
-
-async def list_blacklist(request: web.Request) -> web.Response:
-    app = request.app[APP_KEY]
-    return _json({"blacklist": _blacklist(app).entries()})
-
-
-async def add_blacklist(request: web.Request) -> web.Response:
-    app = request.app[APP_KEY]
-    body = await _body(request)
-    ip = _ip(body.get("ip"))
-    ttl = body.get("ttl")
-    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl < 0):
-        raise web.HTTPBadRequest(reason="ttl must be a number of seconds >= 0")
-    entry = _blacklist(app).add(ip, reason=_str(body, "reason", "operator"), by="operator", ttl=ttl)
-    if entry is None:
-        return _error(409, f"{ip} is on the allowlist")
-    return _json({"added": entry})
-
-
-async def remove_blacklist(request: web.Request) -> web.Response:
-    app = request.app[APP_KEY]
-    ip = _ip(request.match_info["ip"])
-    if not _blacklist(app).remove(ip, by="operator"):
-        return _error(404, f"{ip} is not blacklisted")
-    return _json({"removed": ip})
-
-
-async def list_events(request: web.Request) -> web.Response:
-    app = request.app[APP_KEY]
-    q = request.query
-    rows = _store(app).events(session_id=q.get("session_id"), event_type=q.get("event_type"), limit=_limit(q))
-    return _json({"events": rows})
+    return handle
 
 
 async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=await request.app[METRICS_KEY].render(),
                         headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
-
-
-async def list_alerts(request: web.Request) -> web.Response:
-    app = request.app[APP_KEY]
-    q = request.query
-    rows = _store(app).events(session_id=q.get("session_id"), event_type="alert",
-                              src_ip=q.get("src_ip"), limit=_limit(q))
-    return _json({"alerts": rows})
-
-
-async def list_incidents(request: web.Request) -> web.Response:
-    app = request.app[APP_KEY]
-    q = request.query
-    return _json({"incidents": _store(app).incidents(limit=_limit(q), src_ip=q.get("src_ip"))})
-
-
-async def list_sources(request: web.Request) -> web.Response:
-    """Live decayed source scores, highest first."""
-    app = request.app[APP_KEY]
-    return _json({"sources": await app.sources(_limit(request.query))})
-
-
-async def ids_status(request: web.Request) -> web.Response:
-    return _json({"ids": await request.app[APP_KEY].ids_status()})
-
-
-def _limit(q: Any, default: str = "100") -> int:
-    try:
-        return max(1, min(int(q.get("limit", default)), 10000))
-    except ValueError:
-        raise web.HTTPBadRequest(reason="limit must be an integer") from None
 
 
 # ------------------------------------------------------------------------ helpers
@@ -216,32 +113,6 @@ async def _body(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise web.HTTPBadRequest(reason="body must be a JSON object")
     return body
-
-
-def _str(body: dict[str, Any], key: str, default: str) -> str:
-    value = body.get(key, default)
-    if not isinstance(value, str) or len(value) > 1000:
-        raise web.HTTPBadRequest(reason=f"{key} must be a string of at most 1000 characters")
-    return value
-
-
-def _ip(value: Any) -> str:
-    try:
-        return str(ipaddress.ip_address(str(value)))
-    except ValueError:
-        raise web.HTTPBadRequest(reason="not an IP address") from None
-
-
-def _blacklist(app: Control) -> Blacklist:
-    if app.blacklist is None:
-        raise web.HTTPServiceUnavailable(reason="the daemon is starting or stopping")
-    return app.blacklist
-
-
-def _store(app: Control) -> Store:
-    if app.store is None:
-        raise web.HTTPServiceUnavailable(reason="the daemon is starting or stopping")
-    return app.store
 
 
 def _json(data: Any, status: int = 200) -> web.Response:

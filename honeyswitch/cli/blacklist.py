@@ -33,16 +33,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         api = ApiClient.from_config(cfg)
         if args.action == "list":
-            entries = api.get("/api/v1/blacklist")["blacklist"]
+            entries = api.op("blacklist")["blacklist"]
             if args.json:
                 print_json(entries)
             else:
                 _print(entries)
         elif args.action == "add":
-            entry = api.post("/api/v1/blacklist", {"ip": args.ip, "ttl": args.ttl, "reason": args.reason})
+            entry = api.op("blacklist_add", ip=args.ip, ttl=args.ttl, reason=args.reason)
             print(f"added {entry['added']['ip']}")
         else:
-            api.delete(f"/api/v1/blacklist/{args.ip}")
+            api.op("blacklist_remove", ip=args.ip)
             print(f"removed {args.ip}")
     except ApiError as e:
         return fail(str(e))
@@ -55,7 +55,7 @@ def _print(entries: list[dict]) -> None:
     for e in entries:
         exp = e.get("expires")
         left = "never" if not exp else f"{max(0.0, exp - now):.0f}s"
-        print(f"{e['ip']:<40} {left:>11}  {shown(e.get('added_by', ''), 12):<12} {shown(e.get('reason', ''))}")
+        print(f"{e['ip']:<40} {left:>11}  {shown(e.get('by') or '', 12):<12} {shown(e.get('reason', ''))}")
 
 
 def _export(cfg, fmt: str) -> int:  # type: ignore[no-untyped-def]

@@ -13,6 +13,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--session", help="only this session's events")
     p.add_argument("--type", dest="event_type", help="only this event type")
     p.add_argument("-n", "--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true", help="JSON lines (what it prints anyway)")
     p.set_defaults(func=run)
 
 

@@ -21,9 +21,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         api = ApiClient.from_config(load_config(args))
         if args.client:
-            result = api.post("/api/v1/switch", {"client": args.client, "reason": args.reason})
+            result = api.op("switch_client", client=args.client, reason=args.reason)
         else:
-            result = api.post(f"/api/v1/sessions/{args.session_id}/switch", {"reason": args.reason})
+            result = api.op("switch_session", id=args.session_id, reason=args.reason)
     except ApiError as e:
         return fail(str(e))
     ids = result.get("switched", [])

@@ -23,12 +23,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from .. import __version__, signals
-from ..api.control import Listener, merge_snapshots
+from .. import __version__, sdnotify, signals
+from ..api.operations import Answer, Listener
 from ..config import Config, ConfigError, load
 from ..events import make_event
 from ..intercept.kernelset import KernelBlacklist
@@ -81,7 +80,7 @@ class Supervisor:
         self.count = config.daemon.workers
         self.shard = config.daemon.shard
         self.listeners: dict[str, list[list[socket.socket]]] = {}  # service -> per address -> per worker
-        self.workers = [WorkerProc(i) for i in range(self.count)]
+        self.procs = [WorkerProc(i) for i in range(self.count)]
         self.records: Records | None = None  # writer thread, store, event log (from start())
         self.blacklist: Blacklist | None = None
         self.kernel_set: KernelBlacklist | None = None
@@ -106,13 +105,13 @@ class Supervisor:
         self.records = Records.open(cfg, self.recorder)
         self.recorder.subscribe(self._publish)
         self.blacklist = Blacklist(self.records.store, cfg.blacklist, on_change=self._record)
-        for worker in self.workers:
+        for worker in self.procs:
             self._spawn(worker)
         await self._wait_ready()
         if cfg.control.listen is not None:
             from ..api.server import start_api
 
-            self.api = await start_api(ClusterControl(self), cfg.control)
+            self.api = await start_api(self, cfg.control)
         self._install_signals()
         self.kernel_set = KernelBlacklist.from_config(cfg.firewall, self.blacklist)
         if self.kernel_set is not None:
@@ -126,8 +125,11 @@ class Supervisor:
         self._record(make_event("daemon_start", None, version=__version__, pid=os.getpid(),
                                 config=cfg.source, services=[s.name for s in cfg.services], worker=None))
         gc.freeze()  # as App.start does
+        sdnotify.ready(f"relaying with {self.count} workers")
 
     def request_stop(self, reason: str = "stopped") -> None:
+        if not self._stopping.is_set():
+            sdnotify.stopping()
         self._stop_reason = reason
         self._stopping.set()
 
@@ -189,7 +191,7 @@ class Supervisor:
     async def _attach(self, worker: WorkerProc, channel: Channel, sock: socket.socket) -> None:
         await channel.open(sock)
         if self._listeners:
-            await self._call_one(worker, "stream", on=True)
+            channel.notify({"stream": True})
 
     def _on_notify(self, worker: WorkerProc, message: dict[str, Any]) -> None:
         if message.get("ready"):
@@ -200,8 +202,8 @@ class Supervisor:
 
     async def _wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
-        while not all(w.ready.is_set() for w in self.workers):
-            for w in self.workers:
+        while not all(w.ready.is_set() for w in self.procs):
+            for w in self.procs:
                 if not w.ready.is_set() and not w.alive():
                     code = w.proc.returncode if w.proc is not None else 1
                     await self._stop_workers()
@@ -212,14 +214,14 @@ class Supervisor:
             await asyncio.sleep(0.05)
 
     async def _stop_workers(self) -> None:
-        for w in self.workers:
+        for w in self.procs:
             if w.alive():
                 assert w.proc is not None
                 w.proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE
-        while any(w.alive() for w in self.workers) and time.monotonic() < deadline:
+        while any(w.alive() for w in self.procs) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        for w in self.workers:
+        for w in self.procs:
             if w.alive():
                 assert w.proc is not None
                 log.warning("worker %d did not stop within %.0fs; killing it", w.index, STOP_GRACE)
@@ -230,7 +232,7 @@ class Supervisor:
 
     def _check_workers(self) -> None:
         now = time.monotonic()
-        for w in self.workers:
+        for w in self.procs:
             if w.proc is None:
                 continue
             if w.restart_at is not None:
@@ -266,36 +268,46 @@ class Supervisor:
             if self.blacklist is not None:
                 self.blacklist.expire()
 
-    # ----------------------------------------------------------- fan-out
+    # ------------------------------------------------- the control port (fan-out)
 
-    async def call_all(self, op: str, **args: Any) -> list[tuple[int, Any]]:
-        """Ask every live worker; (index, answer) for those that answered."""
-        live = [w for w in self.workers if w.channel is not None and w.ready.is_set() and w.alive()]
-        answers = await asyncio.gather(*(self._call_one(w, op, **args) for w in live), return_exceptions=True)
+    @property
+    def workers(self) -> int:
+        return self.count
+
+    async def ask_relays(self, name: str, args: dict[str, Any]) -> list[Answer]:
+        """Ask every live worker; the answers of those that answered."""
+        live = [w for w in self.procs if w.channel is not None and w.ready.is_set() and w.alive()]
+        answers = await asyncio.gather(*(self._call_one(w, name, args) for w in live), return_exceptions=True)
         out = []
         for w, answer in zip(live, answers, strict=True):
             if isinstance(answer, BaseException):
-                log.warning("worker %d did not answer %s: %s", w.index, op, answer)
+                log.warning("worker %d did not answer %s: %s", w.index, name, answer)
             else:
-                out.append((w.index, answer))
+                out.append(Answer(w.index, answer))
         return out
 
-    async def _call_one(self, worker: WorkerProc, op: str, **args: Any) -> Any:
+    async def _call_one(self, worker: WorkerProc, name: str, args: dict[str, Any]) -> Any:
         assert worker.channel is not None
-        return await worker.channel.call(op, **args)
+        return await worker.channel.call(name, **args)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         first = not self._listeners
         self._listeners.append(listener)
         if first:
-            spawn(self.call_all("stream", on=True), name="supervisor-stream")
+            self._stream(True)
 
         def unsubscribe() -> None:
             if listener in self._listeners:
                 self._listeners.remove(listener)
                 if not self._listeners:
-                    spawn(self.call_all("stream", on=False), name="supervisor-stream")
+                    self._stream(False)
         return unsubscribe
+
+    def _stream(self, on: bool) -> None:
+        """Workers forward their events only while someone watches the live stream."""
+        for w in self.procs:
+            if w.channel is not None:
+                w.channel.notify({"stream": on})
 
     # --------------------------------------------------------------- internals
 
@@ -341,80 +353,13 @@ class Supervisor:
 
     def _forward(self, sig: signal.Signals) -> None:
         """The switch and reload signals act in every worker."""
-        if sig == getattr(signal, "SIG" + self._signal_names()[1]):
+        reload = sig == getattr(signal, "SIG" + self._signal_names()[1])
+        if reload:
+            sdnotify.reloading()
             self._reload()
-        for w in self.workers:
+        for w in self.procs:
             if w.alive():
                 assert w.proc is not None
                 w.proc.send_signal(sig)
-
-
-class ClusterControl:
-    """The control API's view of all workers (see :class:`honeyswitch.api.control.Control`)."""
-
-    def __init__(self, sup: Supervisor) -> None:
-        self.sup = sup
-
-    @property
-    def config(self) -> Config:
-        return self.sup.config
-
-    @property
-    def store(self) -> Store | None:
-        return self.sup.store
-
-    @property
-    def blacklist(self) -> Blacklist | None:
-        return self.sup.blacklist
-
-    async def health(self) -> dict[str, Any]:
-        answers = await self.sup.call_all("health")
-        counters: Counter[str] = Counter()
-        for _, a in answers:
-            counters.update(a.get("counters") or {})
-        return {"sessions": sum(int(a.get("sessions", 0)) for _, a in answers), "counters": dict(counters),
-                "workers": self.sup.count, "workers_up": len(answers)}
-
-    async def sessions(self) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for index, rows in await self.sup.call_all("sessions"):
-            out.extend({**row, "worker": index} for row in rows)
-        return out
-
-    async def live_session(self, session_id: str) -> dict[str, Any] | None:
-        for index, row in await self.sup.call_all("session", id=session_id):
-            if row is not None:
-                return {**row, "worker": index}
-        return None
-
-    async def switch_session(self, session_id: str, by: str, reason: str) -> bool | None:
-        for _, ok in await self.sup.call_all("switch_session", id=session_id, by=by, reason=reason):
-            if ok is not None:
-                return bool(ok)
-        return None
-
-    async def switch_client(self, ip: str, by: str, reason: str) -> list[str]:
-        return [sid for _, ids in await self.sup.call_all("switch_client", ip=ip, by=by, reason=reason)
-                for sid in ids]
-
-    async def sources(self, limit: int) -> list[dict[str, Any]]:
-        total: dict[str, float] = {}
-        for _, rows in await self.sup.call_all("sources", limit=limit):
-            for row in rows:
-                total[row["src_ip"]] = total.get(row["src_ip"], 0.0) + float(row["score"])
-        ranked = sorted(total.items(), key=lambda kv: -kv[1])[:limit]
-        return [{"src_ip": ip, "score": round(score, 3)} for ip, score in ranked]
-
-    async def ids_status(self) -> dict[str, Any]:
-        merged: dict[str, Any] = {}
-        for index, feeds in await self.sup.call_all("ids"):
-            for name, stats in feeds.items():
-                entry = merged.setdefault(name, {**stats, "workers": {}})
-                entry["workers"][str(index)] = stats
-        return merged
-
-    async def metrics(self) -> dict[str, Any]:
-        return merge_snapshots([snap for _, snap in await self.sup.call_all("metrics")])
-
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
-        return self.sup.subscribe(listener)
+        if reload:
+            sdnotify.ready(f"relaying with {self.count} workers")  # each worker reloads on its own

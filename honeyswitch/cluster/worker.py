@@ -1,5 +1,6 @@
 """The worker side: what a worker process gets from the supervisor, and how it answers
-the supervisor's requests (the control API's questions, asked of every worker)."""
+the supervisor's requests: each is a control operation by name, answered by this
+process's part of its declaration (:mod:`honeyswitch.api.operations`)."""
 from __future__ import annotations
 
 import ipaddress
@@ -7,8 +8,6 @@ import socket
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..api.control import snapshot
-from ..relay.registry import describe
 from .channel import Channel
 
 if TYPE_CHECKING:
@@ -50,7 +49,7 @@ class WorkerEndpoint:
     def __init__(self, app: App, setup: WorkerSetup) -> None:
         self.app = app
         self.setup = setup
-        self.channel = Channel(f"worker-{setup.index}", handler=self.handle)
+        self.channel = Channel(f"worker-{setup.index}", handler=self.handle, notify=self._on_notify)
         self._unsubscribe: Any = None
 
     async def start(self) -> None:
@@ -61,31 +60,11 @@ class WorkerEndpoint:
         self.channel.close()
 
     async def handle(self, op: str, args: dict[str, Any]) -> Any:
-        app = self.app
-        if op == "health":
-            return {"sessions": len(app.registry), "counters": dict(app.counters)}
-        if op == "sessions":
-            return app.registry.describe()
-        if op == "session":
-            runner = app.registry.get(str(args.get("id")))
-            return None if runner is None else describe(runner)
-        if op == "switch_session":
-            sid = str(args.get("id"))
-            if app.registry.get(sid) is None:
-                return None
-            return app.switch_session(sid, str(args.get("by", "operator")), str(args.get("reason", "")))
-        if op == "switch_client":
-            return app.switch_client(str(args.get("ip")), str(args.get("by", "operator")), str(args.get("reason", "")))
-        if op == "sources":
-            return app.detection.source_scores(int(args.get("limit", 50)))
-        if op == "ids":
-            return {f.source.name: f.stats() for f in app.detection.feeds}
-        if op == "metrics":
-            return snapshot(app)
-        if op == "stream":
-            self._stream(bool(args.get("on")))
-            return True
-        raise ValueError(f"unknown op {op!r}")
+        return self.app.answer(op, args)  # ValueError (back to the supervisor) for an unknown op
+
+    def _on_notify(self, message: dict[str, Any]) -> None:
+        if "stream" in message:
+            self._stream(bool(message["stream"]))
 
     def _stream(self, on: bool) -> None:
         """Forward every event to the supervisor while someone watches the live stream."""

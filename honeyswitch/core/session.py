@@ -291,6 +291,11 @@ class Session:
     # ------------------------------------------------------------ alerts, switching
 
     def _alerts(self, alerts: Sequence[Alert], out: list[Command]) -> None:
+        self._record_alerts(alerts, out)
+        if alerts:
+            self._maybe_switch(alerts, out)
+
+    def _record_alerts(self, alerts: Sequence[Alert], out: list[Command]) -> None:
         for alert in alerts:
             self.score += alert.score
             out.append(
@@ -305,8 +310,8 @@ class Session:
                     },
                 )
             )
-        if not alerts:
-            return
+
+    def _maybe_switch(self, alerts: Sequence[Alert], out: list[Command]) -> None:
         source = None
         if self.score < self.policy.switch_threshold:
             if self.source_score is None or self.state is not State.MIRROR:
@@ -609,6 +614,10 @@ class Session:
         if CLIENT not in self._lost:
             out.append(Close(CLIENT, reset=reset))
         self._shut.add(CLIENT)
+        if self.inspector is not None:
+            # What the detectors held back (a request that never got its reply) still
+            # scores the session and its source; there is nothing left to switch.
+            self._record_alerts(self.inspector.finish(), out)
         self.state = State.CLOSED
 
     def _check_done(self, out: list[Command]) -> None:

@@ -3,22 +3,52 @@
 Services that name the same rule files share one compiled :class:`SignatureDetector`
 (and so one prefilter database).  Problems are :class:`ConfigError` lines naming the
 service key; rules a file holds but we cannot run are skipped and counted, as Suricata
-does, and logged at start.
+does, and logged at start.  :class:`Detectors` gives each new session its
+:class:`~.base.Inspection`.
 """
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ..config import ConfigError
-from .base import InlineDetector
+from .base import ErrorReport, FlowInfo, InlineDetector, Inspection, StreamInspector
 from .config import DEFAULT_RULES
 
 if TYPE_CHECKING:
     from ..config import Config, ServiceConfig
 
 log = logging.getLogger(__name__)
+
+
+class Detectors:
+    """The inline detectors of each service, as built from one config."""
+
+    def __init__(self, by_service: Mapping[str, Sequence[InlineDetector]] | None = None) -> None:
+        self.by_service = {name: tuple(dets) for name, dets in (by_service or {}).items() if dets}
+
+    @classmethod
+    def build(cls, config: Config) -> Detectors:
+        """Load and compile the config's rules and models; raises ConfigError."""
+        return cls(build_detectors(config))
+
+    def inspection(self, service: str, flow: FlowInfo, on_error: ErrorReport) -> Inspection | None:
+        """The new session's inspection by its service's detectors (None: it has none).
+
+        A detector that cannot even start inspecting is reported like one that fails
+        later, and the session goes on without it."""
+        detectors = self.by_service.get(service)
+        if detectors is None:
+            return None
+        parts: list[tuple[str, StreamInspector]] = []
+        for det in detectors:
+            try:
+                parts.append((det.name, det.new_stream(flow)))
+            except Exception as e:
+                log.error("detector %s failed: %s: %s", det.name, type(e).__name__, e, exc_info=e)
+                on_error(det.name, e)
+        return Inspection(parts, on_error) if parts else None
 
 
 def build_detectors(config: Config) -> dict[str, list[InlineDetector]]:
@@ -42,7 +72,11 @@ def _signature_detectors(config: Config) -> list[tuple[InlineDetector, list[str]
             groups.setdefault(svc.detection.rules, []).append(svc)
     if not groups:
         return []
-    from .signatures import SignatureDetector, default_rules_path, load_ruleset
+    from .signatures import SignatureDetector, default_rules_path, hyperscan_available, load_ruleset
+
+    if not hyperscan_available():
+        log.info("hyperscan is not installed: signatures use the pure-Python prefilter (%s)",
+                 "pip install 'honeyswitch[hyperscan]' for the fast one")
 
     built: list[tuple[InlineDetector, list[str]]] = []
     for files, services in groups.items():
@@ -72,7 +106,12 @@ def _anomaly_detector(config: Config) -> InlineDetector | None:
     services = [s for s in config.services if s.detection.anomaly_model is not None]
     if not services:
         return None
-    from .anomaly import AlertPolicy, AnomalyDetector, load_model
+    from ..extras import MissingExtra
+
+    try:
+        from .anomaly import AlertPolicy, AnomalyDetector, load_model
+    except MissingExtra as e:
+        raise MissingExtra(f"{config.source}: service {services[0].name!r}: anomaly_model: {e}") from None
 
     models, policies = {}, {}
     for svc in services:

@@ -1,106 +1,110 @@
 """Config of transparent deployment: the per-service interception keys, ``[firewall]``
-and ``[[decoy]]`` tables.
-
-:mod:`honeyswitch.config` owns parsing and calls in here with its own table reader, so
-every problem is the same one-line :class:`~honeyswitch.config.ConfigError` naming the
-file and key.  This module imports nothing from config at run time (config imports it).
+and ``[[decoy]]`` tables, declared here (:mod:`honeyswitch.schema`) and built into
+settings by the functions below, with the same one-line errors as every other key.
+This module imports nothing from config at run time (config imports it).
 """
 from __future__ import annotations
 
 import ipaddress
-import re
 import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any
+
+from ..schema import (
+    REQUIRED,
+    Bool,
+    Choice,
+    Custom,
+    FilePath,
+    Integer,
+    Key,
+    Number,
+    Section,
+    Size,
+    Table,
+    Text,
+    read_array,
+)
 
 if TYPE_CHECKING:
     from ..config import Backend
 
 INTERCEPT_MODES = ("none", "redirect", "tproxy")
-INTERCEPT_KEYS = {"intercept", "intercept_ports", "intercept_dest", "transparent_upstream"}
-FIREWALL_KEYS = {"blacklist_set", "local", "mark", "route_table", "tool"}
-DECOY_KEYS = {"name", "command", "address", "files", "memory", "pids", "cpu"}
-DECOY_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+DECOY_NAME = r"[a-z0-9][a-z0-9_-]{0,31}"
 # Route tables the kernel already uses: unspec, default, main, local.
 _RESERVED_TABLES = {0, 253, 254, 255}
 
 
-class Reader(Protocol):
-    """What we use of config's table reader."""
-
-    table: Mapping[str, Any]
-
-    def fail(self, key: str, problem: str) -> NoReturn: ...
-    def get(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any: ...
-    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str: ...
-    def size(self, key: str, default: int) -> int: ...
-    def number(self, key: str, default: float, *, minimum: float = 0.0) -> float: ...
-    def path(self, key: str, default: str, base: Path) -> Path: ...
-
-
-MakeReader = Callable[[str, str, Mapping[str, Any], set[str]], Reader]
-
-
-# ------------------------------------------------------------------ [[service]]
-
-
-def read_intercept(r: Reader, listen: tuple[tuple[str, int], ...], main: Backend) -> dict[str, Any]:
-    """The service's interception keys, as ServiceConfig field values."""
-    mode = r.choice("intercept", INTERCEPT_MODES, "none")
-    upstream = r.get("transparent_upstream", bool, False)
-    if mode == "none":
-        for key in ("intercept_ports", "intercept_dest"):
-            if key in r.table:
-                r.fail(key, 'needs intercept = "redirect" or "tproxy"')
-        if upstream:
-            # Replies to the client's address only come back to us through the rules.
-            r.fail("transparent_upstream", 'needs intercept = "redirect" or "tproxy"')
-        return {"intercept": mode}
-    if any(port == 0 for _, port in listen):
-        r.fail("listen", "intercept needs fixed listen ports, not port 0")
-    return {
-        "intercept": mode,
-        "intercept_ports": _ports(r, main),
-        "intercept_dest": _dests(r, mode, main),
-        "transparent_upstream": upstream,
-    }
-
-
-def _ports(r: Reader, main: Backend) -> tuple[int, ...]:
-    if "intercept_ports" not in r.table:
-        if main.kind != "tcp":
-            r.fail("intercept_ports", "is required when main is not tcp://")
-        return (main.port,)
-    raw = r.get("intercept_ports", list, [])
-    if not raw:
-        r.fail("intercept_ports", "must list at least one port")
+def _port_list(value: Any, base: Path) -> tuple[int, ...]:
+    if not isinstance(value, list):
+        raise ValueError(f"must be list, not {type(value).__name__} {value!r}")
+    if not value:
+        raise ValueError("must list at least one port")
     ports: list[int] = []
-    for item in raw:
+    for item in value:
         if isinstance(item, bool) or not isinstance(item, int) or not 1 <= item <= 65535:
-            r.fail("intercept_ports", f"{item!r} is not a port 1-65535")
+            raise ValueError(f"{item!r} is not a port 1-65535")
         if item not in ports:
             ports.append(item)
     return tuple(ports)
 
 
-def _dests(r: Reader, mode: str, main: Backend) -> tuple[str, ...]:
-    """Destination networks, as nft text; on a gateway, main's address by default."""
-    if "intercept_dest" not in r.table:
-        if mode == "tproxy" and main.kind == "tcp" and _is_ip(main.host):
-            return (str(ipaddress.ip_address(main.host)),)
-        return ()
+def _networks(value: Any, base: Path) -> tuple[str, ...]:
+    """Destination networks, as nft text."""
+    if not isinstance(value, list):
+        raise ValueError(f"must be list, not {type(value).__name__} {value!r}")
     out: list[str] = []
-    for item in r.get("intercept_dest", list, []):
+    for item in value:
         try:
             net = ipaddress.ip_network(str(item), strict=False)
         except ValueError:
-            r.fail("intercept_dest", f"{item!r} is not an address or CIDR")
+            raise ValueError(f"{item!r} is not an address or CIDR") from None
         text = str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
         if text not in out:
             out.append(text)
     return tuple(out)
+
+
+INTERCEPT_KEYS = (
+    Key("intercept", Choice(INTERCEPT_MODES), "none",
+        "transparent: \"redirect\" (nft REDIRECT) | \"tproxy\" (see honeyswitch firewall)"),
+    Key("intercept_ports", Custom(_port_list), None, "ports whose traffic the firewall sends here (default: main's)",
+        example=[80]),
+    Key("intercept_dest", Custom(_networks), None, "destinations matched (tproxy default: main's address)",
+        example=["198.51.100.10"]),
+    Key("transparent_upstream", Bool(), False, "connect to main and the honeypot from the client's address"),
+)
+
+
+# ------------------------------------------------------------------ [[service]]
+
+
+def read_intercept(t: Table, listen: tuple[tuple[str, int], ...], main: Backend) -> dict[str, Any]:
+    """The service's interception keys, as ServiceConfig field values."""
+    mode = t["intercept"]
+    upstream = t["transparent_upstream"]
+    if mode == "none":
+        for key in ("intercept_ports", "intercept_dest"):
+            if t.given(key):
+                t.fail(key, 'needs intercept = "redirect" or "tproxy"')
+        if upstream:
+            # Replies to the client's address only come back to us through the rules.
+            t.fail("transparent_upstream", 'needs intercept = "redirect" or "tproxy"')
+        return {"intercept": mode}
+    if any(port == 0 for _, port in listen):
+        t.fail("listen", "intercept needs fixed listen ports, not port 0")
+    ports = t["intercept_ports"]
+    if ports is None:
+        if main.kind != "tcp":
+            t.fail("intercept_ports", "is required when main is not tcp://")
+        ports = (main.port,)
+    dests = t["intercept_dest"]
+    if dests is None:  # on a gateway, main's address
+        dests = (str(ipaddress.ip_address(main.host)),) if mode == "tproxy" and main.kind == "tcp" \
+            and _is_ip(main.host) else ()
+    return {"intercept": mode, "intercept_ports": ports, "intercept_dest": dests, "transparent_upstream": upstream}
 
 
 def _is_ip(text: str) -> bool:
@@ -125,28 +129,23 @@ class FirewallConfig:
     tool: str = "nft"  # "nft" | "iptables": what apply/remove use without a flag
 
 
-def read_firewall(r: Reader) -> FirewallConfig:
-    mark = _int(r, "mark", 0x4853, 1, 0xFFFFFFFF)
-    table = _int(r, "route_table", 4853, 1, 0xFFFFFFFF)
-    if table in _RESERVED_TABLES:
-        r.fail("route_table", f"{table} is a table the kernel uses (default/main/local)")
-    return FirewallConfig(
-        blacklist_set=r.get("blacklist_set", bool, False),
-        local=r.get("local", bool, False),
-        mark=mark,
-        route_table=table,
-        tool=r.choice("tool", ("nft", "iptables"), "nft"),
-    )
+FIREWALL = Section("firewall", (
+    Key("blacklist_set", Bool(), False, "keep an nft set of the blacklist; listed sources are sent here"),
+    Key("local", Bool(), False, "redirect connections made on this host too (output hook)"),
+    Key("mark", Integer(1, 0xFFFFFFFF), 0x4853, 'packet mark of tproxied packets (0x4853, "HS")'),
+    Key("route_table", Integer(1, 0xFFFFFFFF), 4853, "policy routing table that delivers them locally"),
+    Key("tool", Choice(("nft", "iptables")), "nft", "what firewall apply/remove use without a flag"),
+))
 
 
-def _int(r: Reader, key: str, default: int, low: int, high: int) -> int:
-    value = r.get(key, int, default)
-    if isinstance(value, bool) or not low <= value <= high:
-        r.fail(key, f"must be an integer {low}-{high:#x}, not {value!r}")
-    return int(value)
+def read_firewall(t: Table) -> FirewallConfig:
+    if t["route_table"] in _RESERVED_TABLES:
+        t.fail("route_table", f"{t['route_table']} is a table the kernel uses (default/main/local)")
+    return FirewallConfig(blacklist_set=t["blacklist_set"], local=t["local"], mark=t["mark"],
+                          route_table=t["route_table"], tool=t["tool"])
 
 
-def check_local(r: Reader, services: Any, fw: FirewallConfig) -> None:
+def check_local(t: Table, services: Any, fw: FirewallConfig) -> None:
     """With ``local``, our own connection to a backend must not be redirected back to us."""
     if not fw.local:
         return
@@ -155,7 +154,7 @@ def check_local(r: Reader, services: Any, fw: FirewallConfig) -> None:
             continue
         for backend in (svc.main, svc.honeypot):
             if backend.kind == "tcp" and backend.port in svc.intercept_ports:
-                r.fail("local", f"service {svc.name!r}: backend port {backend.port} is intercepted "
+                t.fail("local", f"service {svc.name!r}: backend port {backend.port} is intercepted "
                                 "too; honeyswitch's own connections would loop")
 
 
@@ -189,56 +188,63 @@ def default_decoy_address(index: int) -> str:
     return f"198.18.{100 + index}.2/30"
 
 
-def read_decoys(src: str, raw: Any, base: Path, make_reader: MakeReader) -> tuple[DecoyConfig, ...]:
-    if not isinstance(raw, list):
-        make_reader(src, "decoy", {}, set()).fail("", "must be [[decoy]] tables")
-    decoys = [_decoy(make_reader(src, f"decoy[{i}]", t, DECOY_KEYS), i, base) for i, t in enumerate(raw)]
+def _command(value: Any, base: Path) -> tuple[str, ...]:
+    if not isinstance(value, str):
+        raise ValueError(f"must be str, not {type(value).__name__} {value!r}")
+    argv = tuple(shlex.split(value))
+    if not argv:
+        raise ValueError("must not be empty")
+    return argv
+
+
+def _address(value: Any, base: Path) -> ipaddress.IPv4Interface:
+    try:
+        iface = ipaddress.IPv4Interface(str(value))
+    except ValueError:
+        raise ValueError(f"must be an IPv4 address with prefix like 198.18.100.2/30, not {value!r}") from None
+    net = iface.network
+    if not 8 <= net.prefixlen <= 30:
+        raise ValueError(f"prefix must be /8 to /30 (room for the host side), not /{net.prefixlen}")
+    if iface.ip in (net.network_address, net.broadcast_address):
+        raise ValueError(f"{iface.ip} is the network or broadcast address of {net}")
+    return iface
+
+
+DECOY = Section("decoy", (
+    Key("name", Text(DECOY_NAME, "1-32 of a-z 0-9 _ - (starting with a letter or digit)"), REQUIRED,
+        "used as honeypot = \"decoy:NAME:PORT\"", example="web"),
+    Key("command", Custom(_command), REQUIRED, "the honeypot server, run in the decoy's namespace",
+        example="nginx -g 'daemon off;'"),
+    Key("address", Custom(_address), None, "default 198.18.(100+i).2/30; the host side is .1",
+        example="198.18.100.2/30"),
+    Key("files", FilePath(), None, "seen by the decoy as a private writable view", example="/srv/honeypot-web"),
+    Key("memory", Size(), None, "most memory (cgroup v2, else an address-space limit)", example="256MiB"),
+    Key("pids", Integer(1, 1 << 22), None, "most processes at once", example=64),
+    Key("cpu", Number(0.01), None, "CPUs (0.5 = half of one)", example=0.5),
+), array=True, doc="isolated honeypot hosts: honeyswitch decoy up NAME (root)")
+
+
+def read_decoys(src: str, raw: Any, base: Path) -> tuple[DecoyConfig, ...]:
+    tables = read_array(DECOY, raw, src, base)
+    decoys = [_decoy(t, i) for i, t in enumerate(tables)]
     for i, d in enumerate(decoys):
         for other in decoys[:i]:
-            r = make_reader(src, f"decoy[{i}]", {}, set())
             if d.name == other.name:
-                r.fail("name", f"{d.name!r} already used")
+                tables[i].fail("name", f"{d.name!r} already used")
             if d.address.network.overlaps(other.address.network):
-                r.fail("address", f"{d.address} overlaps decoy {other.name!r} ({other.address})")
+                tables[i].fail("address", f"{d.address} overlaps decoy {other.name!r} ({other.address})")
     return tuple(decoys)
 
 
-def _decoy(r: Reader, index: int, base: Path) -> DecoyConfig:
-    if "name" not in r.table:
-        r.fail("name", "is required")
-    name = r.get("name", str, "")
-    if not DECOY_NAME.fullmatch(name):
-        r.fail("name", f"must be 1-32 of a-z 0-9 _ - (starting with a letter or digit), not {name!r}")
-    if "command" not in r.table:
-        r.fail("command", "is required")
-    try:
-        argv = tuple(shlex.split(r.get("command", str, "")))
-    except ValueError as e:
-        r.fail("command", str(e))
-    if not argv:
-        r.fail("command", "must not be empty")
-    return DecoyConfig(
-        name=name,
-        argv=argv,
-        address=_address(r, r.get("address", str, default_decoy_address(index) if index < 156 else "")),
-        files=r.path("files", ".", base) if "files" in r.table else None,
-        memory=r.size("memory", 1) if "memory" in r.table else None,
-        pids=_int(r, "pids", 1, 1, 1 << 22) if "pids" in r.table else None,
-        cpu=r.number("cpu", 1, minimum=0.01) if "cpu" in r.table else None,
-    )
-
-
-def _address(r: Reader, text: str) -> ipaddress.IPv4Interface:
-    try:
-        iface = ipaddress.IPv4Interface(text)
-    except ValueError:
-        r.fail("address", f"must be an IPv4 address with prefix like 198.18.100.2/30, not {text!r}")
-    net = iface.network
-    if not 8 <= net.prefixlen <= 30:
-        r.fail("address", f"prefix must be /8 to /30 (room for the host side), not /{net.prefixlen}")
-    if iface.ip in (net.network_address, net.broadcast_address):
-        r.fail("address", f"{iface.ip} is the network or broadcast address of {net}")
-    return iface
+def _decoy(t: Table, index: int) -> DecoyConfig:
+    address = t["address"]
+    if address is None:
+        try:
+            address = _address(default_decoy_address(index) if index < 156 else "", Path())
+        except ValueError as e:
+            t.fail("address", str(e))
+    return DecoyConfig(name=t["name"], argv=t["command"], address=address, files=t["files"], memory=t["memory"],
+                       pids=t["pids"], cpu=t["cpu"])
 
 
 def decoy_backend_host(text: str, decoys: Mapping[str, str]) -> tuple[str, int]:

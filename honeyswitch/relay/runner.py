@@ -115,7 +115,7 @@ class SessionRunner:
             "session_start",
             self,
             {"state": state.value, "main": self.service.main.url, "honeypot": self.service.honeypot.url,
-             "tls": None if tls is None else tls.event()},
+             "mode": "proxy", "tls": None if tls is None else tls.event()},
         )
         if state is State.DIRECT:
             self.transcript.persist()

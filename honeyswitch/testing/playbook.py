@@ -17,13 +17,17 @@ The script is checked when the playbook is used as a bool (``assert playbook``),
 mismatch shows the whole conversation so far.  A playbook can be extended and asserted
 again; only the new steps run, so tests may look at the session in between.
 :meth:`Playbook.run` feeds setup events without checking what they return.
+
+A script that is written but never asserted would pass without running: every playbook
+made since the last :func:`unchecked` call is kept, and the suite's fixture fails a test
+that leaves steps unchecked.
 """
 from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
 from dataclasses import MISSING, dataclass, fields, is_dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from ..core.session import Session
 from ..core.types import Command, Emit, End, Event, Send
@@ -50,12 +54,23 @@ class _Step:
 class Playbook:
     """A script of events and the commands each must produce; see the module docstring."""
 
+    _made: ClassVar[list[Playbook]] = []  # every playbook since the last unchecked()
+
     def __init__(self, session: Session, *, ignore_emits: bool = False) -> None:
         self.session = session
         self.ignore_emits = ignore_emits
         self.transcript: list[Event | _Start | Command] = []  # what really happened
         self._steps: list[_Step] = []
         self._done = 0  # steps already run
+        Playbook._made.append(self)
+
+    def pending(self) -> list[str]:
+        """The steps written but not run yet, as script lines."""
+        lines: list[str] = []
+        for step in self._steps[self._done:]:
+            lines.append(f">> {fmt(step.event)}")
+            lines.extend(f"<< {fmt(c)}" for c in step.expected)
+        return lines
 
     def __rshift__(self, event: Event | _Start) -> Playbook:
         self._steps.append(_Step(event, []))
@@ -127,6 +142,13 @@ class Playbook:
                 lines.append(f"  << {fmt(actual[pj])}")
             i, j = pi + 1, pj + 1
         return lines
+
+
+def unchecked() -> list[str]:
+    """The pending steps of every playbook made since the last call (which forgets them):
+    a script nobody asserted.  Empty when every script ran."""
+    made, Playbook._made = Playbook._made, []
+    return [f"{line}" for pb in made for line in pb.pending()]
 
 
 def _common(expected: list[Command], actual: list[Command]) -> list[tuple[int, int]]:

@@ -1,9 +1,11 @@
 """The ``tls`` keys of a service: terminating the client's TLS, and ``tls://`` backends.
 
-:mod:`honeyswitch.config` calls :func:`read_tls` with its own table reader, so every
-problem is the same one-line ConfigError naming the file and the key.  The OpenSSL
-contexts are built here, at load time: a bad or unreadable certificate or key fails the
-config check (and a SIGHUP reload), never the first handshake.
+The keys are declared here (:data:`TLS_KEYS`, nested tables for :mod:`honeyswitch.schema`)
+and built by :func:`read_tls`, which :mod:`honeyswitch.config` calls for each service,
+so every problem is the same one-line ConfigError naming the file and the key
+(``service[0].tls.key: ...``).  The OpenSSL contexts are built here, at load time: a bad
+or unreadable certificate or key fails the config check (and a SIGHUP reload), never the
+first handshake.
 
 ```toml
 tls = { cert = "web.pem", key = "web.key" }          # terminate the client's TLS
@@ -19,12 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..schema import Custom, Key
 from .contexts import ContextError, client_context, server_context
 
 if TYPE_CHECKING:
-    from ..intercept.settings import Reader
+    from ..schema import Table
 
-TLS_KEYS = {"tls", "main_tls", "honeypot_tls"}
 SERVER_KEYS = {"cert", "key", "certs", "min_version", "ciphers", "alpn", "handshake_timeout",
                "max_handshakes", "session_tickets", "starttls", "ocsp"}
 CERT_KEYS = {"sni", "cert", "key"}
@@ -67,35 +69,62 @@ class TlsBackend:
     server_hostname: str | None = None  # SNI and the name verified; None: no SNI, no name check
 
 
-def read_tls(r: Reader, base: Path, main_url: str, honeypot_url: str, protocol: str) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Nested:
+    """A nested table as written, with the directory its relative paths start from."""
+
+    table: Mapping[str, Any]
+    base: Path
+
+
+def _nested(value: Any, base: Path) -> Nested:
+    if not isinstance(value, Mapping):
+        raise ValueError("must be a table")
+    return Nested(value, base)
+
+
+TLS_KEYS = (
+    Key("tls", Custom(_nested), None, 'terminate TLS: { cert = "www.pem", key = "www.key" } (README "TLS services")'),
+    Key("main_tls", Custom(_nested), None, "a tls:// main's { ca, sni, cert, key, verify, min_version }"),
+    Key("honeypot_tls", Custom(_nested), None, "the same for a tls:// honeypot"),
+)
+
+
+def read_tls(t: Table, mode: str = "proxy") -> dict[str, Any]:
     """ServiceConfig field values: ``tls`` (TlsServer or None), ``main_tls``,
     ``honeypot_tls`` (TlsBackend or None)."""
     out: dict[str, Any] = {"tls": None, "main_tls": None, "honeypot_tls": None}
-    if "tls" in r.table:
-        out["tls"] = _server(r, base, protocol)
-    for key, url in (("main", main_url), ("honeypot", honeypot_url)):
-        is_tls = isinstance(url, str) and url.strip().startswith("tls://")
-        if f"{key}_tls" in r.table and not is_tls:
-            r.fail(f"{key}_tls", f"needs a tls://host:port {key} backend")
-        if is_tls:
-            out[f"{key}_tls"] = _backend(r, f"{key}_tls", base, url.strip()[6:])
+    if t["tls"] is not None:
+        if mode == "packet":
+            t.fail("tls", 'not with mode = "packet" (the packets pass through; their TLS is main\'s)')
+        out["tls"] = _server(t, str(t["protocol"] or ""))
+    for key in ("main", "honeypot"):
+        url = str(t[key])
+        if t[f"{key}_tls"] is not None and not url.startswith("tls://"):
+            t.fail(f"{key}_tls", f"needs a tls://host:port {key} backend")
+        if url.startswith("tls://"):
+            out[f"{key}_tls"] = _backend(t, f"{key}_tls", url[6:])
     return out
 
 
-def _sub(r: Reader, key: str, table: Any, known: set[str]) -> _Sub:
-    if not isinstance(table, Mapping):
-        r.fail(key, "must be a table")
+def _sub(t: Table, key: str, nested: Any, known: set[str]) -> _Sub:
+    if isinstance(nested, Nested):
+        table, base = nested.table, nested.base
+    elif isinstance(nested, Mapping):  # an item of tls.certs: the outer table's base
+        table, base = nested, Path()
+    else:
+        t.fail(key, "must be a table")
     for k in table:
         if k not in known:
-            r.fail(f"{key}.{k}", f"unknown key (known: {', '.join(sorted(known))})")
-    return _Sub(r, key, table)
+            t.fail(f"{key}.{k}", f"unknown key (known: {', '.join(sorted(known))})")
+    return _Sub(t, key, table, base)
 
 
 class _Sub:
-    """Typed access to a nested table, failing through the service's reader."""
+    """Typed access to a nested table, failing through the service's table."""
 
-    def __init__(self, r: Reader, key: str, table: Mapping[str, Any]) -> None:
-        self.r, self.key, self.table = r, key, table
+    def __init__(self, r: Table, key: str, table: Mapping[str, Any], base: Path) -> None:
+        self.r, self.key, self.table, self.base = r, key, table, base
 
     def fail(self, k: str, problem: str) -> Any:
         self.r.fail(f"{self.key}.{k}" if k else self.key, problem)
@@ -106,12 +135,12 @@ class _Sub:
             self.fail(k, f"must be {getattr(kind, '__name__', kind)}, not {value!r}")
         return value
 
-    def path(self, k: str, base: Path) -> Path:
+    def path(self, k: str) -> Path:
         value = self.get(k, str, "")
         if not value:
             self.fail(k, "must not be empty")
         p = Path(value).expanduser()
-        return p if p.is_absolute() else base / p
+        return p if p.is_absolute() else self.base / p
 
     def number(self, k: str, default: float, minimum: float) -> float:
         value = float(self.get(k, (int, float), default))
@@ -120,8 +149,8 @@ class _Sub:
         return value
 
 
-def _server(r: Reader, base: Path, protocol: str) -> TlsServer:
-    t = _sub(r, "tls", r.table["tls"], SERVER_KEYS)
+def _server(r: Table, protocol: str) -> TlsServer:
+    t = _sub(r, "tls", r["tls"], SERVER_KEYS)
     if "ocsp" in t.table:
         t.fail("ocsp", "OCSP stapling is not available: Python's ssl module has no way to staple a response")
     starttls = t.get("starttls", str, "")
@@ -133,7 +162,7 @@ def _server(r: Reader, base: Path, protocol: str) -> TlsServer:
     def make(sub: _Sub, where: str) -> tuple[ssl.SSLContext, list[str]]:
         if "cert" not in sub.table or "key" not in sub.table:
             sub.fail("cert" if "cert" not in sub.table else "key", "is required")
-        cert, key = sub.path("cert", base), sub.path("key", base)
+        cert, key = sub.path("cert"), sub.path("key")
         try:
             return server_context(cert, key, **options), [str(cert), str(key)]
         except ContextError as e:
@@ -143,6 +172,7 @@ def _server(r: Reader, base: Path, protocol: str) -> TlsServer:
     contexts = []
     for i, item in enumerate(t.get("certs", list, [])):
         sub = _sub(r, f"tls.certs[{i}]", item, CERT_KEYS)
+        sub.base = t.base
         names = sub.get("sni", list, [])
         if not names or not all(isinstance(n, str) and n for n in names):
             sub.fail("sni", "must be a list of host names (\"*.example.com\" matches one label)")
@@ -174,14 +204,14 @@ def _alpn(t: _Sub, protocol: str) -> list[str]:
     return list(alpn)
 
 
-def _backend(r: Reader, key: str, base: Path, hostport: str) -> TlsBackend:
-    t = _sub(r, key, r.table.get(key, {}), BACKEND_KEYS)
+def _backend(r: Table, key: str, hostport: str) -> TlsBackend:
+    t = _sub(r, key, r[key] if r[key] is not None else Nested({}, Path()), BACKEND_KEYS)
     verify = t.get("verify", bool, True)
-    ca = t.path("ca", base) if "ca" in t.table else None
+    ca = t.path("ca") if "ca" in t.table else None
     if ("cert" in t.table) != ("key" in t.table):
         t.fail("key" if "cert" in t.table else "cert", "client certificates need both cert and key")
-    cert = t.path("cert", base) if "cert" in t.table else None
-    keyfile = t.path("key", base) if "key" in t.table else None
+    cert = t.path("cert") if "cert" in t.table else None
+    keyfile = t.path("key") if "key" in t.table else None
     min_version = _version(t)
     # CPython sends no SNI for an IP address and checks the certificate's IP entry instead.
     host = hostport.rsplit(":", 1)[0].strip("[]")

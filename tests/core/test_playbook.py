@@ -17,7 +17,7 @@ from honeyswitch.core.types import (
     Send,
     SwitchRequested,
 )
-from honeyswitch.testing.playbook import START, Playbook, fmt, matches, sent
+from honeyswitch.testing.playbook import START, Playbook, fmt, matches, sent, unchecked
 
 CLIENT, MAIN, HONEYPOT = End.CLIENT, End.MAIN, End.HONEYPOT
 
@@ -106,3 +106,11 @@ def test_fmt_is_short() -> None:
     assert fmt(Close(CLIENT, reset=True)) == "Close(CLIENT, reset=True)"
     assert fmt(Emit("alert", {"score": 5})) == "Emit('alert', score=5)"
     assert fmt(START) == "START"
+
+
+def test_a_script_never_asserted_is_reported() -> None:
+    unchecked()  # forget the playbooks made so far in this test
+    pb = started() >> DataReceived(CLIENT, b"x") << Send(MAIN, b"x")
+    assert unchecked() == [">> DataReceived(CLIENT, b'x')", "<< Send(MAIN, b'x')"]
+    assert pb.pending()  # still unrun; but forgotten, so this test's own check passes
+    assert unchecked() == []

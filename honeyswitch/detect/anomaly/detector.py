@@ -51,6 +51,9 @@ class _Quiet:
     def feed(self, data: bytes, to_server: bool) -> Sequence[Alert]:
         return []
 
+    def finish(self) -> Sequence[Alert]:
+        return []
+
 
 class AnomalyDetector:
     """``InlineDetector`` holding one model per service name."""

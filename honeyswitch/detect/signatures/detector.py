@@ -57,7 +57,7 @@ class SignatureDetector:
                  protocols: Mapping[str, str] | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  prefilter: str = "auto", limits: Limits | None = None,
-                 pcre_gate: bool = True, strict: bool = False) -> None:
+                 pcre_gate: bool = True) -> None:
         rules = ruleset.rules if isinstance(ruleset, Ruleset) else tuple(ruleset)
         # Handshake rules (tls.sni, ja3/ja4, tls.version) never see the stream.
         self.handshake_rules = tuple(r for r in rules if r.handshake)
@@ -65,7 +65,6 @@ class SignatureDetector:
         self.protocols = {k: v.lower() for k, v in (protocols or {}).items()}
         self.thresholds = ThresholdTracker(clock)
         self.limits = limits or Limits()
-        self.strict = strict  # re-raise inspection errors (tests) instead of logging them
         self.match_options = MatchOptions(self.limits.pcre_window,
                                           self.limits.pcre_window_ungated,
                                           gate=pcre_gate)

@@ -26,7 +26,6 @@ Within one ``feed`` a ``pass`` rule match suppresses every alert of that feed.
 """
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -44,7 +43,6 @@ from .tls import applies, handshake_buffers
 if TYPE_CHECKING:
     from .detector import SignatureDetector
 
-log = logging.getLogger(__name__)
 
 
 def _live(pending: dict[int, int], base: int, bounds: Sequence[int | None]) -> dict[int, int]:
@@ -117,7 +115,6 @@ class SignatureInspector:
         self._groups: dict[tuple[str, bool], Group] = {}
         self._alerts: list[Alert] = []
         self._passed = False
-        self._failed = False
         if self.proto == "http":
             self.http = detector.new_http_parser()
 
@@ -125,18 +122,15 @@ class SignatureInspector:
     def feed(self, data: bytes, to_server: bool) -> Sequence[Alert]:
         if not data:
             return ()
+        # An exception goes to the session's Inspection, which reports it and leaves this
+        # inspector out from then on (its stream state may be half-updated).
         self._alerts, self._passed = [], False
-        try:
-            self._feed(data, to_server)
-        except Exception:
-            # A detector fails alone: the session goes on without this chunk's verdict.
-            if self.det.strict:
-                raise
-            if not self._failed:
-                log.exception("signature inspection failed (session %s)", self.flow.session_id)
-            self._failed = True
+        self._feed(data, to_server)
         alerts, self._alerts = self._alerts, []
         return () if self._passed else alerts
+
+    def finish(self) -> Sequence[Alert]:
+        return ()  # every rule matches as the bytes arrive: nothing waits for the end
 
     def handshake(self, info: Any) -> Sequence[Alert]:
         """Match the handshake rules on the session's TLS handshake (once, at its end)."""

@@ -113,8 +113,7 @@ async def test_eve_alert_switches_only_the_attackers_among_50_benign(tmp_path, w
             attack_while_benign_run(),
             *(b.run(port, stop, min_requests=20, max_requests=400, pause=(0.02, 0.1)) for b in benign)), 90)
         await until(lambda: len(events.of_type("session_end")) >= BENIGN_SESSIONS + 5, 10, "session ends")
-        feed = app.detection.feeds[0]
-        stats = feed.stats()
+        stats = app.ids_status()["suricata"]
     switched = {e["session_id"] for e in events.of_type("switch")}
     assert switched == {a["session"] for a in attacks}
     assert all(e["by"] == "detector:suricata" for e in events.of_type("switch"))
@@ -168,7 +167,7 @@ async def test_feed_survives_rotation_and_malformed_lines(tmp_path, webpair, ids
         return await _attack(app, events, port, f"127.0.3.{n}", hp_ref)
 
     async with running(_config(tmp_path, webpair, ids_proc, port)) as (app, events):
-        tailer = app.detection.feeds[0].tailer
+        tailer = app.feeds[0].tailer
         await attacker()
         # 1. rename + reopen (logrotate "create" + postrotate kill -HUP). Suricata
         # reopens at its next write: one alert may still land in the renamed file.

@@ -35,7 +35,6 @@ class Sig:
         assert not ruleset.skipped, [(s.reason, s.detail) for s in ruleset.skipped]
         kw.setdefault("prefilter", self.engine)
         kw.setdefault("clock", self.clock)
-        kw.setdefault("strict", True)
         return SignatureDetector(ruleset, **kw)  # type: ignore[arg-type]
 
     @staticmethod

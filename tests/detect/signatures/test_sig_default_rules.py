@@ -24,7 +24,7 @@ def ruleset() -> Ruleset:
 @pytest.fixture(params=["python", "auto"])
 def det(request: pytest.FixtureRequest, ruleset: Ruleset) -> SignatureDetector:
     return SignatureDetector(ruleset, protocols=PROTOCOLS, prefilter=request.param,
-                             clock=lambda: 0.0, strict=True)
+                             clock=lambda: 0.0)
 
 
 def test_all_default_rules_load(ruleset: Ruleset) -> None:

@@ -85,7 +85,7 @@ def test_pcre_translation(pattern: str, flags: str) -> None:
 
 
 DET = SignatureDetector(load_ruleset([default_rules_path()]), protocols={"web": "http"},
-                        clock=lambda: 0.0, strict=True)
+                        clock=lambda: 0.0)
 
 
 @FUZZ

@@ -53,7 +53,7 @@ ENGINES = ["python"] + (["hyperscan"] if hyperscan_available() else [])
 def _detector(window: int, engine: str) -> SignatureDetector:
     ruleset = parse_rules(RULES)
     assert not ruleset.skipped, [(s.reason, s.detail) for s in ruleset.skipped]
-    return SignatureDetector(ruleset, prefilter=engine, clock=lambda: 1000.0, strict=True,
+    return SignatureDetector(ruleset, prefilter=engine, clock=lambda: 1000.0,
                              limits=Limits(stream_window=window))
 
 
@@ -163,7 +163,7 @@ def test_et_slice_large_chunks_alert_as_piece_by_piece() -> None:
     rng = random.Random(11)
     for window in (1024, 16384):
         limits = Limits(stream_window=window)
-        new, old = (SignatureDetector(ruleset, clock=lambda: 0.0, strict=True, limits=limits)
+        new, old = (SignatureDetector(ruleset, clock=lambda: 0.0, limits=limits)
                     for _ in range(2))
         for s in range(10):
             flow = FlowInfo("svc", f"s{s}", "203.0.113.5", 40000 + s, "192.0.2.1",
