@@ -8,7 +8,7 @@ import contextlib
 import resource
 from typing import Any
 
-from tlshelp import client_ctx, tls_table
+from tlshelp import RawTlsClient, client_ctx, tls_table
 
 from honeyswitch.testing import servers
 from honeyswitch.testing.clienthello import (
@@ -161,21 +161,9 @@ async def test_a_thousand_half_open_handshakes(tmp_path, make_server, pki) -> No
 
 def _garbage_after_handshake(host: str, port: int, ctx: Any) -> bytes:
     """A real handshake (our own SSLObject), one good request, then a forged record."""
-    import socket
-    import ssl
-
-    sock = socket.create_connection((host, port), 5)
-    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-    obj = ctx.wrap_bio(inc, out, server_hostname="www.example.test")
-    while True:
-        try:
-            obj.do_handshake()
-            break
-        except ssl.SSLWantReadError:
-            sock.sendall(out.read())
-            inc.write(sock.recv(65536))
-    obj.write(b"ping\n")
-    sock.sendall(out.read() + b"\x17\x03\x03\x00\x20" + b"\x00" * 32)  # application data, bad MAC
+    client = RawTlsClient(host, port, ctx)
+    sock = client.sock
+    client.write(b"ping\n", b"\x17\x03\x03\x00\x20" + b"\x00" * 32)  # then application data, bad MAC
     got = b""
     try:
         while data := sock.recv(65536):

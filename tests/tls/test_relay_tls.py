@@ -6,11 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import socket
 import ssl
 from typing import Any
 
-from tlshelp import client_ctx, tls_table
+from tlshelp import RawTlsClient, client_ctx, tls_table
 
 from honeyswitch.testing import servers
 from honeyswitch.testing.harness import address, make_config, running, session_of
@@ -134,18 +133,9 @@ def port_of(server: asyncio.Server) -> int:
 def _half_close_client(host: str, port: int, ctx: ssl.SSLContext, payload: bytes) -> bytes:
     """Send ``payload``, then close_notify (we send no more), then read until the
     server's close_notify: TLS's half-close, with an SSLObject of our own."""
-    sock = socket.create_connection((host, port), 5)
-    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-    obj = ctx.wrap_bio(inc, out, server_hostname="www.example.test")
-    while True:
-        try:
-            obj.do_handshake()
-            break
-        except ssl.SSLWantReadError:
-            sock.sendall(out.read())
-            inc.write(sock.recv(65536))
-    sock.sendall(out.read())
-    obj.write(payload)
+    client = RawTlsClient(host, port, ctx)
+    sock, inc, out, obj = client.sock, client.inc, client.out, client.obj
+    client.write(payload)
     with contextlib.suppress(ssl.SSLWantReadError):
         obj.unwrap()
     sock.sendall(out.read())
