@@ -18,7 +18,7 @@ setup: $(BIN)/honeyswitch
 $(BIN)/honeyswitch: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[detect,test,dev]'
+	$(BIN)/pip install -q -e '.[detect,cluster,test,dev]'
 	touch $@
 
 setup-system:

@@ -262,6 +262,50 @@ EVENT_TYPES: dict[str, EventSpec] = {
         {"listen": "0.0.0.0:80", "error": "[Errno 98] Address already in use"},
         session=False,
     ),
+    "cluster_down": EventSpec(
+        "This host lost contact with the cluster's Redis; it goes on with its local state "
+        "and keeps its decisions in the outbox until Redis is back.",
+        {
+            "redis": "the Redis address(es), without passwords",
+            "error": "why: the failed command's error",
+            "outbox": "decisions waiting to be sent",
+        },
+        {"redis": "rediss://honeyswitch:***@redis.example:6380", "error": "ConnectionError: Connection refused",
+         "outbox": 0},
+        session=False,
+    ),
+    "cluster_up": EventSpec(
+        "This host is in contact with the cluster's Redis again (or for the first time) "
+        "and has caught up.",
+        {
+            "redis": "the Redis address(es), without passwords",
+            "down_for": "seconds without contact (null at the first contact)",
+            "replayed": "decisions sent from the outbox",
+            "published": "local entries and scores republished by the resync",
+            "applied": "other hosts' entries applied here by the resync",
+            "removed": "local entries removed because the cluster removed them meanwhile",
+            "dropped": "removals lost past the outbox bound since the last contact",
+            "data_lost": "whether Redis came back without its data (then every host republishes)",
+        },
+        {"redis": "redis://10.0.0.5:6379", "down_for": 12.5, "replayed": 3, "published": 0,
+         "applied": 1, "removed": 0, "dropped": 0, "data_lost": False},
+        session=False,
+    ),
+    "cluster_switch": EventSpec(
+        "Another host asked this one to switch a session (`session_id`) or every session "
+        "of a client (`src_ip`) held here.",
+        {
+            "requester": "the host that asked",
+            "request_id": "the request's id (the requester's answer carries it)",
+            "by": "who asked there (operator, blacklist ...)",
+            "reason": "why",
+            "result": "switched, not_found, no_honeypot, expired or error",
+            "sessions": "ids of the sessions switched",
+        },
+        {"session_id": "3f9c0a1b2d4e", "requester": "gw-2", "request_id": "9a1c03f2b7d54e10",
+         "by": "operator", "reason": "manual", "result": "switched", "sessions": ["3f9c0a1b2d4e"]},
+        session=False,
+    ),
 }
 
 

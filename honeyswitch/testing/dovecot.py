@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from . import require
-from .procs import Program, end, free_port, wait_started
+from .procs import Program, free_port, stop_process, wait_started
 
 CONF = """first_valid_uid = 100
 base_dir = {d}/run
@@ -69,7 +69,7 @@ class Dovecot(Program):
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
-        end(self.proc, 10)
+        stop_process(self.proc, 10)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 from . import require
-from .procs import Program, end, free_port, wait_started
+from .procs import Program, free_port, stop_process, wait_started
 
 CONF = """
 {user}
@@ -49,7 +49,7 @@ class Nginx(Program):
         return path.read_text() if path.exists() else ""
 
     def stop(self) -> None:
-        end(self.proc)
+        stop_process(self.proc)
 
 
 def start(workdir: Path, root: Path, *, cert: Path | None = None, key: Path | None = None,

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 from . import require
-from .procs import Program, end, free_port, wait_started
+from .procs import Program, free_port, stop_process, wait_started
 
 MAIN_CF = """compatibility_level = 3.6
 queue_directory = {d}/queue
@@ -40,7 +40,7 @@ class Postfix(Program):
 
     def stop(self) -> None:
         subprocess.run(["postfix", "-c", str(self.dir / "etc"), "stop"], capture_output=True, timeout=30)
-        end(self.proc, 15, terminate=False)
+        stop_process(self.proc, 15)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

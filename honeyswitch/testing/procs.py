@@ -5,8 +5,10 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -16,14 +18,37 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def wait_port(host: str, port: int, timeout: float = 10.0) -> None:
+    _wait(lambda: socket.create_connection((host, port), timeout=0.5).close(), f"{host}:{port}", timeout)
+
+
+def wait_unix(path: str | Path, timeout: float = 10.0) -> None:
+    def connect() -> None:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(str(path))
+    _wait(connect, str(path), timeout)
+
+
+def _wait(connect: Callable[[], None], where: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
+            connect()
+            return
         except OSError:
             time.sleep(0.02)
-    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
+    raise TimeoutError(f"nothing listening on {where} after {timeout}s")
+
+
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 5.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def wait_started(proc: subprocess.Popen[bytes], port: int, log: Path, timeout: float = 20.0) -> None:
@@ -38,19 +63,8 @@ def wait_started(proc: subprocess.Popen[bytes], port: int, log: Path, timeout: f
                 return
         except OSError:
             time.sleep(0.05)
-    end(proc)
+    stop_process(proc)
     raise RuntimeError(f"{name} did not start listening on port {port}")
-
-
-def end(proc: subprocess.Popen[bytes], grace: float = 5.0, *, terminate: bool = True) -> None:
-    """Stop ``proc`` (SIGTERM unless it was asked to stop otherwise), SIGKILL after ``grace``."""
-    if terminate and proc.poll() is None:
-        proc.terminate()
-    try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 @dataclass
@@ -88,4 +102,4 @@ class RedisServer:
         return f"tcp://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        end(self.proc)
+        stop_process(self.proc)
