@@ -193,8 +193,12 @@ async def test_imap_and_pop3_starttls_to_real_dovecot(tmp_path, pki, proto: str)
             result = await asyncio.wait_for(asyncio.to_thread(client), 30)
             await events.wait_for("starttls")
             await events.wait_for("session_end")
-            for _ in range(50):
-                if "Logged out" in main.log() and "Disconnected" in honeypot.log().split("Login: user=<bob>")[-1]:
+            def settled(server: Any) -> bool:  # bob logged in, and his connection is over
+                before, login, after = server.log().partition("Login: user=<bob>")
+                return bool(login) and "Disconnected" in after
+
+            for _ in range(150):  # the honeypot may lag behind main: give it up to 15 s
+                if settled(main) and settled(honeypot):
                     break
                 await asyncio.sleep(0.1)
         assert b"hello from dovecot" in result[1]
