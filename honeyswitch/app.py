@@ -62,6 +62,7 @@ from .relay.runner import SessionRunner, Transcript
 from .store.blacklist import Blacklist
 from .store.db import Store
 from .tasks import cancel_all, spawn
+from .tls.gate import TlsGate
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -100,6 +101,9 @@ class App:
         self.recorder = Recorder()
         self.tally = EventTally()  # what /metrics counts; cheaper than a metric per event
         self.recorder.subscribe(self.tally)
+        # TLS services: handshakes in progress, and failures counted into self.counters.
+        self.tls_gate = TlsGate(lambda kind, fields: self.record(make_event(kind, None, **fields)),
+                                counters=self.counters, current=self._tls_settings)
 
     # -------------------------------------------------------------- lifecycle
 
@@ -118,7 +122,8 @@ class App:
             w = self.worker
             for svc in cfg.services:
                 socks = w.listeners.get(svc.name) if w is not None else None
-                self.servers[svc.name] = await listen(svc, self.accept, socks=socks, reuse_port=w is not None)
+                self.servers[svc.name] = await listen(svc, self.accept, socks=socks, reuse_port=w is not None,
+                                                      tls_gate=self.tls_gate)
             from .packet.mode import start_packet_mode
 
             self.packet = await start_packet_mode(self)
@@ -256,7 +261,7 @@ class App:
         if service.intercept == "redirect" or self.config.firewall.blacklist_set:
             # REDIRECT rewrote the destination; conntrack kept the original.
             dest_ip, dest_port = original_dst_or(client.transport.get_extra_info("socket"), (dest_ip, dest_port))
-        peer = Peer(new_session_id(), src_ip, src_port, dest_ip, dest_port)
+        peer = Peer(new_session_id(), src_ip, src_port, dest_ip, dest_port, tls=getattr(client, "handshake", None))
         runner = SessionRunner(self, service, client, peer, **self.session_setup(service, peer))
         self.session_opened(runner)
         runner.start()
@@ -493,7 +498,7 @@ class App:
 
     async def relisten(self, service: ServiceConfig) -> None:
         self.unlisten(service.name)
-        self.servers[service.name] = await listen(service, self.accept)
+        self.servers[service.name] = await listen(service, self.accept, tls_gate=self.tls_gate)
 
     def unlisten(self, name: str) -> None:
         for server in self.servers.pop(name, []):
@@ -509,6 +514,12 @@ class App:
             self.kernel_set.changed()  # the kernel's copy follows; its failures stay in it
 
     # --------------------------------------------------------------- internals
+
+    def _tls_settings(self, service: str) -> Any:
+        for svc in self.config.services:
+            if svc.name == service:
+                return svc.tls
+        return None
 
     def _count(self, name: str) -> None:
         self.counters[name] = self.counters.get(name, 0) + 1

@@ -57,6 +57,7 @@ from .schema import (
     read,
     read_array,
 )
+from .tls.settings import TLS_KEYS, read_tls
 
 DEFAULT_PATH = Path("/etc/honeyswitch/honeyswitch.toml")
 ENV_PATH = "HONEYSWITCH_CONFIG"
@@ -79,12 +80,13 @@ class Backend:
     argv: tuple[str, ...] = ()
     proxy_protocol: str = ""  # "" | "v2"
     transparent: bool = False  # connect from the client's own address (transparent upstream)
+    tls: Any = None  # honeyswitch.tls.settings.TlsBackend of a tls:// backend (re-encrypted)
 
     @property
     def url(self) -> str:
         if self.kind == "tcp":
             host = f"[{self.host}]" if ":" in self.host else self.host
-            return f"tcp://{host}:{self.port}"
+            return f"{'tls' if self.tls is not None else 'tcp'}://{host}:{self.port}"
         if self.kind == "unix":
             return f"unix:{self.path}"
         return "exec:" + shlex.join(self.argv)
@@ -107,6 +109,7 @@ class ServiceConfig:
     transparent_upstream: bool = False
     mode: str = "proxy"  # "proxy" | "packet" (NFQUEUE, see honeyswitch/packet)
     packet: PacketSettings | None = None  # the queue settings of a packet-mode service
+    tls: Any = None  # honeyswitch.tls.settings.TlsServer: the client's TLS ends here
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +202,7 @@ def parse_backend(text: str, decoys: Mapping[str, str] | None = None) -> Backend
     if not isinstance(text, str) or not text.strip():
         raise ValueError("must be a backend URL (tcp://host:port, unix:/path, exec:command)")
     text = text.strip()
-    if text.startswith("tcp://"):
+    if text.startswith(("tcp://", "tls://")):  # tls://: the service's read_tls adds its context
         host, port = parse_hostport(text[6:])
         return Backend("tcp", host=host, port=port)
     if text.startswith("unix:"):
@@ -218,7 +221,7 @@ def parse_backend(text: str, decoys: Mapping[str, str] | None = None) -> Backend
     if text.startswith("decoy:"):
         host, port = decoy_backend_host(text[6:], decoys or {})
         return Backend("tcp", host=host, port=port)
-    raise ValueError(f"{text!r}: scheme must be tcp://, unix:, exec: or decoy:")
+    raise ValueError(f"{text!r}: scheme must be tcp://, tls://, unix:, exec: or decoy:")
 
 
 def _listen(value: Any, base: Path) -> tuple[tuple[str, int], ...]:
@@ -273,7 +276,7 @@ SERVICE = Section("service", (
         example="web"),
     Key("listen", Custom(_listen), None, "one or more host:port; port 0 picks a free port (not with mode = \"packet\")",
         example=["0.0.0.0:80", "[::]:80"]),
-    Key("main", Custom(_backend_url), REQUIRED, "tcp://host:port | unix:/path | exec:command args",
+    Key("main", Custom(_backend_url), REQUIRED, "tcp://host:port | tls://host:port | unix:/path | exec:command args",
         example="tcp://127.0.0.1:8080"),
     Key("honeypot", Custom(_backend_url), REQUIRED, "exec: starts the program per session (inetd style)",
         example="tcp://127.0.0.1:8081"),
@@ -293,6 +296,7 @@ SERVICE = Section("service", (
     Key("dry_run", Bool(), False, 'record "would_switch" instead of switching'),
     *INTERCEPT_KEYS,
     *PACKET_KEYS,
+    *TLS_KEYS,
 ), array=True, doc="one table per protected service")
 
 BLACKLIST = Section("blacklist", (
@@ -349,6 +353,8 @@ def _service(t: Table, decoys: Mapping[str, str]) -> ServiceConfig:
             t.fail(f"{key}_proxy_protocol", "not possible with an exec: backend")
         backends[key] = replace(b, proxy_protocol=pp)
     packet = read_packet(t, backends)  # packets are seen on their way to main: no listener
+    tls = read_tls(t, packet["mode"])
+    backends = {k: replace(b, tls=tls[f"{k}_tls"]) for k, b in backends.items()}
     listen = t["listen"]
     if listen is None:
         if packet["mode"] != "packet":
@@ -367,7 +373,7 @@ def _service(t: Table, decoys: Mapping[str, str]) -> ServiceConfig:
     return ServiceConfig(
         name=t["name"], listen=listen, main=backends["main"], honeypot=backends["honeypot"], policy=policy,
         connect_timeout=t["connect_timeout"], idle_timeout=t["idle_timeout"], read_size=t["read_size"],
-        detection=detect_config.service_detection(t), **intercept, **packet,
+        detection=detect_config.service_detection(t), tls=tls["tls"], **intercept, **packet,
     )
 
 

@@ -49,6 +49,10 @@ _BYTES_AT_SWITCH = {
     "honeypot_bytes": "bytes the honeypot had produced",
 }
 
+_TLS_DOC = ("the client's TLS handshake when honeyswitch terminates it, else null: `version`, `cipher`, "
+            "`alpn`, `sni` (escaped), `ja3` (string), `ja3_hash`, `ja4`")
+_TLS_EXAMPLE = {"version": "TLSv1.3", "cipher": "TLS_AES_256_GCM_SHA384", "alpn": "http/1.1", "sni": "www.example.com", "ja3": "771,4865-4866-4867-49195,0-11-10-35-16-22-23-13-43-45-51,29-23-30-25-24,0-1-2", "ja3_hash": "5d7bbd8db7e4f5d3ac5a6f0f3ec6bdb8", "ja4": "t13d1812h1_85036bcba153_d41ae481755e"}
+
 EVENT_TYPES: dict[str, EventSpec] = {
     "session_start": EventSpec(
         "A client connection was accepted and its session began.",
@@ -57,8 +61,10 @@ EVENT_TYPES: dict[str, EventSpec] = {
             "main": "URL of the service's main backend (never contacted in direct state)",
             "honeypot": "URL of the service's honeypot backend",
             "mode": '"proxy" (honeyswitch relays the connection) or "packet" (NFQUEUE, packets seen on their way)',
+            "tls": _TLS_DOC,
         },
-        {"state": "mirror", "main": "tcp://127.0.0.1:8080", "honeypot": "tcp://127.0.0.1:8081", "mode": "proxy"},
+        {"state": "mirror", "main": "tcp://127.0.0.1:8080", "honeypot": "tcp://127.0.0.1:8081", "mode": "proxy",
+         "tls": _TLS_EXAMPLE},
     ),
     "session_end": EventSpec(
         "A session finished; totals for the whole session.",
@@ -232,6 +238,27 @@ EVENT_TYPES: dict[str, EventSpec] = {
                            "[[ids]], [cluster]); absent when the reload was refused"},
         {"ok": True, "error": None, "config": "/etc/honeyswitch/honeyswitch.toml", "services": ["web", "ssh"],
          "restart_needed": ["cluster"]},
+        session=False,
+    ),
+    "starttls": EventSpec(
+        "A client of a STARTTLS service (SMTP, IMAP, POP3) upgraded its connection; honeyswitch "
+        "answered the command itself, the backends never saw it.",
+        {"tls": _TLS_DOC},
+        {"tls": _TLS_EXAMPLE},
+    ),
+    "tls_error": EventSpec(
+        "A client's TLS handshake failed, timed out or broke the protocol; no session was started "
+        "(a STARTTLS session ends).  At most 50 a second per service; the rest are counted.",
+        {"kind": '"hello" (not a ClientHello), "handshake" (OpenSSL refused it), "timeout", "alpn" '
+                 '(offers only protocols we do not speak, e.g. h2), "closed" (client gone mid-handshake)',
+         "reason": "what went wrong (one line; the parser's or OpenSSL's reason)",
+         "suppressed": "tls_error events of this service left out in the second before this one",
+         "sni": "the SNI the client sent, escaped, or null", "ja3": "JA3 string of its ClientHello, or null",
+         "ja3_hash": "its MD5, or null", "ja4": "JA4 of its ClientHello, or null"},
+        {"service": "web", "src_ip": "198.51.100.7", "src_port": 51234, "kind": "handshake",
+         "reason": "no shared cipher", "suppressed": 0, "sni": "www.example.com\\x1b[31m",
+         "ja3": "771,49199,0-10-11,29,0", "ja3_hash": "1e9ac2c6e2e1a0ea3c0a2aa1d29e2d4b",
+         "ja4": "t12d0103h1_1f8a9e1b2c3d_4e5f6a7b8c9d"},
         session=False,
     ),
     "listener_error": EventSpec(

@@ -56,6 +56,9 @@ class _Snapshot:
                       ["detector"], d.get("alert_scores"))
         yield _family(CounterMetricFamily, "honeyswitch_detector_errors", "Detector failures, by detector",
                       ["detector"], d.get("detector_errors"))
+        yield _family(CounterMetricFamily, "honeyswitch_tls_handshakes",
+                      "TLS handshakes of terminating services, by service and result (ok, or the failure kind)",
+                      ["service", "result"], d.get("tls"))
         live = dict.fromkeys((key(s, st) for s in services for st in STATES), 0)
         yield _family(GaugeMetricFamily, "honeyswitch_sessions", "Live sessions, by service and state",
                       ["service", "state"], {**live, **(d.get("sessions") or {})})

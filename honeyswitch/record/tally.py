@@ -120,6 +120,8 @@ def snapshot(app: App) -> dict[str, Any]:
         "dropped": dict(t.dropped), "detector_errors": dict(t.detector_errors),
         "latency": {"buckets": list(t.latency), "sum": t.latency_sum},
         "writer_dropped": getattr(app.writer, "dropped", 0) if app.writer is not None else 0,
+        # "tls:<service>:<kind>" counters of the TLS gate, as (service, result) labels
+        "tls": {key(*k.split(":", 2)[1:]): n for k, n in app.counters.items() if k.startswith("tls:")},
     }
 
 

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,35 @@ def stop_process(proc: subprocess.Popen[Any], timeout: float = 5.0) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def wait_started(proc: subprocess.Popen[bytes], port: int, log: Path, timeout: float = 20.0) -> None:
+    """Until ``proc`` listens on 127.0.0.1:``port``; its log's tail if it exits first."""
+    name = Path(str(proc.args[0] if isinstance(proc.args, list) else proc.args)).name
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited: {log.read_text(errors='replace')[-500:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    stop_process(proc)
+    raise RuntimeError(f"{name} did not start listening on port {port}")
+
+
+@dataclass
+class Program:
+    """A server program started for a test: its directory, loopback port and process."""
+
+    dir: Path
+    port: int
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"tcp://127.0.0.1:{self.port}"
 
 
 class RedisServer:
