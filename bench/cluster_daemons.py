@@ -34,14 +34,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bench.cluster_sync import pct
 from honeyswitch.testing.daemon import TOKEN, Daemon, echo_backends, write_config
 from honeyswitch.testing.redisprocs import RedisProc
 
 TICK = os.sysconf("SC_CLK_TCK")
-
-
-def pct(values: list[float], q: int) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
 def figures(values: list[float], scale: float = 1e3) -> dict[str, float]:

@@ -399,13 +399,13 @@ def _switched_elsewhere(id: str, results: list[dict[str, Any]]) -> dict[str, Any
         if r["status"] == "switched":
             return {"switched": r["sessions"], "host": r["node"]}
     last = results[-1] if results else {"status": "not_found", "node": "", "detail": ""}
-    status, where = last["status"], f"on {last['node']}" if last["node"] else ""
+    status, where = last["status"], f" on {last['node']}" if last["node"] not in ("", "*") else ""
     if status == "not_found":
         raise NotFound(f"no live session {id!r} on any host")
     if status == "no_honeypot":
-        raise Conflict(f"session {id!r} {where} cannot be switched (no honeypot)")
+        raise Conflict(f"session {id!r}{where} cannot be switched (no honeypot)")
     detail = f" ({last['detail']})" if last.get("detail") else ""
-    raise Unavailable(f"session {id!r} {where}: {status}{detail}")
+    raise Unavailable(f"session {id!r}{where}: {status}{detail}")
 
 
 async def _client_switched(control: ControlPort, local: list[str], client: str, reason: str) -> dict[str, Any]:

@@ -17,6 +17,8 @@ from .ports import Daemon
 from .roster import Roster
 from .switchboard import Switchboard
 
+OTHERS = "*"  # the node of a result that stands for every other host (none could be asked)
+
 
 class Operations:
     def __init__(self, node: str, daemon: Daemon, contact: Contact, board: Switchboard | None,
@@ -45,7 +47,10 @@ class Operations:
     async def switch_anywhere(self, target: SwitchTarget, by: str, reason: str) -> list[SwitchResult]:
         local = await self.request_switch(self.node, target, by, reason)
         if not self.contact.is_up or self.roster is None:
-            return [local]
+            if target.session_id is not None and local.status != "not_found":
+                return [local]
+            # The other hosts could not be asked: say so, rather than "nowhere".
+            return [local, SwitchResult(OTHERS, "unreachable", detail=f"Redis is {self.contact.state}")]
         if target.session_id is not None:
             if local.status != "not_found":
                 return [local]

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ STATIC = Path(__file__).with_name("static")
 PUBLIC_PATHS = ("/", "/static/")  # served without the token: no data in them
 STREAM_QUEUE = 1000
 KEEPALIVE = 15.0  # seconds between keep-alive lines on an idle stream
+STREAM_ID = re.compile(r"\$|\d{1,20}(-\d{1,20})?")  # where a cluster stream starts (Redis stream id)
 _SECURITY_HEADERS = {
     # Nothing inline, nothing from elsewhere: an attacker's bytes that somehow became
     # markup could neither run nor load anything.
@@ -47,7 +49,10 @@ def add_routes(web_app: web.Application, app_key: web.AppKey[ControlPort]) -> No
     async def stream(request: web.Request) -> web.StreamResponse:
         control = request.app[app_key]
         if request.query.get("cluster") in ("1", "true", "yes"):
-            events = control.cluster_events(request.query.get("since", "$")[:40])
+            since = request.query.get("since", "$")
+            if not STREAM_ID.fullmatch(since):
+                raise web.HTTPBadRequest(reason='since: a stream id ("0", "1700000000000-0") or "$"')
+            events = control.cluster_events(since)
             if events is None:
                 raise web.HTTPConflict(reason="no [cluster] in the config: /api/v1/stream has this host's events")
             return await _cluster_stream(request, events)
@@ -58,25 +63,34 @@ def add_routes(web_app: web.Application, app_key: web.AppKey[ControlPort]) -> No
     web_app.router.add_get("/api/v1/stream", stream)
 
 
-async def _cluster_stream(request: web.Request, events: AsyncIterator[dict[str, Any]]) -> web.StreamResponse:
-    """Every host's events as they reach the cluster's Redis stream, each with its
-    ``host`` (``?cluster=1``; ``&since=ID`` replays from a stream id, "0" from the start)."""
-    resp = await _open(request)
-    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(STREAM_QUEUE)
+class _Feed:
+    """A bounded queue between an event source and one stream's reader: a slow reader
+    loses events (counted, and said in a ``stream_dropped`` line), it never slows the source."""
 
-    async def pump() -> None:  # reads Redis while the client is slow: a full queue drops
-        async for event in events:
-            if queue.full():
-                queue.get_nowait()
-            queue.put_nowait(event)
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(STREAM_QUEUE)
+        self.dropped = 0
 
-    reader = spawn(pump(), name="cluster-stream")
-    try:
-        await _write_from(resp, queue, lambda: 0)
-    finally:
-        reader.cancel()
-        await asyncio.wait([reader])  # its generator closes with it (and its clients, if its own)
-    return resp
+    def put(self, event: dict[str, Any]) -> None:
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+    async def write_to(self, resp: web.StreamResponse) -> None:
+        """Write the events as JSON lines until the client goes; keep-alives while idle."""
+        try:
+            while True:
+                try:
+                    event = await asyncio.wait_for(self.queue.get(), KEEPALIVE)
+                except TimeoutError:
+                    event = {"event_type": "keepalive"}
+                if self.dropped:
+                    lost, self.dropped = self.dropped, 0
+                    await resp.write(json.dumps({"event_type": "stream_dropped", "count": lost}).encode() + b"\n")
+                await resp.write(json.dumps(event, default=str).encode() + b"\n")
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
 
 
 async def _open(request: web.Request) -> web.StreamResponse:
@@ -85,44 +99,31 @@ async def _open(request: web.Request) -> web.StreamResponse:
     return resp
 
 
-async def _write_from(resp: web.StreamResponse, queue: asyncio.Queue[dict[str, Any]],
-                      dropped: Callable[[], int]) -> None:
-    """Write the queue's events as lines until the client goes; keep-alives while idle,
-    and a ``stream_dropped`` line when ``dropped()`` counts losses."""
-    try:
-        while True:
-            try:
-                event = await asyncio.wait_for(queue.get(), KEEPALIVE)
-            except TimeoutError:
-                event = {"event_type": "keepalive"}
-            lost = dropped()
-            if lost:
-                await resp.write(json.dumps({"event_type": "stream_dropped", "count": lost}).encode() + b"\n")
-            await resp.write(json.dumps(event, default=str).encode() + b"\n")
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
-
-
 async def _stream(request: web.Request, app: ControlPort) -> web.StreamResponse:
-    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(STREAM_QUEUE)
-    dropped = 0
-
-    def on_event(event: dict[str, Any]) -> None:
-        nonlocal dropped
-        try:
-            queue.put_nowait(event)
-        except asyncio.QueueFull:
-            dropped += 1
-
-    def take_dropped() -> int:
-        nonlocal dropped
-        n, dropped = dropped, 0
-        return n
-
+    feed = _Feed()
     resp = await _open(request)
-    unsubscribe = app.subscribe(on_event)
+    unsubscribe = app.subscribe(feed.put)
     try:
-        await _write_from(resp, queue, take_dropped)
+        await feed.write_to(resp)
     finally:
         unsubscribe()
+    return resp
+
+
+async def _cluster_stream(request: web.Request, events: AsyncIterator[dict[str, Any]]) -> web.StreamResponse:
+    """Every host's events as they reach the cluster's Redis stream, each with its
+    ``host`` (``?cluster=1``; ``&since=ID`` replays from a stream id, "0" from the start)."""
+    feed = _Feed()
+    resp = await _open(request)
+
+    async def pump() -> None:
+        async for event in events:
+            feed.put(event)
+
+    reader = spawn(pump(), name="cluster-stream")
+    try:
+        await feed.write_to(resp)
+    finally:
+        reader.cancel()
+        await asyncio.wait([reader])  # its generator closes with it (and its clients, if its own)
     return resp

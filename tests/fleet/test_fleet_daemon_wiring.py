@@ -140,3 +140,16 @@ async def test_health_metrics_and_the_event_stream_show_the_cluster(pair: Any) -
             if event["event_type"] == "listener_error":
                 break
         assert event["host"] == "b" and event["listen"] == "198.18.48.1:1"
+
+
+async def test_without_redis_a_switch_elsewhere_says_it_cannot_ask(pair: Any, redis: Any) -> None:
+    (a, _, http_a), _ = pair
+    redis.kill()
+    await eventually(lambda: a.fleet is not None and a.fleet.health()["state"] == "down", 5, "a notices")
+    async with http_a.post("/api/v1/sessions/elsewhere1234/switch", json={}) as resp:
+        assert resp.status == 503 and "Redis is down" in (await resp.json())["error"]
+    async with http_a.post("/api/v1/switch", json={"client": "198.18.48.30"}) as resp:
+        assert resp.status == 200 and await resp.json() == {
+            "switched": [], "hosts": {"a": "not_found", "*": "unreachable"}}
+    health = await get(http_a, "/api/v1/health")
+    assert health["cluster"]["state"] == "down" and health["status"] == "ok"
