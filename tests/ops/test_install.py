@@ -26,7 +26,7 @@ def test_the_wheel_holds_the_package_data_and_no_tests(wheel: Path):
 
 
 def test_no_extras_installed(clean_venv: Path):
-    probe = "import importlib.util as u; print([m for m in ('numpy', 'hyperscan') if u.find_spec(m)])"
+    probe = "import importlib.util as u; print([m for m in ('numpy', 'hyperscan', 'redis') if u.find_spec(m)])"
     out = subprocess.run([str(clean_venv / "bin/python"), "-c", probe], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
@@ -70,3 +70,14 @@ def test_an_optional_part_is_one_line_naming_its_extra(clean_venv: Path, tmp_pat
         lines = res.stderr.strip().splitlines()
         assert res.returncode == 2 and len(lines) == 1, res.stderr
         assert "pip install 'honeyswitch[anomaly]'" in lines[0]
+
+
+def test_a_cluster_without_its_extra_is_one_line_naming_it(clean_venv: Path, tmp_path: Path):
+    cfg, _, _ = write_config(tmp_path, 1, 2, token="test-token")
+    cfg.write_text(cfg.read_text() + '[cluster]\nredis = "redis://127.0.0.1:1"\nhost = "a"\n')
+    hs = str(clean_venv / "bin/honeyswitch")
+    assert subprocess.run([hs, "check", "-c", str(cfg)], capture_output=True, timeout=60).returncode == 0
+    res = subprocess.run([hs, "run", "-c", str(cfg)], capture_output=True, text=True, timeout=60)
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == 2 and len(lines) == 1, res.stderr
+    assert "pip install 'honeyswitch[cluster]'" in lines[0]
