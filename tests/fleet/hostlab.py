@@ -187,16 +187,7 @@ request_timeout = 3.0
 
 def ask(sock: socket.socket, line: str) -> str:
     """Send one line, return the one-line answer."""
-    sock.sendall(line.encode() + b"\n")
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = sock.recv(4096)
-        if not chunk:
-            raise ConnectionError(f"closed after {data!r}")
-        data += chunk
-        if len(data) > 65536:
-            raise ConnectionError("answer too long")
-    return data.decode()
+    return netns.line_answer(sock, line.encode() + b"\n").decode()
 
 
 class Site:
