@@ -153,3 +153,28 @@ async def test_without_redis_a_switch_elsewhere_says_it_cannot_ask(pair: Any, re
             "switched": [], "hosts": {"a": "not_found", "*": "unreachable"}}
     health = await get(http_a, "/api/v1/health")
     assert health["cluster"]["state"] == "down" and health["status"] == "ok"
+
+
+async def test_a_hung_redis_holds_up_neither_sessions_nor_the_api(pair: Any, redis: Any) -> None:
+    (a, events_a, http_a), (b, _, _) = pair
+    redis.pause()  # accepts connections, answers nothing
+    try:
+        for i in range(5):  # sessions start, are served and blacklist as usual meanwhile
+            started = time.monotonic()
+            reader, writer = await connect(a)
+            writer.write(b"q%d" % i)
+            assert await asyncio.wait_for(reader.readexactly(4), 2) == b"M:q%d" % i
+            writer.close()
+            assert time.monotonic() - started < 0.5
+        async with http_a.post("/api/v1/blacklist", json={"ip": "198.18.48.40", "reason": "while hung"}) as resp:
+            assert resp.status == 200
+        await eventually(lambda: a.fleet.health()["state"] == "down", 3, "a notices the hang")  # type: ignore[union-attr]
+        started = time.monotonic()
+        assert (await get(http_a, "/api/v1/health"))["cluster"]["state"] == "down"
+        async with http_a.get("/api/v1/cluster/sessions") as resp:
+            view = await resp.json()
+        assert time.monotonic() - started < 1.0 and view["redis"] == "down"  # the last listings, at once
+    finally:
+        redis.resume()
+    await eventually(lambda: b.blacklist.is_listed("198.18.48.40"), 10, "b gets it after the hang")  # type: ignore[union-attr]
+    assert len(events_a.of_type("cluster_down")) == 1
