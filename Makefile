@@ -5,13 +5,13 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test setup setup-system native lint bench bench-quick clean
+.PHONY: demo test setup setup-system setup-packet native lint bench bench-quick clean
 
 demo: $(BIN)/honeyswitch
 	$(BIN)/honeyswitch demo
 
 # The system packages first: the C compiler builds the compiled hot modules at setup.
-test: setup-system setup
+test: setup-system setup setup-packet
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 setup: $(BIN)/honeyswitch
@@ -19,7 +19,7 @@ setup: $(BIN)/honeyswitch
 $(BIN)/honeyswitch: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[detect,test,dev]'
+	$(BIN)/pip install -q -e '.[detect,cluster,test,dev]'
 	touch $@
 
 setup-system:
@@ -29,6 +29,10 @@ setup-system:
 # Python sources run.
 native: setup
 	$(BIN)/pip install -q --no-deps -e .
+
+# The NFQUEUE binding of packet mode compiles against libnetfilter_queue (setup-system).
+setup-packet: setup setup-system
+	$(BIN)/pip install -q -e '.[packet]'
 
 lint: setup
 	$(BIN)/ruff check honeyswitch tests bench

@@ -33,7 +33,8 @@ def summarize(case: Case, slots: dict[str, Any]) -> None:
                 summary[m.key] = {"median": statistics.median(vals), "min": min(vals), "max": max(vals),
                                   "sum": sum(vals), "n": len(vals)}
         slot["summary"] = summary
-    ref = {name: slots.get(name, {}).get("summary", {}) for name in ("direct", "haproxy")}
+    ref = {"direct": slots.get("direct", {}).get("summary", {}),
+           "haproxy": slots.get(case.reference, {}).get("summary", {})}
     for slot in slots.values():
         ratios: dict[str, Any] = {}
         added: dict[str, Any] = {}

@@ -26,6 +26,10 @@ def make_target(name: str, ctx: Context) -> Target:
         return Direct(ctx.pairs, ctx.work)
     if name == "haproxy":
         return HAProxy(ctx.pairs, ctx.work)
+    if name in ("tls-haproxy", "tls-hs"):
+        from .targets.tls import TlsHAProxy, TlsHoneyswitch
+
+        return TlsHAProxy(ctx.pairs, ctx.work) if name == "tls-haproxy" else TlsHoneyswitch(ctx.pairs, ctx.work)
     return Honeyswitch(name, ctx.pairs, ctx.work, rules_dir=s.rules_dir,
                        honeypot_buffer=s.honeypot_buffer, eve_template=s.eve_template)
 

@@ -10,7 +10,11 @@ nothing itself.  Who calls whom:
   incident), which :meth:`App.carry_out` runs;
 - the control API asks through :class:`~honeyswitch.api.operations.ControlPort` and
   :class:`~honeyswitch.api.operations.RelayPort` (a supervisor asks a worker's the same way);
-- a reload goes through :class:`~honeyswitch.reload.ReloadTarget`.
+- a reload goes through :class:`~honeyswitch.reload.ReloadTarget`;
+- with ``[cluster]``, the sync component (:class:`~honeyswitch.fleet.sync.FleetSync`, one
+  per relay process) reaches the daemon through :class:`~honeyswitch.fleetport.FleetPort`,
+  and the daemon publishes its decisions through the component's ``publish_*`` calls,
+  which never wait for Redis.
 """
 from __future__ import annotations
 
@@ -22,8 +26,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import __version__, signals
-from .api.operations import Answer, relay_operation
+from . import __version__, sdnotify, signals
+from .api.operations import Answer, answer_each
 from .config import Config, ServiceConfig
 from .core.types import AlertRaised, End, State, SwitchRequested
 from .detect.base import Alert, FlowInfo, Inspection
@@ -33,11 +37,20 @@ from .detect.setup import Detectors
 from .events import build_event, make_event
 from .intercept.kernelset import KernelBlacklist
 from .intercept.origdst import original_dst_or
-from .policy.decisions import AlertSession, Decision, ListSource, Record, SaveIncident, SwitchClient
+from .policy.decisions import (
+    AlertSession,
+    Decision,
+    ListSource,
+    PublishShare,
+    Record,
+    SaveIncident,
+    SwitchClient,
+)
 from .policy.hub import Policy
 from .record.files import Records
 from .record.recorder import Recorder
 from .record.tally import EventTally
+from .record.tally import snapshot as tally_snapshot
 from .record.transcripts import TranscriptStore
 from .record.writer import Writer
 from .relay import sockets
@@ -50,9 +63,13 @@ from .relay.runner import SessionRunner, Transcript
 from .store.blacklist import Blacklist
 from .store.db import Store
 from .tasks import cancel_all, spawn
+from .tls.gate import TlsGate
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from .cluster.worker import WorkerEndpoint, WorkerSetup
+    from .fleet.ports import Fleet
 
 log = logging.getLogger(__name__)
 HOUSEKEEPING_INTERVAL = 1.0  # seconds between idle-timeout, blacklist-expiry and policy sweeps
@@ -75,9 +92,11 @@ class App:
         self.servers: dict[str, list[asyncio.Server]] = {}
         self.blacklist: Blacklist | None = None
         self.kernel_set: KernelBlacklist | None = None  # [firewall] blacklist_set
+        self.packet: Any = None  # PacketMode of the mode = "packet" services (honeyswitch.packet.mode)
         self.records: Records | None = None  # writer thread, store, event log (from start())
         self.transcripts: TranscriptStore | None = None
         self.api: Any = None
+        self.fleet: Fleet | None = None  # [cluster]: the sync component (from start())
         self.counters: dict[str, int] = {}
         self.started = time.time()
         self.loop: asyncio.AbstractEventLoop | None = None  # the loop start() runs on
@@ -86,6 +105,9 @@ class App:
         self.recorder = Recorder()
         self.tally = EventTally()  # what /metrics counts; cheaper than a metric per event
         self.recorder.subscribe(self.tally)
+        # TLS services: handshakes in progress, and failures counted into self.counters.
+        self.tls_gate = TlsGate(lambda kind, fields: self.record(make_event(kind, None, **fields)),
+                                counters=self.counters, current=self._tls_settings)
 
     # -------------------------------------------------------------- lifecycle
 
@@ -100,11 +122,16 @@ class App:
         )
         try:
             self.detectors = Detectors.build(cfg)  # ConfigError: refuse to start
+            await self._start_fleet()
             await self._start_feeds()
             w = self.worker
             for svc in cfg.services:
                 socks = w.listeners.get(svc.name) if w is not None else None
-                self.servers[svc.name] = await listen(svc, self.accept, socks=socks, reuse_port=w is not None)
+                self.servers[svc.name] = await listen(svc, self.accept, socks=socks, reuse_port=w is not None,
+                                                      tls_gate=self.tls_gate)
+            from .packet.mode import start_packet_mode
+
+            self.packet = await start_packet_mode(self)
             if w is not None:
                 from .cluster.worker import WorkerEndpoint
 
@@ -133,6 +160,23 @@ class App:
         gc.freeze()
         if self.endpoint is not None:
             self.endpoint.channel.notify({"ready": True})
+        else:
+            sdnotify.ready("relaying")  # systemd Type=notify (a no-op elsewhere)
+
+    async def _start_fleet(self) -> None:
+        """[cluster]: start syncing (it returns at once; Redis may come later)."""
+        cfg = self.config
+        if cfg.cluster is None:
+            return
+        from . import extras
+
+        extras.require("cluster")  # MissingExtra (a ConfigError): one line, exit 2
+        from .fleet.sync import FleetSync
+        from .fleetport import FleetPort
+
+        self.fleet = FleetSync(cfg.cluster, FleetPort(self), half_life=cfg.detection.scoring.half_life,
+                               worker=None if self.worker is None else self.worker.index)
+        await self.fleet.start()
 
     async def _start_feeds(self) -> None:
         for source in self.config.detection.ids:
@@ -152,6 +196,8 @@ class App:
             await self.stop()
 
     def request_stop(self) -> None:
+        if self.worker is None and not self._stopping.is_set():
+            sdnotify.stopping()
         self._stopping.set()
 
     async def stop(self) -> None:
@@ -159,6 +205,9 @@ class App:
             for s in servers:
                 s.close()
         self.servers.clear()
+        if self.packet is not None:
+            await self.packet.stop()
+            self.packet = None
         for runner in self.registry:
             runner.terminate("daemon stopping")
         for flusher in self._flushers.values():
@@ -175,6 +224,9 @@ class App:
         self.feeds.clear()
         if self.records is not None:
             self.record(make_event("daemon_stop", None))
+        if self.fleet is not None:  # what waits is sent (briefly), the roster left
+            await self.fleet.stop()
+            self.fleet = None
         await cancel_all("housekeeping")
         if self.kernel_set is not None:
             await self.kernel_set.stop()
@@ -217,19 +269,25 @@ class App:
         if service.intercept == "redirect" or self.config.firewall.blacklist_set:
             # REDIRECT rewrote the destination; conntrack kept the original.
             dest_ip, dest_port = original_dst_or(client.transport.get_extra_info("socket"), (dest_ip, dest_port))
-        peer = Peer(new_session_id(), src_ip, src_port, dest_ip, dest_port)
-        direct = self._listed(src_ip)
-        policy = self.policy
-        runner = SessionRunner(
-            self, service, client, peer, direct=direct, inspector=self._inspection(service, peer),
-            source_score=policy.source_score_of(src_ip, time.time), source_threshold=policy.source_threshold,
-            loop=self.loop, flusher=self._flusher(service.honeypot_batch),
-        )
-        self.registry.add(runner)
-        policy.session_started(self._fields(runner))
-        self._count("sessions_direct" if direct else "sessions_mirrored")
+        peer = Peer(new_session_id(), src_ip, src_port, dest_ip, dest_port, tls=getattr(client, "handshake", None))
+        runner = SessionRunner(self, service, client, peer, **self.session_setup(service, peer),
+                               loop=self.loop, flusher=self._flusher(service.honeypot_batch))
+        self.session_opened(runner)
         runner.start()
         return runner
+
+    def session_setup(self, service: ServiceConfig, peer: Peer) -> dict[str, Any]:
+        """What a new session's core starts with (proxy mode, and packet mode's flows)."""
+        policy = self.policy
+        return {"direct": self._listed(peer.src_ip), "inspector": self._inspection(service, peer),
+                "source_score": policy.source_score_of(peer.src_ip, time.time),
+                "source_threshold": policy.source_threshold}
+
+    def session_opened(self, runner: Any) -> None:
+        """A new session (a SessionRunner, or packet mode's PacketRunner) is live."""
+        self.registry.add(runner)
+        self.policy.session_started(self._fields(runner))
+        self._count("sessions_direct" if runner.session.state is State.DIRECT else "sessions_mirrored")
 
     def _flusher(self, delay: float) -> HoneypotFlusher | None:
         """The loop's flusher of honeypot copies held ``delay`` seconds (one per delay the
@@ -317,7 +375,9 @@ class App:
                 self.record(d.event)  # type: ignore[union-attr]
             elif kind is ListSource:
                 if self.blacklist is not None:
-                    self.blacklist.add(d.ip, reason=d.reason, by=d.by)  # type: ignore[union-attr]
+                    entry = self.blacklist.add(d.ip, reason=d.reason, by=d.by)  # type: ignore[union-attr]
+                    if entry is not None and self.fleet is not None:
+                        self.cluster_publish({"add": entry, "at": time.time()})
             elif kind is SwitchClient:
                 self.switch_client(d.ip, d.by, d.reason)  # type: ignore[union-attr]
             elif kind is AlertSession:
@@ -328,6 +388,9 @@ class App:
             elif kind is SaveIncident:
                 if self.store is not None:
                     self.store.upsert_incident(d.incident)  # type: ignore[union-attr]
+            elif kind is PublishShare:
+                if self.fleet is not None:
+                    self.fleet.publish_share(d.share)  # type: ignore[union-attr]
             else:
                 raise TypeError(f"unknown decision {d!r}")
 
@@ -367,10 +430,19 @@ class App:
         return [r.id for r in self.registry.mirrored() if self.switch_session(r.id, by, reason)]
 
     def relay_health(self) -> dict[str, Any]:
-        return {"sessions": len(self.registry), "counters": dict(self.counters)}
+        out = {"sessions": len(self.registry), "counters": dict(self.counters)}
+        if self.fleet is not None:
+            out["cluster"] = self.fleet.health()
+        return out
 
     def source_scores(self, limit: int) -> list[dict[str, Any]]:
-        return self.policy.source_scores(time.time(), limit)
+        now = time.time()
+        rows = self.policy.source_scores(now, limit)
+        if self.fleet is not None:  # the other nodes' parts, for the join to add up
+            for row in rows:
+                part = self.fleet.remote_source(row["src_ip"], now)
+                row.update(node=self.fleet.node, nodes=part["by_node"], incident=part["incident"])
+        return rows
 
     def ids_status(self) -> dict[str, Any]:
         counts = self.policy.ids_counts
@@ -378,12 +450,37 @@ class App:
                 for f in self.feeds}
 
     def metrics_snapshot(self) -> dict[str, Any]:
-        states: dict[str, int] = {}
-        for r in self.registry:
-            states[r.session.state.value] = states.get(r.session.state.value, 0) + 1
-        return {"states": states, "events": dict(self.tally.events), "alert_scores": dict(self.tally.alert_scores),
-                "detector_errors": dict(self.tally.detector_errors),
-                "writer_dropped": self.writer.dropped if self.writer is not None else 0}
+        out = tally_snapshot(self)
+        if self.fleet is not None:
+            out["cluster"] = self.fleet.stats()
+        return out
+
+    async def cluster_sessions(self) -> dict[str, Any] | None:
+        return None if self.fleet is None else await self.fleet.cluster_sessions()
+
+    async def cluster_switch(self, session_id: str | None, client: str | None,
+                             reason: str) -> list[dict[str, Any]] | None:
+        if self.fleet is None:
+            return None
+        from .fleet.model import SwitchTarget
+
+        results = await self.fleet.switch_anywhere(SwitchTarget(session_id, client), "operator", reason)
+        return [r.as_dict() for r in results]
+
+    def cluster_publish(self, change: dict[str, Any]) -> None:
+        """Send the other hosts a blacklist change made here (``{"add": entry, "at": t}``
+        or ``{"remove": ip, "by": who, "at": t}``); it never waits for Redis."""
+        if self.fleet is None:
+            return
+        if "add" in change:
+            from .fleetport import entry_of
+
+            self.fleet.publish_blacklist(entry_of(change["add"], at=change["at"]))
+        else:
+            self.fleet.publish_unblacklist(change["remove"], change["by"], change["at"])
+
+    def cluster_events(self, since: str) -> AsyncIterator[dict[str, Any]] | None:
+        return None if self.fleet is None else self.fleet.follow_events(since)
 
     # --------------------------------------------------- the control port
 
@@ -391,14 +488,12 @@ class App:
     def workers(self) -> int:
         return 1
 
-    async def ask_relays(self, name: str, args: dict[str, Any]) -> list[Answer]:
-        return [Answer(None, self.answer(name, args))]
+    async def ask_relays(self, name: str, args: dict[str, Any], any_one: bool = False) -> list[Answer]:
+        return [Answer(None, await self.answer(name, args))]
 
-    def answer(self, name: str, args: dict[str, Any]) -> Any:
+    async def answer(self, name: str, args: dict[str, Any]) -> Any:
         """This process's part of operation ``name`` (a worker's channel asks this too)."""
-        op = relay_operation(name)
-        assert op.each is not None
-        return op.each(self, **args)
+        return await answer_each(self, name, args)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Receive every event (dashboard, tests); returns the unsubscribe function."""
@@ -413,6 +508,8 @@ class App:
         self._services = {svc.name: svc for svc in config.services}
         self.detectors = detectors
         self.policy.reconfigure(config)
+        if self.packet is not None:  # new packet-mode flows take the new settings
+            self.packet.set_services([s for s in config.services if s.mode == "packet"])
         if self.blacklist is not None:
             self.blacklist.config = config.blacklist
 
@@ -422,7 +519,7 @@ class App:
 
     async def relisten(self, service: ServiceConfig) -> None:
         self.unlisten(service.name)
-        self.servers[service.name] = await listen(service, self.accept)
+        self.servers[service.name] = await listen(service, self.accept, tls_gate=self.tls_gate)
 
     def unlisten(self, name: str) -> None:
         for server in self.servers.pop(name, []):
@@ -430,10 +527,20 @@ class App:
 
     def record(self, event: dict[str, Any]) -> None:
         self.recorder.record(event)
+        if self.fleet is not None:
+            self.fleet.publish_event(event)  # the cluster's stream (bounded, never waits)
+        if event.get("event_type") == "config_reload" and self.worker is None:
+            sdnotify.ready("relaying")  # the reload that RELOADING=1 announced is over
         if self.kernel_set is not None and str(event.get("event_type")).startswith("blacklist_"):
             self.kernel_set.changed()  # the kernel's copy follows; its failures stay in it
 
     # --------------------------------------------------------------- internals
+
+    def _tls_settings(self, service: str) -> Any:
+        for svc in self.config.services:
+            if svc.name == service:
+                return svc.tls
+        return None
 
     def _count(self, name: str) -> None:
         self.counters[name] = self.counters.get(name, 0) + 1
@@ -466,6 +573,8 @@ class App:
         log.info("switch signal: %d session(s) switched", len(ids))
 
     def _on_reload_signal(self) -> None:
+        if self.worker is None:
+            sdnotify.reloading()  # READY=1 follows with the config_reload event
         if self.records is not None:
             self.records.eventlog.reopen()
         from .reload import reload_config

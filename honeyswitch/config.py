@@ -3,8 +3,8 @@ environment variables, validated once into frozen objects.
 
 Every key is declared once (:mod:`honeyswitch.schema`): the daemon's own tables here,
 detection's in :mod:`honeyswitch.detect.config`, transparent deployment's in
-:mod:`honeyswitch.intercept.settings`; :data:`SECTIONS` lists them all in the order the
-README's reference shows them.  Every problem is a :class:`ConfigError` whose message is
+:mod:`honeyswitch.intercept.settings`, the cluster's in :mod:`honeyswitch.fleet.config`;
+:data:`SECTIONS` lists them all in the order the README's reference shows them.  Every problem is a :class:`ConfigError` whose message is
 one line naming the file, the key and what is wrong, e.g. ``honeyswitch.toml:
 service[0].align: must be one of 'bytes', 'quiet', not 'fast'``.  The daemon never
 starts half-configured.
@@ -25,6 +25,7 @@ from .core.session import SessionPolicy
 from .core.types import Align, NoHoneypotPolicy
 from .detect import config as detect_config
 from .detect.config import DetectionConfig, ServiceDetection
+from .fleet.config import CLUSTER, ClusterConfig, read_cluster
 from .intercept.settings import (
     DECOY,
     FIREWALL,
@@ -37,6 +38,7 @@ from .intercept.settings import (
     read_firewall,
     read_intercept,
 )
+from .packet.settings import PACKET_KEYS, PacketSettings, check_packet, read_packet
 from .schema import (
     REQUIRED,
     Bool,
@@ -55,6 +57,7 @@ from .schema import (
     read,
     read_array,
 )
+from .tls.settings import TLS_KEYS, read_tls
 
 DEFAULT_PATH = Path("/etc/honeyswitch/honeyswitch.toml")
 ENV_PATH = "HONEYSWITCH_CONFIG"
@@ -77,13 +80,14 @@ class Backend:
     argv: tuple[str, ...] = ()
     proxy_protocol: str = ""  # "" | "v2"
     transparent: bool = False  # connect from the client's own address (transparent upstream)
+    tls: Any = None  # honeyswitch.tls.settings.TlsBackend of a tls:// backend (re-encrypted)
     # Built once: every session's session_start event names both backends.
     url: str = field(init=False, repr=False, compare=False, default="")
 
     def __post_init__(self) -> None:
         if self.kind == "tcp":
             host = f"[{self.host}]" if ":" in self.host else self.host
-            url = f"tcp://{host}:{self.port}"
+            url = f"{'tls' if self.tls is not None else 'tcp'}://{host}:{self.port}"
         elif self.kind == "unix":
             url = f"unix:{self.path}"
         else:
@@ -109,6 +113,9 @@ class ServiceConfig:
     intercept_ports: tuple[int, ...] = ()  # ports whose traffic the firewall sends to us
     intercept_dest: tuple[str, ...] = ()  # destination networks matched; () = any
     transparent_upstream: bool = False
+    mode: str = "proxy"  # "proxy" | "packet" (NFQUEUE, see honeyswitch/packet)
+    packet: PacketSettings | None = None  # the queue settings of a packet-mode service
+    tls: Any = None  # honeyswitch.tls.settings.TlsServer: the client's TLS ends here
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +173,7 @@ class Config:
     decoys: tuple[DecoyConfig, ...] = ()
     firewall: FirewallConfig = field(default_factory=FirewallConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    cluster: ClusterConfig | None = None  # [cluster]: None for a standalone host
 
     def service(self, name: str) -> ServiceConfig:
         for svc in self.services:
@@ -200,7 +208,7 @@ def parse_backend(text: str, decoys: Mapping[str, str] | None = None) -> Backend
     if not isinstance(text, str) or not text.strip():
         raise ValueError("must be a backend URL (tcp://host:port, unix:/path, exec:command)")
     text = text.strip()
-    if text.startswith("tcp://"):
+    if text.startswith(("tcp://", "tls://")):  # tls://: the service's read_tls adds its context
         host, port = parse_hostport(text[6:])
         return Backend("tcp", host=host, port=port)
     if text.startswith("unix:"):
@@ -219,7 +227,7 @@ def parse_backend(text: str, decoys: Mapping[str, str] | None = None) -> Backend
     if text.startswith("decoy:"):
         host, port = decoy_backend_host(text[6:], decoys or {})
         return Backend("tcp", host=host, port=port)
-    raise ValueError(f"{text!r}: scheme must be tcp://, unix:, exec: or decoy:")
+    raise ValueError(f"{text!r}: scheme must be tcp://, tls://, unix:, exec: or decoy:")
 
 
 def _listen(value: Any, base: Path) -> tuple[tuple[str, int], ...]:
@@ -272,9 +280,9 @@ def _signal(name: str) -> str:
 SERVICE = Section("service", (
     Key("name", Text(r"[A-Za-z0-9_.-]{1,64}", "1-64 of A-Z a-z 0-9 _ . -"), REQUIRED, "A-Z a-z 0-9 _ . -",
         example="web"),
-    Key("listen", Custom(_listen), REQUIRED, "one or more host:port; port 0 picks a free port",
+    Key("listen", Custom(_listen), None, "one or more host:port; port 0 picks a free port (not with mode = \"packet\")",
         example=["0.0.0.0:80", "[::]:80"]),
-    Key("main", Custom(_backend_url), REQUIRED, "tcp://host:port | unix:/path | exec:command args",
+    Key("main", Custom(_backend_url), REQUIRED, "tcp://host:port | tls://host:port | unix:/path | exec:command args",
         example="tcp://127.0.0.1:8080"),
     Key("honeypot", Custom(_backend_url), REQUIRED, "exec: starts the program per session (inetd style)",
         example="tcp://127.0.0.1:8081"),
@@ -294,6 +302,8 @@ SERVICE = Section("service", (
     *detect_config.SERVICE_KEYS,
     Key("dry_run", Bool(), False, 'record "would_switch" instead of switching'),
     *INTERCEPT_KEYS,
+    *PACKET_KEYS,
+    *TLS_KEYS,
 ), array=True, doc="one table per protected service")
 
 BLACKLIST = Section("blacklist", (
@@ -332,7 +342,7 @@ DAEMON = Section("daemon", (
 ))
 
 SECTIONS = (SERVICE, detect_config.IDS, detect_config.SCORING, detect_config.DETECT, BLACKLIST, STORE, EVENTS,
-            TRANSCRIPTS, CONTROL, LOGGING, DAEMON, FIREWALL, DECOY)
+            TRANSCRIPTS, CONTROL, LOGGING, DAEMON, CLUSTER, FIREWALL, DECOY)
 
 
 # ------------------------------------------------------------------ building
@@ -349,7 +359,15 @@ def _service(t: Table, decoys: Mapping[str, str]) -> ServiceConfig:
         if pp and b.kind == "exec":
             t.fail(f"{key}_proxy_protocol", "not possible with an exec: backend")
         backends[key] = replace(b, proxy_protocol=pp)
-    intercept = read_intercept(t, t["listen"], backends["main"])
+    packet = read_packet(t, backends)  # packets are seen on their way to main: no listener
+    tls = read_tls(t, packet["mode"])
+    backends = {k: replace(b, tls=tls[f"{k}_tls"]) for k, b in backends.items()}
+    listen = t["listen"]
+    if listen is None:
+        if packet["mode"] != "packet":
+            t.fail("listen", "is required")
+        listen = ()
+    intercept = read_intercept(t, listen, backends["main"])
     if intercept.get("transparent_upstream"):
         backends = {k: replace(b, transparent=b.kind == "tcp") for k, b in backends.items()}
     if t["quiet_max"] < t["quiet_time"]:
@@ -360,9 +378,10 @@ def _service(t: Table, decoys: Mapping[str, str]) -> ServiceConfig:
         quiet_max=t["quiet_max"], dry_run=t["dry_run"],
     )
     return ServiceConfig(
-        name=t["name"], listen=t["listen"], main=backends["main"], honeypot=backends["honeypot"], policy=policy,
+        name=t["name"], listen=listen, main=backends["main"], honeypot=backends["honeypot"], policy=policy,
         connect_timeout=t["connect_timeout"], idle_timeout=t["idle_timeout"], read_size=t["read_size"],
-        honeypot_batch=t["honeypot_batch"], detection=detect_config.service_detection(t), **intercept,
+        honeypot_batch=t["honeypot_batch"], detection=detect_config.service_detection(t), tls=tls["tls"],
+        **intercept, **packet,
     )
 
 
@@ -400,6 +419,7 @@ def build(data: Mapping[str, Any], src: str, base: Path) -> Config:
     check_local(fw, services, firewall)
     store, tr, bl, ctl, daemon = table(STORE), table(TRANSCRIPTS), table(BLACKLIST), table(CONTROL), table(DAEMON)
     detection = detect_config.detection(dict(data), src, base)
+    check_packet(services, daemon["workers"], lambda problem: daemon.fail("workers", problem))
     if daemon["workers"] > 1 and daemon["shard"] == "connection" and detection.ids:
         daemon.fail("shard", '[[ids]] feeds with several workers need shard = "source" '
                              "(an alert must reach the one worker that has its client's sessions)")
@@ -422,6 +442,7 @@ def build(data: Mapping[str, Any], src: str, base: Path) -> Config:
         decoys=decoys,
         firewall=firewall,
         daemon=DaemonConfig(workers=daemon["workers"], shard=daemon["shard"]),
+        cluster=read_cluster(table(CLUSTER)),
     )
 
 

@@ -49,6 +49,10 @@ _BYTES_AT_SWITCH = {
     "honeypot_bytes": "bytes the honeypot had produced",
 }
 
+_TLS_DOC = ("the client's TLS handshake when honeyswitch terminates it, else null: `version`, `cipher`, "
+            "`alpn`, `sni` (escaped), `ja3` (string), `ja3_hash`, `ja4`")
+_TLS_EXAMPLE = {"version": "TLSv1.3", "cipher": "TLS_AES_256_GCM_SHA384", "alpn": "http/1.1", "sni": "www.example.com", "ja3": "771,4865-4866-4867-49195,0-11-10-35-16-22-23-13-43-45-51,29-23-30-25-24,0-1-2", "ja3_hash": "5d7bbd8db7e4f5d3ac5a6f0f3ec6bdb8", "ja4": "t13d1812h1_85036bcba153_d41ae481755e"}
+
 EVENT_TYPES: dict[str, EventSpec] = {
     "session_start": EventSpec(
         "A client connection was accepted and its session began.",
@@ -56,8 +60,11 @@ EVENT_TYPES: dict[str, EventSpec] = {
             "state": '"mirror" (main serves, the honeypot shadows) or "direct" (blacklisted source: honeypot only)',
             "main": "URL of the service's main backend (never contacted in direct state)",
             "honeypot": "URL of the service's honeypot backend",
+            "mode": '"proxy" (honeyswitch relays the connection) or "packet" (NFQUEUE, packets seen on their way)',
+            "tls": _TLS_DOC,
         },
-        {"state": "mirror", "main": "tcp://127.0.0.1:8080", "honeypot": "tcp://127.0.0.1:8081"},
+        {"state": "mirror", "main": "tcp://127.0.0.1:8080", "honeypot": "tcp://127.0.0.1:8081", "mode": "proxy",
+         "tls": _TLS_EXAMPLE},
     ),
     "session_end": EventSpec(
         "A session finished; totals for the whole session.",
@@ -181,9 +188,11 @@ EVENT_TYPES: dict[str, EventSpec] = {
             "reason": "why it was listed",
             "by": "who listed it: switch:<session_id>, operator, score ...",
             "expires": "when the entry expires (ISO 8601 UTC), or null for never",
+            "origin": "[cluster]: the host that decided, when another host did (`by` is then "
+                      "BY@HOST); null for this host's own entries",
         },
         {"ip": "198.51.100.7", "reason": "switched", "by": "switch:web-1f3a9c",
-         "expires": "2026-11-25T20:09:23.123456+00:00"},
+         "expires": "2026-11-25T20:09:23.123456+00:00", "origin": "gw-2"},
         session=False,
     ),
     "blacklist_remove": EventSpec(
@@ -224,14 +233,82 @@ EVENT_TYPES: dict[str, EventSpec] = {
     "config_reload": EventSpec(
         "The configuration was reloaded (or a reload was refused).",
         {"ok": "whether the new configuration is in use", "error": "the problem when not ok, else null",
-         "config": "path of the config file", "services": "names of the services now configured"},
-        {"ok": True, "error": None, "config": "/etc/honeyswitch/honeyswitch.toml", "services": ["web", "ssh"]},
+         "config": "path of the config file", "services": "names of the services now configured",
+         "restart_needed": "tables whose changes wait for the next restart ([control], [store], "
+                           "[[ids]], [cluster]); absent when the reload was refused"},
+        {"ok": True, "error": None, "config": "/etc/honeyswitch/honeyswitch.toml", "services": ["web", "ssh"],
+         "restart_needed": ["cluster"]},
+        session=False,
+    ),
+    "starttls": EventSpec(
+        "A client of a STARTTLS service (SMTP, IMAP, POP3) upgraded its connection; honeyswitch "
+        "answered the command itself, the backends never saw it.",
+        {"tls": _TLS_DOC},
+        {"tls": _TLS_EXAMPLE},
+    ),
+    "tls_error": EventSpec(
+        "A client's TLS handshake failed, timed out or broke the protocol; no session was started "
+        "(a STARTTLS session ends).  At most 50 a second per service; the rest are counted.",
+        {"kind": '"hello" (not a ClientHello), "handshake" (OpenSSL refused it), "timeout", "alpn" '
+                 '(offers only protocols we do not speak, e.g. h2), "closed" (client gone mid-handshake)',
+         "reason": "what went wrong (one line; the parser's or OpenSSL's reason)",
+         "suppressed": "tls_error events of this service left out in the second before this one",
+         "sni": "the SNI the client sent, escaped, or null", "ja3": "JA3 string of its ClientHello, or null",
+         "ja3_hash": "its MD5, or null", "ja4": "JA4 of its ClientHello, or null"},
+        {"service": "web", "src_ip": "198.51.100.7", "src_port": 51234, "kind": "handshake",
+         "reason": "no shared cipher", "suppressed": 0, "sni": "www.example.com\\x1b[31m",
+         "ja3": "771,49199,0-10-11,29,0", "ja3_hash": "1e9ac2c6e2e1a0ea3c0a2aa1d29e2d4b",
+         "ja4": "t12d0103h1_1f8a9e1b2c3d_4e5f6a7b8c9d"},
         session=False,
     ),
     "listener_error": EventSpec(
         "A service's listener could not be opened or failed; `service` names it.",
         {"listen": "the address, host:port", "error": "the error"},
         {"listen": "0.0.0.0:80", "error": "[Errno 98] Address already in use"},
+        session=False,
+    ),
+    "cluster_down": EventSpec(
+        "This host lost contact with the cluster's Redis; it goes on with its local state "
+        "and keeps its decisions in the outbox until Redis is back.",
+        {
+            "redis": "the Redis address(es), without passwords",
+            "error": "why: the failed command's error",
+            "outbox": "decisions waiting to be sent",
+        },
+        {"redis": "rediss://honeyswitch:***@redis.example:6380", "error": "ConnectionError: Connection refused",
+         "outbox": 0},
+        session=False,
+    ),
+    "cluster_up": EventSpec(
+        "This host is in contact with the cluster's Redis again (or for the first time) "
+        "and has caught up.",
+        {
+            "redis": "the Redis address(es), without passwords",
+            "down_for": "seconds without contact (null at the first contact)",
+            "replayed": "decisions sent from the outbox",
+            "published": "local entries and scores republished by the resync",
+            "applied": "other hosts' entries applied here by the resync",
+            "removed": "local entries removed because the cluster removed them meanwhile",
+            "dropped": "removals lost past the outbox bound since the last contact",
+            "data_lost": "whether Redis came back without its data (then every host republishes)",
+        },
+        {"redis": "redis://10.0.0.5:6379", "down_for": 12.5, "replayed": 3, "published": 0,
+         "applied": 1, "removed": 0, "dropped": 0, "data_lost": False},
+        session=False,
+    ),
+    "cluster_switch": EventSpec(
+        "Another host asked this one to switch a session (`session_id`) or every session "
+        "of a client (`src_ip`) held here.",
+        {
+            "requester": "the host that asked",
+            "request_id": "the request's id (the requester's answer carries it)",
+            "by": "who asked there (operator, blacklist ...)",
+            "reason": "why",
+            "result": "switched, not_found, no_honeypot, expired or error",
+            "sessions": "ids of the sessions switched",
+        },
+        {"session_id": "3f9c0a1b2d4e", "requester": "gw-2", "request_id": "9a1c03f2b7d54e10",
+         "by": "operator", "reason": "manual", "result": "switched", "sessions": ["3f9c0a1b2d4e"]},
         session=False,
     ),
 }

@@ -45,11 +45,17 @@ def reload_config(target: ReloadTarget) -> None:
     except ConfigError as e:
         _refuse(target, e)
         return
-    if new.control != target.config.control or new.store_path != target.config.store_path:
-        log.warning("reload: [control] and [store] changes take effect at the next restart")
-    if new.detection.ids != target.config.detection.ids:
-        log.warning("reload: [[ids]] changes take effect at the next restart")
-    spawn(_apply(target, new), name="reload")
+    waiting = restart_needed(target.config, new)
+    if waiting:
+        log.warning("reload: changes to %s take effect at the next restart", ", ".join(waiting))
+    spawn(_apply(target, new, waiting), name="reload")
+
+
+def restart_needed(old: Config, new: Config) -> list[str]:
+    """The tables whose changes a reload keeps for the next restart."""
+    changed = {"control": new.control != old.control, "store": new.store_path != old.store_path,
+               "ids": new.detection.ids != old.detection.ids, "cluster": new.cluster != old.cluster}
+    return [name for name, differs in changed.items() if differs]
 
 
 def _refuse(target: ReloadTarget, e: ConfigError) -> None:
@@ -57,7 +63,7 @@ def _refuse(target: ReloadTarget, e: ConfigError) -> None:
     target.record(make_event("config_reload", None, ok=False, error=str(e)))
 
 
-async def _apply(target: ReloadTarget, new: Config) -> None:
+async def _apply(target: ReloadTarget, new: Config, waiting: list[str]) -> None:
     # Rules and models load and compile in a thread (seconds with the ET slice): the
     # relay goes on meanwhile.  A bad one refuses the reload and changes nothing.
     try:
@@ -66,12 +72,13 @@ async def _apply(target: ReloadTarget, new: Config) -> None:
         _refuse(target, e)
         return
     old = target.config
-    target.use(dataclasses.replace(new, control=old.control, store_path=old.store_path,
+    # The cluster sync keeps its Redis, name and settings until a restart.
+    target.use(dataclasses.replace(new, control=old.control, store_path=old.store_path, cluster=old.cluster,
                                    detection=dataclasses.replace(new.detection, ids=old.detection.ids)),
                detectors)
     errors = await _listeners(target, {s.name: s for s in old.services}, new)
     target.record(make_event("config_reload", None, ok=not errors, error="; ".join(errors) or None,
-                             services=[s.name for s in new.services]))
+                             services=[s.name for s in new.services], restart_needed=waiting))
     gc.freeze()  # the new rules and models, as at start (the old ones are freed by refcount)
 
 

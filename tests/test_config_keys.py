@@ -78,7 +78,7 @@ BAD = [
     ("service", "name", "has space", "must be 1-64 of A-Z a-z 0-9 _ . -, not 'has space'"),
     ("service", "listen", 80, 'must be "host:port" or a list of them'),
     ("service", "listen", "[::1]:70000", "port 70000 out of range"),
-    ("service", "main", "ftp://a:1", "scheme must be tcp://, unix:, exec: or decoy:"),
+    ("service", "main", "ftp://a:1", "scheme must be tcp://, tls://, unix:, exec: or decoy:"),
     ("service", "main", "unix:relative.sock", "unix socket path must be absolute"),
     ("service", "align", "fast", "must be one of 'bytes', 'quiet', not 'fast'"),
     ("service", "switch_threshold", -1, "must be >= 0, not -1"),

@@ -6,91 +6,21 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from honeyswitch.testing import servers
-from honeyswitch.testing.procs import free_port, wait_port
+from honeyswitch.testing.daemon import HS as _HS
+from honeyswitch.testing.daemon import Daemon, echo_backends, write_config
 
-HS = [sys.executable, "-m", "honeyswitch"]
-
-
-def write_config(tmp: Path, main_port: int, hp_port: int, **extra: str) -> tuple[Path, int, int]:
-    listen, api = free_port(), free_port()
-    control_extra = "".join(f'{k} = "{v}"\n' for k, v in extra.items())
-    path = tmp / "honeyswitch.toml"
-    path.write_text(
-        f"""
-[[service]]
-name = "echo"
-listen = "127.0.0.1:{listen}"
-main = "tcp://127.0.0.1:{main_port}"
-honeypot = "tcp://127.0.0.1:{hp_port}"
-
-[store]
-path = "state/honeyswitch.db"
-[events]
-path = "log/events.jsonl"
-[transcripts]
-dir = "transcripts"
-[blacklist]
-ttl = 600
-[control]
-listen = "127.0.0.1:{api}"
-{control_extra}"""
-    )
-    return path, listen, api
-
-
-class Daemon:
-    def __init__(self, config: Path, api_port: int) -> None:
-        self.config = config
-        self.proc = subprocess.Popen(HS + ["run", "-c", str(config)], stderr=subprocess.PIPE, text=True)
-        wait_port("127.0.0.1", api_port, timeout=15)
-
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        res = subprocess.run(HS + [*args, "-c", str(self.config)], capture_output=True, text=True, timeout=30)
-        if check and res.returncode != 0:
-            raise AssertionError(f"honeyswitch {' '.join(args)}: {res.returncode} {res.stderr}")
-        return res
-
-    def stop(self) -> str:
-        self.proc.send_signal(signal.SIGTERM)
-        _, err = self.proc.communicate(timeout=15)
-        assert self.proc.returncode == 0, err
-        return err
+HS = list(_HS)
 
 
 @pytest.fixture
 def backends():
     """Echo servers as main and honeypot, each in a thread of its own event loop."""
-    import asyncio
-    import threading
-
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    holder: dict = {}
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-
-        async def start() -> None:
-            holder["main"] = await servers.TestServer(servers.echo(b"M:")).start()
-            holder["honeypot"] = await servers.TestServer(servers.echo(b"H:")).start()
-            started.set()
-
-        loop.run_until_complete(start())
-        loop.run_forever()
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    started.wait(5)
-    yield holder["main"], holder["honeypot"]
-    loop.call_soon_threadsafe(loop.stop)
-    t.join(5)
+    with echo_backends() as pair:
+        yield pair
 
 
 def talk(sock: socket.socket, data: bytes) -> bytes:

@@ -83,3 +83,17 @@ async def test_rules_that_fail_to_load_refuse_the_reload_and_keep_the_detectors(
         writer.close()
     finally:
         await app.stop()
+
+
+def test_a_reload_keeps_the_cluster_and_says_what_waits_for_a_restart(tmp_path):
+    from dataclasses import replace
+
+    from honeyswitch.reload import restart_needed
+
+    path = tmp_path / "honeyswitch.toml"
+    _write(path, 0, "tcp://127.0.0.1:1", "tcp://127.0.0.1:2", extra='[cluster]\nredis = "redis://127.0.0.1:1"\nhost = "a"\n')
+    old = load(path)
+    _write(path, 0, "tcp://127.0.0.1:1", "tcp://127.0.0.1:2", extra='[cluster]\nredis = "redis://127.0.0.1:1"\nhost = "b"\n')
+    new = load(path)
+    assert old.cluster is not None and restart_needed(old, new) == ["cluster"]
+    assert restart_needed(old, replace(new, cluster=old.cluster)) == []

@@ -54,9 +54,10 @@ class Case:
     fresh: bool = False  # restart the configuration before each run (RSS of a new process)
     max_runs: int | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    reference: str = "haproxy"  # the configuration the "x haproxy" ratios compare with
 
 
 def all_cases() -> list[Case]:
-    from . import bulk, connrate, external, pingpong, rss, switch
+    from . import bulk, connrate, external, pingpong, rss, switch, tls
 
-    return [*bulk.CASES, *pingpong.CASES, connrate.CASE, rss.CASE, *switch.CASES, external.CASE]
+    return [*bulk.CASES, *pingpong.CASES, connrate.CASE, rss.CASE, *switch.CASES, *tls.CASES, external.CASE]

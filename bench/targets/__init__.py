@@ -8,7 +8,8 @@ from pathlib import Path
 
 from ..servers import Pair
 
-NAMES = ("direct", "haproxy", "hs-mirror", "hs-workers", "hs-detect", "hs-honeypot", "hs-eve")
+NAMES = ("direct", "haproxy", "hs-mirror", "hs-workers", "hs-detect", "hs-honeypot", "hs-eve",
+         "tls-haproxy", "tls-hs")
 
 
 class Skip(Exception):

@@ -39,7 +39,8 @@ class PingPong(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if (sock := transport.get_extra_info("socket")) is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def send(self) -> None:
         assert self.transport is not None
@@ -85,10 +86,16 @@ async def bench(args: argparse.Namespace) -> dict[str, float]:
     finished: asyncio.Future[None] = loop.create_future()
     protos: list[PingPong] = []
     window = Window(0, 0)
+    tls = None
+    if args.tls:  # through a TLS-terminating proxy (no certificate check: a bench)
+        import ssl
+
+        tls = ssl.create_default_context()
+        tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
     for _ in range(args.conns):
         _, proto = await loop.create_connection(
             lambda: PingPong(msg, args.size + args.reply_extra, window, finished, args.conns),
-            "127.0.0.1", args.port)
+            "127.0.0.1", args.port, ssl=tls)
         protos.append(proto)
     now = time.perf_counter_ns()
     window.start_ns = now + int(args.warmup * 1e9)
@@ -124,6 +131,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=0.5)
     ap.add_argument("--size", type=int, default=64, help="request bytes")
     ap.add_argument("--reply-extra", type=int, default=0, help="reply bytes beyond the request (a prefix)")
+    ap.add_argument("--tls", action="store_true", help="speak TLS to the port")
     args = ap.parse_args()
     print(json.dumps(run(bench(args))), flush=True)
 

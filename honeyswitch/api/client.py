@@ -6,11 +6,15 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
 from ..config import Config
 from . import auth
 from .operations import OPERATIONS
+
+STREAM_TIMEOUT = 60.0  # seconds a streaming read waits (the server sends keep-alives every 15 s)
+STREAM_LINE_MAX = 1 << 20
 
 
 class ApiError(RuntimeError):
@@ -49,6 +53,28 @@ class ApiClient:
         except (urllib.error.URLError, OSError) as e:
             reason = getattr(e, "reason", e)
             raise ApiError(f"cannot reach the control API at {self.base_url}: {reason}") from None
+
+    def stream(self, path: str) -> Iterator[dict[str, Any]]:
+        """The JSON lines of a streaming route (``/api/v1/stream``), until it ends."""
+        req = urllib.request.Request(self.base_url + path)
+        req.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            # Longer than the stream's keep-alive interval: a quiet stream is not a dead one.
+            with urllib.request.urlopen(req, timeout=max(self.timeout, STREAM_TIMEOUT)) as resp:
+                for line in resp:
+                    if len(line) > STREAM_LINE_MAX:
+                        continue
+                    try:
+                        event = json.loads(line)
+                    except ValueError:
+                        continue
+                    if isinstance(event, dict):
+                        yield event
+        except urllib.error.HTTPError as e:
+            raise ApiError(f"GET {path}: {e.code} {_message(e)}") from None
+        except (urllib.error.URLError, OSError) as e:
+            reason = getattr(e, "reason", e)
+            raise ApiError(f"the control API at {self.base_url}: {reason}") from None
 
     def op(self, name: str, **args: Any) -> dict[str, Any]:
         """Call operation ``name``: each argument goes where its declaration says."""

@@ -10,6 +10,11 @@ An operation has up to two parts:
   supervisor) makes of that, with the store and the blacklist of its
   :class:`ControlPort`.  It returns the operation's result, the JSON body of its route.
 
+Either part may be a coroutine function (the cluster's operations wait for Redis):
+:func:`perform` awaits whatever it returns that is awaitable, and so does a worker
+answering its supervisor.  ``any_one`` says one relay process's answer is enough (every
+worker sees the whole cluster the same way): the supervisor asks one live worker.
+
 The HTTP server (:mod:`.server`) serves every operation that has a route, and the CLI's
 client (:mod:`.client`) calls them by name, so adding an operation is one declaration
 here.  Arguments are parsed the same way for all of them; a bad one is a 400 whose message
@@ -17,15 +22,18 @@ names it.
 """
 from __future__ import annotations
 
+import inspect
 import ipaddress
+import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import __version__
 
 if TYPE_CHECKING:
+    from ..config import Config
     from ..store.blacklist import Blacklist
     from ..store.db import Store
 
@@ -47,6 +55,13 @@ class RelayPort(Protocol):
     def source_scores(self, limit: int) -> list[dict[str, Any]]: ...
     def ids_status(self) -> dict[str, Any]: ...
     def metrics_snapshot(self) -> dict[str, Any]: ...
+    # [cluster] (None without it): every host's sessions; a switch on whichever host
+    # holds the session (or on every host, for a client); a blacklist change made by
+    # the records side (the API), published to the other hosts.
+    async def cluster_sessions(self) -> dict[str, Any] | None: ...
+    async def cluster_switch(self, session_id: str | None, client: str | None,
+                             reason: str) -> list[dict[str, Any]] | None: ...
+    def cluster_publish(self, change: dict[str, Any]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,18 +76,27 @@ class ControlPort(Protocol):
     """What the control API needs of the process that serves it."""
 
     @property
+    def config(self) -> Config:
+        """The running config (the dashboard's views read the transcripts directory)."""
+        ...
+    @property
     def store(self) -> Store | None: ...
     @property
     def blacklist(self) -> Blacklist | None: ...
     @property
     def workers(self) -> int: ...
 
-    async def ask_relays(self, name: str, args: dict[str, Any]) -> list[Answer]:
-        """Every relay process's answer to operation ``name`` (those that answered)."""
+    async def ask_relays(self, name: str, args: dict[str, Any], any_one: bool = False) -> list[Answer]:
+        """Every relay process's answer to operation ``name`` (those that answered), or
+        the first one's with ``any_one``."""
         ...
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Receive every event from now on; returns the unsubscribe function."""
+        ...
+
+    def cluster_events(self, since: str) -> AsyncIterator[dict[str, Any]] | None:
+        """Every host's events from the cluster's stream ([cluster]; None without it)."""
         ...
 
 
@@ -165,9 +189,10 @@ class Operation:
     method: str = "GET"
     path: str | None = None  # its route on the control API (None: asked internally only)
     args: tuple[Arg, ...] = ()
-    each: Callable[..., Any] | None = None  # each(relay, **args)
+    each: Callable[..., Any] | None = None  # each(relay, **args), maybe a coroutine
     join: Callable[..., Any] | None = None  # join(answers, **args); default: the answers' values
-    answer: Callable[..., Any] | None = None  # answer(control, joined, **args) -> result
+    answer: Callable[..., Any] | None = None  # answer(control, joined, **args) -> result, maybe a coroutine
+    any_one: bool = False  # one relay process's answer is enough
 
     def parse(self, given: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
         """The arguments from ``given[where]``, parsed; raises BadArgument."""
@@ -204,16 +229,28 @@ def relay_operation(name: str) -> Operation:
     return op
 
 
+async def settle(value: Any) -> Any:
+    """The value of a part of an operation, awaited if it is a coroutine's."""
+    return await value if inspect.isawaitable(value) else value
+
+
+async def answer_each(relay: RelayPort, name: str, args: dict[str, Any]) -> Any:
+    """This relay process's part of operation ``name`` (raises ValueError if it has none)."""
+    op = relay_operation(name)
+    assert op.each is not None
+    return await settle(op.each(relay, **args))
+
+
 async def perform(control: ControlPort, name: str, args: dict[str, Any]) -> Any:
     """Run operation ``name`` with parsed ``args``; raises OpError."""
     op = OPERATIONS[name]
     joined: Any = None
     if op.each is not None:
-        answers = await control.ask_relays(name, args)
+        answers = await control.ask_relays(name, args, any_one=op.any_one)
         joined = op.join(answers, **args) if op.join is not None else [a.value for a in answers]
     if op.answer is None:
         return joined
-    return op.answer(control, joined, **args)
+    return await settle(op.answer(control, joined, **args))
 
 
 # ------------------------------------------------------------------ joins
@@ -234,21 +271,57 @@ def _first(answers: list[Answer], **_: Any) -> Any:
     return None
 
 
+def _one(answers: list[Answer], **_: Any) -> Any:
+    """The answer of an ``any_one`` operation (None if no relay process answered)."""
+    return answers[0].value if answers else None
+
+
 def _health(answers: list[Answer], **_: Any) -> dict[str, Any]:
     counters: Counter[str] = Counter()
     for a in answers:
         counters.update(a.value.get("counters") or {})
-    return {"sessions": sum(int(a.value.get("sessions", 0)) for a in answers), "counters": dict(counters),
-            "workers_up": len(answers)}
+    out = {"sessions": sum(int(a.value.get("sessions", 0)) for a in answers), "counters": dict(counters),
+           "workers_up": len(answers)}
+    nodes = [a.value["cluster"] for a in answers if a.value.get("cluster")]
+    if nodes:
+        out["cluster"] = _cluster_health(nodes)
+    return out
+
+
+def _cluster_health(nodes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every relay process's contact with the cluster's Redis (one node each) as one."""
+    states = {n.get("state") for n in nodes}
+    state = "up" if states == {"up"} else "down" if "down" in states else "connecting"
+    return {"state": state, "redis": nodes[0].get("redis"), "outbox": sum(int(n.get("outbox") or 0) for n in nodes),
+            "outbox_dropped": sum(int(n.get("outbox_dropped") or 0) for n in nodes),
+            "nodes": {str(n.get("node")): n for n in nodes}}
 
 
 def _sources(answers: list[Answer], limit: int = 50, **_: Any) -> list[dict[str, Any]]:
-    total: dict[str, float] = {}
+    """Scores added up over the relay processes.  With [cluster] each row also names its
+    process's node and the other nodes' parts (``nodes``): those of nodes that answered
+    here are in ``score`` already, the rest are the other hosts'."""
+    local: dict[str, float] = {}
+    others: dict[str, dict[str, float]] = {}
+    incidents: dict[str, Any] = {}
+    answered: set[str] = set()
     for a in answers:
         for row in a.value:
-            total[row["src_ip"]] = total.get(row["src_ip"], 0.0) + float(row["score"])
-    ranked = sorted(total.items(), key=lambda kv: -kv[1])[:limit]
-    return [{"src_ip": ip, "score": round(score, 3)} for ip, score in ranked]
+            ip = row["src_ip"]
+            local[ip] = local.get(ip, 0.0) + float(row["score"])
+            if "nodes" in row:
+                answered.add(row["node"])
+                others.setdefault(ip, {}).update(row["nodes"])
+                incidents[ip] = incidents.get(ip) or row.get("incident")
+    if not answered:
+        ranked = sorted(local.items(), key=lambda kv: -kv[1])[:limit]
+        return [{"src_ip": ip, "score": round(score, 3)} for ip, score in ranked]
+    rows: list[dict[str, Any]] = []
+    for ip, own in local.items():
+        nodes = {n: round(v, 3) for n, v in others.get(ip, {}).items() if n not in answered}
+        rows.append({"src_ip": ip, "score": round(own + sum(nodes.values()), 3), "local": round(own, 3),
+                     "nodes": nodes, "incident": incidents.get(ip)})
+    return sorted(rows, key=lambda r: -float(r["score"]))[:limit]
 
 
 def _ids(answers: list[Answer], **_: Any) -> dict[str, Any]:
@@ -263,13 +336,15 @@ def _ids(answers: list[Answer], **_: Any) -> dict[str, Any]:
 
 
 def _metrics(answers: list[Answer], **_: Any) -> dict[str, Any]:
-    counted = ("states", "events", "alert_scores", "detector_errors")
-    out: dict[str, Any] = {**{key: Counter() for key in counted}, "writer_dropped": 0}
-    for a in answers:
-        for key in counted:
-            out[key].update(a.value.get(key) or {})
-        out["writer_dropped"] += int(a.value.get("writer_dropped") or 0)
-    return {k: dict(v) if isinstance(v, Counter) else v for k, v in out.items()}
+    from ..fleet.metrics import add
+    from ..record.tally import merge_snapshots
+
+    parts = [dict(a.value) for a in answers]
+    nodes = [part.pop("cluster") for part in parts if "cluster" in part]
+    out = merge_snapshots(parts)
+    if nodes:
+        out["cluster"] = add(nodes)
+    return out
 
 
 # ------------------------------------------------------------------ answers
@@ -294,7 +369,8 @@ def _blacklist(control: ControlPort) -> Blacklist:
 
 
 def _health_answer(control: ControlPort, joined: dict[str, Any]) -> dict[str, Any]:
-    return {"status": "ok", "version": __version__, **joined, "workers": control.workers}
+    return {"status": "ok", "version": __version__, **joined, "workers": control.workers,
+            "blacklist_threshold": control.config.detection.scoring.blacklist_threshold}
 
 
 def _session_answer(control: ControlPort, live: dict[str, Any] | None, id: str) -> dict[str, Any]:
@@ -306,7 +382,10 @@ def _session_answer(control: ControlPort, live: dict[str, Any] | None, id: str) 
     return {"session": row, "live": False}
 
 
-def _switched(control: ControlPort, ok: bool | None, id: str, reason: str) -> dict[str, Any]:
+async def _switched(control: ControlPort, ok: bool | None, id: str, reason: str) -> dict[str, Any]:
+    if ok is None and control.config.cluster is not None:  # not here: on the host that holds it
+        found = await perform(control, "cluster_switch", {"session_id": id, "client": None, "reason": reason})
+        return _switched_elsewhere(id, found or [])
     if ok is None:
         raise NotFound(f"no live session {id!r}")
     if not ok:
@@ -314,17 +393,64 @@ def _switched(control: ControlPort, ok: bool | None, id: str, reason: str) -> di
     return {"switched": [id]}
 
 
-def _blacklist_add(control: ControlPort, _: None, ip: str, ttl: float | None, reason: str) -> dict[str, Any]:
+def _switched_elsewhere(id: str, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the host that holds session ``id`` answered (SwitchResult dicts)."""
+    for r in results:
+        if r["status"] == "switched":
+            return {"switched": r["sessions"], "host": r["node"]}
+    last = results[-1] if results else {"status": "not_found", "node": "", "detail": ""}
+    status, where = last["status"], f" on {last['node']}" if last["node"] not in ("", "*") else ""
+    if status == "not_found":
+        raise NotFound(f"no live session {id!r} on any host")
+    if status == "no_honeypot":
+        raise Conflict(f"session {id!r}{where} cannot be switched (no honeypot)")
+    detail = f" ({last['detail']})" if last.get("detail") else ""
+    raise Unavailable(f"session {id!r}{where}: {status}{detail}")
+
+
+async def _client_switched(control: ControlPort, local: list[str], client: str, reason: str) -> dict[str, Any]:
+    if control.config.cluster is None:
+        return {"switched": local}
+    results = await perform(control, "cluster_switch", {"session_id": None, "client": client, "reason": reason})
+    ids = [*local, *(sid for r in results or () for sid in r["sessions"])]
+    return {"switched": list(dict.fromkeys(ids)), "hosts": {r["node"]: r["status"] for r in results or ()}}
+
+
+async def _publish(control: ControlPort, change: dict[str, Any]) -> None:
+    """A blacklist change made here, for the other hosts ([cluster]; one relay process sends it)."""
+    if control.config.cluster is not None:
+        await perform(control, "cluster_publish", {"change": change})
+
+
+async def _blacklist_add(control: ControlPort, _: None, ip: str, ttl: float | None, reason: str) -> dict[str, Any]:
     entry = _blacklist(control).add(ip, reason=reason, by="operator", ttl=ttl)
     if entry is None:
         raise Conflict(f"{ip} is on the allowlist")
+    await _publish(control, {"add": entry, "at": time.time()})
     return {"added": entry}
 
 
-def _blacklist_remove(control: ControlPort, _: None, ip: str) -> dict[str, Any]:
+async def _blacklist_remove(control: ControlPort, _: None, ip: str) -> dict[str, Any]:
     if not _blacklist(control).remove(ip, by="operator"):
         raise NotFound(f"{ip} is not blacklisted")
+    await _publish(control, {"remove": ip, "by": "operator", "at": time.time()})
     return {"removed": ip}
+
+
+def _cluster_sessions(control: ControlPort, view: dict[str, Any] | None) -> dict[str, Any]:
+    """Every host's sessions; ``host`` is the host's name, ``node`` its process's
+    (``host/wN`` for worker N, whose index is ``worker`` too)."""
+    if view is None:
+        if control.config.cluster is None:
+            raise Conflict("no [cluster] in the config (GET /api/v1/sessions lists this host's)")
+        raise Unavailable("no relay process answered")
+    sessions = []
+    for s in view["sessions"]:
+        node = str(s.get("host", ""))
+        host, _, worker = node.partition("/")
+        extra = {"worker": int(worker[1:])} if worker[1:].isdigit() else {}
+        sessions.append({**s, "host": host, "node": node, **extra})
+    return {**view, "sessions": sessions}
 
 
 def _events(control: ControlPort, _: None, limit: int, session_id: str | None,
@@ -335,6 +461,17 @@ def _events(control: ControlPort, _: None, limit: int, session_id: str | None,
 def _alerts(control: ControlPort, _: None, limit: int, session_id: str | None, src_ip: str | None) -> dict[str, Any]:
     rows = _store(control).events(session_id=session_id, event_type="alert", src_ip=src_ip, limit=limit)
     return {"alerts": rows}
+
+
+def minutes(value: Any) -> int:
+    try:
+        return max(1, min(int(value), 24 * 60))
+    except (TypeError, ValueError):
+        raise ValueError("must be an integer") from None
+
+
+def _alert_rate(control: ControlPort, _: None, minutes: int) -> dict[str, Any]:
+    return {"minutes": _store(control).alerts_per_minute(minutes, time.time())}
 
 
 def _incidents(control: ControlPort, _: None, limit: int, src_ip: str | None) -> dict[str, Any]:
@@ -357,14 +494,16 @@ operation(Operation(
     path="/api/v1/sessions/{id}", args=(SESSION_ID,),
     each=lambda relay, id: relay.live_session(id), join=_first, answer=_session_answer))
 operation(Operation(
-    "switch_session", 'switch it (`{"reason": "..."}`); 409 without a honeypot',
+    "switch_session", 'switch it (`{"reason": "..."}`); 409 without a honeypot; with [cluster] on '
+    "whichever host holds it",
     method="POST", path="/api/v1/sessions/{id}/switch", args=(SESSION_ID, REASON),
     each=lambda relay, id, reason: relay.switch_session(id, "operator", reason), join=_first, answer=_switched))
 operation(Operation(
-    "switch_client", '`{"client": "IP"}`: switch every live session of that address',
+    "switch_client", '`{"client": "IP"}`: switch every live session of that address (with [cluster], on '
+    "every host: `hosts` has each one's answer)",
     method="POST", path="/api/v1/switch", args=(Arg("client", ip_address), REASON),
     each=lambda relay, client, reason: relay.switch_client(client, "operator", reason), join=_listed,
-    answer=_keyed("switched")))
+    answer=_client_switched))
 operation(Operation(
     "blacklist", "entries", path="/api/v1/blacklist",
     answer=lambda control, _: {"blacklist": _blacklist(control).entries()}))
@@ -383,6 +522,9 @@ operation(Operation(
     "alerts", "`?session_id=&src_ip=&limit=`", path="/api/v1/alerts",
     args=(LIMIT, _QUERY_SESSION, _QUERY_SOURCE), answer=_alerts))
 operation(Operation(
+    "alerts_per_minute", "`?minutes=60`: alert counts per UTC minute, oldest first",
+    path="/api/v1/alerts/per-minute", args=(Arg("minutes", minutes, "query", default=60),), answer=_alert_rate))
+operation(Operation(
     "incidents", "`?src_ip=&limit=`", path="/api/v1/incidents", args=(LIMIT, _QUERY_SOURCE), answer=_incidents))
 operation(Operation(
     "sources", "live decayed source scores", path="/api/v1/sources", args=(LIMIT,),
@@ -393,3 +535,15 @@ operation(Operation(
 operation(Operation(
     "metrics", "the live figures /metrics shows, added up over the relay processes",
     each=lambda relay: relay.metrics_snapshot(), join=_metrics))
+operation(Operation(
+    "cluster_sessions", "[cluster]: every host's live sessions, each with its `host` (and `node`), "
+    "and each host's status (`hosts`)",
+    path="/api/v1/cluster/sessions", each=lambda relay: relay.cluster_sessions(), join=_one,
+    answer=_cluster_sessions, any_one=True))
+operation(Operation(  # asked by switch_session and switch_client
+    "cluster_switch", "[cluster]: a switch on the host that holds the session, or on every host for a client",
+    each=lambda relay, session_id, client, reason: relay.cluster_switch(session_id, client, reason),
+    join=_one, any_one=True))
+operation(Operation(  # asked by blacklist_add and blacklist_remove
+    "cluster_publish", "[cluster]: a blacklist change made by the API, sent to the other hosts",
+    each=lambda relay, change: relay.cluster_publish(change), join=_one, any_one=True))

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from ..config import ControlConfig
 from ..web import routes
-from . import auth
+from . import auth, views
 from .metrics import Metrics
 from .operations import OPERATIONS, ControlPort, Operation, OpError, perform
 
@@ -49,6 +49,7 @@ def build_app(control: ControlPort, token: str) -> web.Application:
             web_app.router.add_route(op.method, op.path, _handler(op))
     web_app.router.add_get("/metrics", metrics)
     routes.add_routes(web_app, APP_KEY)
+    views.add_routes(web_app, APP_KEY)  # the dashboard's transcript, pcap and alert-rate views
     web_app[METRICS_KEY] = Metrics(control)
     return web_app
 

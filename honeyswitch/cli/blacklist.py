@@ -55,7 +55,7 @@ def _print(entries: list[dict]) -> None:
     for e in entries:
         exp = e.get("expires")
         left = "never" if not exp else f"{max(0.0, exp - now):.0f}s"
-        print(f"{e['ip']:<40} {left:>11}  {shown(e.get('added_by', ''), 12):<12} {shown(e.get('reason', ''))}")
+        print(f"{e['ip']:<40} {left:>11}  {shown(e.get('by') or '', 12):<12} {shown(e.get('reason', ''))}")
 
 
 def _export(cfg, fmt: str) -> int:  # type: ignore[no-untyped-def]

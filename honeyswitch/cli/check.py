@@ -23,7 +23,13 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args)  # a ConfigError becomes one line and exit 2 in main()
     for svc in cfg.services:
         listen = ", ".join(f"{h}:{p}" for h, p in svc.listen)
+        tls = "" if svc.tls is None else f"; tls {svc.tls.files[0]}" + (
+            f" (+{len(svc.tls.contexts)} by SNI)" if svc.tls.contexts else "") + (
+            f", starttls {svc.tls.starttls}" if svc.tls.starttls else "")
         print(f"service {svc.name}: listen {listen}; main {svc.main.url}; honeypot {svc.honeypot.url}; "
-              f"align {svc.policy.align.value}; switch_threshold {svc.policy.switch_threshold:g}")
+              f"align {svc.policy.align.value}; switch_threshold {svc.policy.switch_threshold:g}{tls}")
+    if cfg.cluster is not None:
+        print(f"cluster: host {cfg.cluster.host} through {cfg.cluster.mode} {cfg.cluster.shown()}"
+              f" (prefix {cfg.cluster.prefix})")
     print(f"{cfg.source}: OK")
     return 0

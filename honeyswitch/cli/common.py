@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from typing import Any
 
@@ -23,8 +24,18 @@ def load_config(args: argparse.Namespace) -> Config:
 
 
 def fail(message: str, code: int = EXIT_FAIL) -> int:
-    print(f"honeyswitch: {message}", file=sys.stderr)
+    print(f"honeyswitch: {printable(message)}", file=sys.stderr)
     return code
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character (C0, DEL, C1: terminal escapes, newlines)
+    shown as an escape; other Unicode stays readable."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                        else f"\\u{ord(m.group()):04x}", text)
 
 
 def print_json(data: Any) -> None:
@@ -38,4 +49,4 @@ def shown(text: object, limit: int = 200) -> str:
     return s if len(s) <= limit else s[: limit - 3] + "..."
 
 
-__all__ = ["ConfigError", "add_config_arg", "load_config", "fail", "print_json", "shown"]
+__all__ = ["ConfigError", "add_config_arg", "load_config", "fail", "print_json", "printable", "shown"]

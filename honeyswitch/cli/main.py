@@ -11,8 +11,8 @@ from .common import EXIT_USAGE, fail
 
 # Subcommand modules, each with add_parser(subparsers); optional ones may be missing.
 SUBCOMMANDS = (
-    "run", "check", "demo", "sessions", "switch", "blacklist", "transcript", "events",
-    "alerts", "incidents", "rules", "train", "score", "firewall", "decoy",
+    "run", "check", "init", "demo", "sessions", "switch", "blacklist", "transcript", "events",
+    "alerts", "incidents", "top", "rules", "train", "score", "firewall", "decoy",
 )
 
 

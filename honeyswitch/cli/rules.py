@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from ..detect.signatures import Ruleset, load_classification, load_ruleset
-from .common import EXIT_USAGE, fail, shown
+from .common import EXIT_USAGE, fail, print_json, shown
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -21,6 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="classification.config for classtype priorities")
     c.add_argument("--examples", type=int, default=5, metavar="N",
                    help="example sids shown per skip reason (default 5)")
+    c.add_argument("--json", action="store_true", help="print the counts and skip reasons as JSON")
     c.set_defaults(func=run)
 
 
@@ -32,8 +34,19 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         return fail(f"cannot read {shown(exc.filename or exc)}: {exc.strerror or exc}",
                     EXIT_USAGE)
-    report(ruleset, max(0, int(getattr(args, "examples", 5))))
+    examples = max(0, int(getattr(args, "examples", 5)))
+    if getattr(args, "json", False):
+        print_json(as_dict(ruleset, examples))
+    else:
+        report(ruleset, examples)
     return 0
+
+
+def as_dict(ruleset: Ruleset, examples: int = 5) -> dict[str, Any]:
+    return {"loaded": ruleset.loaded, "skipped": len(ruleset.skipped), "disabled": ruleset.disabled,
+            "skipped_by_reason": [{"reason": reason, "count": len(items),
+                                   "sids": [s.sid for s in items if s.sid is not None][:examples]}
+                                  for reason, items in ruleset.by_reason()]}
 
 
 def report(ruleset: Ruleset, examples: int = 5) -> None:

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import logging
 
+from ..logsetup import configure
 from .common import add_config_arg, fail, load_config
 
 
@@ -15,9 +15,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 def run(args: argparse.Namespace) -> int:
     cfg = load_config(args)
-    logging.basicConfig(
-        level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    if cfg.cluster is not None:
+        from .. import extras
+
+        extras.require("cluster")  # one line and exit 2, before any worker starts
+    configure(cfg.log_level)  # the journal under systemd: no doubled timestamps
     from ..loop import run_loop
 
     if cfg.daemon.workers > 1:

@@ -1,10 +1,14 @@
-"""``honeyswitch switch ID | --client IP``: switch live sessions to the honeypot."""
+"""``honeyswitch switch ID | --client IP``: switch live sessions to the honeypot.
+
+With ``[cluster]`` the session may live on another host (the control API asks it), and a
+client's sessions are switched on every host."""
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..api.client import ApiClient, ApiError
-from .common import add_config_arg, fail, load_config
+from .common import add_config_arg, fail, load_config, shown
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -27,8 +31,12 @@ def run(args: argparse.Namespace) -> int:
     except ApiError as e:
         return fail(str(e))
     ids = result.get("switched", [])
+    for node, status in sorted((result.get("hosts") or {}).items()):  # [cluster]: each host's answer
+        if status not in ("switched", "not_found"):
+            print(f"{shown(node, 64)}: {shown(status, 20)}", file=sys.stderr)
     if not ids:
         return fail(f"no live mirrored session of {args.client}")
+    where = f" on {shown(result['host'], 64)}" if result.get("host") else ""
     for sid in ids:
-        print(f"switched {sid}")
+        print(f"switched {shown(sid, 64)}{where}")
     return 0

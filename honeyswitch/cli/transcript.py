@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..record.transcripts import read_transcript, render_text, to_pcap
-from .common import add_config_arg, fail, load_config
+from ..record.transcripts import read_transcript, render_text, to_pcap, transcript_file
+from .common import add_config_arg, fail, load_config, print_json, shown
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -13,17 +13,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     add_config_arg(p)
     p.add_argument("session_id")
     p.add_argument("--pcap", metavar="OUT", help="write a pcap file for Wireshark instead")
+    p.add_argument("--json", action="store_true",
+                   help="print it as the dashboard gets it (escaped text and hex per record)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     cfg = load_config(args)
     sid = args.session_id
-    if not sid.replace("-", "").isalnum() or len(sid) > 64:
-        return fail(f"not a session id: {sid!r}")
-    path = cfg.transcripts_dir / f"{sid}.jsonl"
+    try:
+        path = transcript_file(cfg.transcripts_dir, sid)
+    except ValueError:
+        return fail(f"not a session id: {shown(sid)}")
     if not path.exists():
         return fail(f"no transcript for session {sid} in {cfg.transcripts_dir}")
+    if args.json:
+        from ..api.views import transcript_json
+
+        print_json(transcript_json(path))
+        return 0
     records = list(read_transcript(path))
     if args.pcap:
         meta = records[0] if records and records[0].get("header") else {}

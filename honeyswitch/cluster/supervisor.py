@@ -23,10 +23,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from .. import __version__, signals
+from .. import __version__, sdnotify, signals
 from ..api.operations import Answer, Listener
 from ..config import Config, ConfigError, load
 from ..events import make_event
@@ -125,8 +125,11 @@ class Supervisor:
         self._record(make_event("daemon_start", None, version=__version__, pid=os.getpid(),
                                 config=cfg.source, services=[s.name for s in cfg.services], worker=None))
         gc.freeze()  # as App.start does
+        sdnotify.ready(f"relaying with {self.count} workers")
 
     def request_stop(self, reason: str = "stopped") -> None:
+        if not self._stopping.is_set():
+            sdnotify.stopping()
         self._stop_reason = reason
         self._stopping.set()
 
@@ -271,9 +274,17 @@ class Supervisor:
     def workers(self) -> int:
         return self.count
 
-    async def ask_relays(self, name: str, args: dict[str, Any]) -> list[Answer]:
-        """Ask every live worker; the answers of those that answered."""
-        live = [w for w in self.procs if w.channel is not None and w.ready.is_set() and w.alive()]
+    async def ask_relays(self, name: str, args: dict[str, Any], any_one: bool = False) -> list[Answer]:
+        """Ask every live worker; the answers of those that answered.  With ``any_one``,
+        the first worker that answers is enough (the others are asked only if it fails)."""
+        live = self._live()
+        if any_one:
+            for w in live:
+                try:
+                    return [Answer(w.index, await self._call_one(w, name, args))]
+                except (ConnectionError, TimeoutError, RuntimeError) as e:
+                    log.warning("worker %d did not answer %s: %s", w.index, name, e)
+            return []
         answers = await asyncio.gather(*(self._call_one(w, name, args) for w in live), return_exceptions=True)
         out = []
         for w, answer in zip(live, answers, strict=True):
@@ -282,6 +293,9 @@ class Supervisor:
             else:
                 out.append(Answer(w.index, answer))
         return out
+
+    def _live(self) -> list[WorkerProc]:
+        return [w for w in self.procs if w.channel is not None and w.ready.is_set() and w.alive()]
 
     async def _call_one(self, worker: WorkerProc, name: str, args: dict[str, Any]) -> Any:
         assert worker.channel is not None
@@ -300,6 +314,14 @@ class Supervisor:
                     self._stream(False)
         return unsubscribe
 
+    def cluster_events(self, since: str) -> AsyncIterator[dict[str, Any]] | None:
+        """[cluster]: the cluster's event stream, read from Redis by the supervisor itself."""
+        if self.config.cluster is None:
+            return None
+        from ..fleet.eventstream import follow_cluster
+
+        return follow_cluster(self.config.cluster, self.config.cluster.node(None) + "/supervisor", since)
+
     def _stream(self, on: bool) -> None:
         """Workers forward their events only while someone watches the live stream."""
         for w in self.procs:
@@ -312,6 +334,12 @@ class Supervisor:
         self.recorder.record(event)
         if self.kernel_set is not None and str(event.get("event_type")).startswith("blacklist_"):
             self.kernel_set.changed()
+        if self.config.cluster is not None and self.config.cluster.events:
+            # The workers ship to the cluster's stream; one of them takes the supervisor's.
+            for w in self._live():
+                assert w.channel is not None
+                w.channel.notify({"ship": event})
+                break
 
     def _publish(self, event: dict[str, Any]) -> None:
         """An event to the live stream's listeners: a worker's (forwarded while someone
@@ -350,9 +378,13 @@ class Supervisor:
 
     def _forward(self, sig: signal.Signals) -> None:
         """The switch and reload signals act in every worker."""
-        if sig == getattr(signal, "SIG" + self._signal_names()[1]):
+        reload = sig == getattr(signal, "SIG" + self._signal_names()[1])
+        if reload:
+            sdnotify.reloading()
             self._reload()
         for w in self.procs:
             if w.alive():
                 assert w.proc is not None
                 w.proc.send_signal(sig)
+        if reload:
+            sdnotify.ready(f"relaying with {self.count} workers")  # each worker reloads on its own

@@ -60,11 +60,13 @@ class WorkerEndpoint:
         self.channel.close()
 
     async def handle(self, op: str, args: dict[str, Any]) -> Any:
-        return self.app.answer(op, args)  # ValueError (back to the supervisor) for an unknown op
+        return await self.app.answer(op, args)  # ValueError (back to the supervisor) for an unknown op
 
     def _on_notify(self, message: dict[str, Any]) -> None:
         if "stream" in message:
             self._stream(bool(message["stream"]))
+        elif isinstance(event := message.get("ship"), dict) and self.app.fleet is not None:
+            self.app.fleet.publish_event(event)  # the supervisor's event, for the cluster's stream
 
     def _stream(self, on: bool) -> None:
         """Forward every event to the supervisor while someone watches the live stream."""

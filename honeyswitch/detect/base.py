@@ -106,6 +106,20 @@ class Inspection:
         self._parts = ()  # a session finishes once
         return alerts
 
+    def handshake(self, info: Any) -> Sequence[Alert]:
+        """The session's TLS handshake (:class:`honeyswitch.tls.facts.Handshake`), for
+        the parts that look at one (signature rules on ``tls.sni``, ``ja3.hash`` ...)."""
+        alerts: list[Alert] = []
+        for part in self._parts:
+            inspect = getattr(part[1], "handshake", None)
+            if inspect is None:
+                continue
+            try:
+                alerts.extend(inspect(info))
+            except Exception as e:
+                self._failed(part, e)
+        return alerts
+
     def _failed(self, part: tuple[str, StreamInspector], error: BaseException) -> None:
         self._parts = tuple(p for p in self._parts if p is not part)
         log.error("detector %s failed: %s: %s", part[0], type(error).__name__, error, exc_info=error)

@@ -72,7 +72,11 @@ def _signature_detectors(config: Config) -> list[tuple[InlineDetector, list[str]
             groups.setdefault(svc.detection.rules, []).append(svc)
     if not groups:
         return []
-    from .signatures import SignatureDetector, default_rules_path, load_ruleset
+    from .signatures import SignatureDetector, default_rules_path, hyperscan_available, load_ruleset
+
+    if not hyperscan_available():
+        log.info("hyperscan is not installed: signatures use the pure-Python prefilter (%s)",
+                 "pip install 'honeyswitch[hyperscan]' for the fast one")
 
     built: list[tuple[InlineDetector, list[str]]] = []
     for files, services in groups.items():
@@ -102,7 +106,12 @@ def _anomaly_detector(config: Config) -> InlineDetector | None:
     services = [s for s in config.services if s.detection.anomaly_model is not None]
     if not services:
         return None
-    from .anomaly import AlertPolicy, AnomalyDetector, load_model
+    from ..extras import MissingExtra
+
+    try:
+        from .anomaly import AlertPolicy, AnomalyDetector, load_model
+    except MissingExtra as e:
+        raise MissingExtra(f"{config.source}: service {services[0].name!r}: anomaly_model: {e}") from None
 
     models, policies = {}, {}
     for svc in services:

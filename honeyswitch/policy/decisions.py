@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..detect.base import Alert
+from ..fleet.model import SourceShare
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,4 +53,11 @@ class SaveIncident:
     incident: dict[str, Any]
 
 
-Decision = Record | ListSource | SwitchClient | AlertSession | SaveIncident
+@dataclass(frozen=True, slots=True)
+class PublishShare:
+    """Tell the other hosts this host's own part of a source's score ([cluster])."""
+
+    share: SourceShare
+
+
+Decision = Record | ListSource | SwitchClient | AlertSession | SaveIncident | PublishShare

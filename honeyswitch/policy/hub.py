@@ -9,7 +9,10 @@ sessions is decided here, from events the daemon hands in:
 - a switched session blacklists its source (``[blacklist] on_switch``);
 - an external IDS alert is matched to the live session it concerns (which then weighs
   it), or to a session that has just ended, or only to its source;
-- the periodic tick closes idle incidents and saves the ones that changed.
+- the periodic tick closes idle incidents and saves the ones that changed;
+- with ``[cluster]``, the other hosts' part of a source's score (``remote_score``) adds
+  to this host's wherever it meets ``blacklist_threshold``, and each alert publishes
+  this host's own part (``PublishShare``).
 
 Each call returns :mod:`.decisions` for the daemon to carry out; nothing here does I/O,
 and callers pass the time in, so the policy is tested as scripts of events.
@@ -22,9 +25,18 @@ from typing import Any
 from ..detect.base import Alert
 from ..detect.ids import IdsAlert, SessionIndex
 from ..events import build_event, make_event
+from ..fleet.model import IncidentShare, SourceShare
 from ..scoring.engine import Scoring
 from ..scoring.incidents import Incident
-from .decisions import AlertSession, Decision, ListSource, Record, SaveIncident, SwitchClient
+from .decisions import (
+    AlertSession,
+    Decision,
+    ListSource,
+    PublishShare,
+    Record,
+    SaveIncident,
+    SwitchClient,
+)
 
 ENDED_LINGER = 60.0  # seconds an ended session still takes IDS alerts (IDS latency, reordering)
 Addr = tuple[str, int]
@@ -44,6 +56,7 @@ class Policy:
         self.listed = listed
         self.owns_source = owns_source
         self.scoring = Scoring(config.detection.scoring, allowed=config.blacklist.allowed)
+        self.shares = config.cluster is not None  # publish this host's part of each score
         self.reconfigure(config)
         self.index = SessionIndex()
         self._live: set[str] = set()
@@ -58,7 +71,7 @@ class Policy:
         """Use a reloaded config's thresholds; scores and incidents so far are kept."""
         self.scoring.config = config.detection.scoring
         self.scoring.allowed = config.blacklist.allowed
-        self.scoring.sources.half_life = config.detection.scoring.half_life
+        self.scoring.sources.half_life = self.scoring.remote.half_life = config.detection.scoring.half_life
         self.scoring.incidents.gap = config.detection.scoring.incident_gap
         self.on_switch = config.blacklist.on_switch
         self.follows_ids = bool(config.detection.ids)  # the session index serves IDS alerts only
@@ -117,7 +130,35 @@ class Policy:
             reason = f"source score {found.source_score:.0f} >= {self.scoring.config.blacklist_threshold:g}"
             # Its new sessions go straight to the honeypot; the ones still open follow.
             out += [ListSource(found.src_ip, reason, "scoring"), SwitchClient(found.src_ip, "blacklist", reason)]
+        if self.shares:  # after the listing: the other hosts get the entry, then the share
+            out.append(PublishShare(self.share(found.src_ip)))
         return out
+
+    def remote_score(self, ip: str, score: float, at: float, now: float) -> list[Decision]:
+        """The other hosts' part of ``ip``'s score is now ``score`` as of ``at``: what it
+        adds up to here.  Taking the whole score to ``blacklist_threshold`` lists the
+        source and switches its live sessions, as a local alert would; crossing it while
+        the source is listed already (the entry came first) switches them."""
+        before, after = self.scoring.remote_score(ip, score, at, now)
+        threshold = self.scoring.config.blacklist_threshold
+        if not threshold or after < threshold or self.scoring.allowed(ip) or not self.owns_source(ip):
+            return []
+        reason = f"source score {after:.0f} >= {threshold:g} (with other hosts')"
+        if not self.listed(ip):
+            return [ListSource(ip, reason, "scoring"), SwitchClient(ip, "blacklist", reason)]
+        return [SwitchClient(ip, "blacklist", reason)] if before < threshold else []
+
+    def share(self, ip: str) -> SourceShare:
+        """This host's own part of ``ip``'s score, with its open incident's totals."""
+        score, at = self.scoring.sources.pair(ip) or (0.0, 0.0)
+        inc = self.scoring.incidents.get(ip)
+        incident = None if inc is None else IncidentShare(
+            inc.id, inc.started, inc.last, inc.alerts, inc.score, open_until=inc.last + self.scoring.incidents.gap)
+        return SourceShare(ip, score, at, incident)
+
+    def local_shares(self) -> list[SourceShare]:
+        """This host's own part of every source it still scores (a resync republishes them)."""
+        return [self.share(ip) for ip, _, _ in self.scoring.sources.pairs()]
 
     def ids_alert(self, feed: str, ids_alert: IdsAlert, alert: Alert, now: float) -> list[Decision]:
         """An alert line from the IDS feed ``feed``, scored as ``alert``."""
@@ -185,7 +226,7 @@ class Policy:
             return None
 
         def score() -> float:  # asked only when an alert falls short of the session threshold
-            return 0.0 if scoring.allowed(src_ip) else scoring.sources.get(src_ip, clock())
+            return 0.0 if scoring.allowed(src_ip) else scoring.score(src_ip, clock())
         return score
 
     @property
@@ -193,4 +234,12 @@ class Policy:
         return self.scoring.config.blacklist_threshold
 
     def source_scores(self, now: float, limit: int = 50) -> list[dict[str, Any]]:
-        return [{"src_ip": ip, "score": round(score, 3)} for ip, score in self.scoring.sources.items(now)[:limit]]
+        """The highest whole scores: ``score`` is this process's own part, ``remote`` the
+        other hosts' (present with [cluster])."""
+        if not self.shares:
+            return [{"src_ip": ip, "score": round(score, 3)} for ip, score in self.scoring.sources.items(now)[:limit]]
+        s = self.scoring
+        ips = {ip for ip, _, _ in s.sources.pairs()} | {ip for ip, _, _ in s.remote.pairs()}
+        top = sorted(ips, key=lambda ip: s.score(ip, now), reverse=True)[:limit]
+        return [{"src_ip": ip, "score": round(s.sources.get(ip, now), 3), "remote": round(s.remote.get(ip, now), 3)}
+                for ip in top]

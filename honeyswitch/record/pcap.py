@@ -156,6 +156,14 @@ def to_pcap(records: Iterable[Mapping[str, Any]], meta: Mapping[str, Any] | None
     """Write the transcript ``records`` (from :func:`read_transcript`) as a pcap file.
 
     ``meta`` is the header's meta; None takes it from the header record."""
+    path = Path(out_path)
+    with open(path, "wb") as f:
+        write_pcap(records, meta, f)
+    return path
+
+
+def write_pcap(records: Iterable[Mapping[str, Any]], meta: Mapping[str, Any] | None, f: BinaryIO) -> None:
+    """:func:`to_pcap` into an open binary file (the control API's download)."""
     recs = list(records)
     header = next((r for r in recs if "header" in r), {})
     if meta is None or "header" in meta:  # given the header record itself: use its meta
@@ -167,15 +175,12 @@ def to_pcap(records: Iterable[Mapping[str, Any]], meta: Mapping[str, Any] | None
     def isn(tag: str) -> int:  # initial sequence numbers, stable per session
         return zlib.crc32(f"{seed}/{tag}".encode())
 
-    path = Path(out_path)
-    with open(path, "wb") as f:
-        pcap = _Pcap(f)
-        main = _Conversation(pcap, client, (server_ip, main_port), (isn("c"), isn("m")),
-                             (int(dropped.get("client", 0)), int(dropped.get("main", 0))))
-        hp = _Conversation(pcap, client, (server_ip, hp_port), (isn("c"), isn("h")),
-                           (int(dropped.get("client", 0)), int(dropped.get("honeypot", 0))))
-        _replay(recs, meta, main, hp)
-    return path
+    pcap = _Pcap(f)
+    main = _Conversation(pcap, client, (server_ip, main_port), (isn("c"), isn("m")),
+                         (int(dropped.get("client", 0)), int(dropped.get("main", 0))))
+    hp = _Conversation(pcap, client, (server_ip, hp_port), (isn("c"), isn("h")),
+                       (int(dropped.get("client", 0)), int(dropped.get("honeypot", 0))))
+    _replay(recs, meta, main, hp)
 
 
 def _replay(recs: list[Mapping[str, Any]], meta: Mapping[str, Any],

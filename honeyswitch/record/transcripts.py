@@ -34,11 +34,12 @@ from pathlib import Path
 from typing import Any
 
 from .escape import b64, dumps
-from .pcap import to_pcap
+from .pcap import to_pcap, write_pcap
 from .render import read_transcript, render_text
 from .writer import Writer
 
-__all__ = ["STREAMS", "Transcript", "TranscriptStore", "read_transcript", "render_text", "to_pcap"]
+__all__ = ["STREAMS", "Transcript", "TranscriptStore", "read_transcript", "render_text", "to_pcap",
+           "transcript_file", "write_pcap"]
 
 STREAMS = ("client", "main", "honeypot")
 HEADER = "honeyswitch-transcript"
@@ -78,8 +79,7 @@ class TranscriptStore:
 
     def path_for(self, session_id: str) -> Path:
         """Where ``session_id``'s transcript goes; ValueError for an unsafe id."""
-        _check_id(session_id)
-        return self.dir / f"{session_id}.jsonl"
+        return transcript_file(self.dir, session_id)
 
     def open(self, session_id: str, meta: Meta) -> Transcript:
         """A transcript for a new session.  ``meta`` goes into the header; give it
@@ -275,6 +275,13 @@ class Transcript:
                 view = view[written:]
         finally:
             os.close(fd)
+
+
+def transcript_file(directory: str | os.PathLike[str], session_id: str) -> Path:
+    """Where ``session_id``'s transcript is in ``directory``; ValueError for an id that
+    could not name one (readers get ids from people and URLs)."""
+    _check_id(session_id)
+    return Path(directory) / f"{session_id}.jsonl"
 
 
 def _check_id(session_id: str) -> None:

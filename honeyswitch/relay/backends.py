@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from ..config import Backend
 from ..core.types import End
 from ..intercept.transparent import open_connection_from
+from ..tls.facts import Handshake
 from .conns import Conn, ExecConn, Sink, StreamConn
-from .proxyproto import v2_header
+from .proxyproto import tls_tlvs, v2_header
 
 
 @dataclass(init=False)
@@ -23,6 +24,7 @@ class Peer:
     src_port: int
     dest_ip: str
     dest_port: int
+    tls: Handshake | None = None  # the client's TLS handshake, when honeyswitch terminated it
 
     def __init__(self, session_id: str, src_ip: str, src_port: int, dest_ip: str, dest_port: int) -> None:
         self.session_id = session_id
@@ -53,6 +55,11 @@ async def open_backend(
         if write_high is not None and (pipe := conn.proc.get_pipe_transport(0)) is not None:  # type: ignore[union-attr]
             pipe.set_write_buffer_limits(high=write_high)  # type: ignore[union-attr]
         return conn
+    header = b""
+    if backend.proxy_protocol == "v2":
+        header = v2_header((peer.src_ip, peer.src_port), (peer.dest_ip, peer.dest_port), tls_tlvs(peer.tls))
+    if backend.tls is not None:
+        return await _open_tls(backend, sink, end, peer, header, write_high)
     stream = StreamConn(sink, end)
     if backend.kind == "tcp" and backend.transparent:  # the server sees the real client
         await open_connection_from(loop, lambda: stream, (peer.src_ip, 0), (backend.host, backend.port))
@@ -63,9 +70,31 @@ async def open_backend(
     assert stream.transport is not None
     if write_high is not None:
         stream.transport.set_write_buffer_limits(high=write_high)
-    if backend.proxy_protocol == "v2":
-        stream.write(v2_header((peer.src_ip, peer.src_port), (peer.dest_ip, peer.dest_port)))
+    if header:
+        stream.write(header)
     return stream
+
+
+async def _open_tls(backend: Backend, sink: Sink, end: End, peer: Peer, header: bytes,
+                    write_high: int | None) -> Conn:
+    """A ``tls://`` backend: connected, PROXY header (if any) sent in the clear, then
+    the handshake, whose certificate check failing is a failed connect."""
+    from .tlsconns import TlsBackendConn
+
+    loop = asyncio.get_running_loop()
+    conn = TlsBackendConn(sink, end, backend.tls.context, backend.tls.server_hostname, header)
+    if backend.transparent:
+        await open_connection_from(loop, lambda: conn, (peer.src_ip, 0), (backend.host, backend.port))
+    else:
+        await loop.create_connection(lambda: conn, backend.host, backend.port)
+    try:
+        await conn.opened
+    except BaseException:
+        conn.abort()
+        raise
+    if write_high is not None and conn.transport is not None:
+        conn.transport.set_write_buffer_limits(high=write_high)
+    return conn
 
 
 def _exec_env(peer: Peer) -> dict[str, str]:

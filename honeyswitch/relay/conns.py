@@ -19,6 +19,7 @@ from . import sockets
 log = logging.getLogger(__name__)
 STDERR_LINE_MAX = 1024  # a backend's stderr is logged in bounded, escaped lines
 EXEC_GRACE = 2.0  # seconds an exec backend has to exit after EOF before it is killed
+LINGER = 2.0  # seconds a closed honeypot connection drains before it is closed for good
 
 
 class Sink(Protocol):
@@ -37,8 +38,39 @@ class Conn(Protocol):
     def resume_reading(self) -> None: ...
 
 
-@mypyc_attr(allow_interpreted_subclasses=True)  # the listener's ClientConn, adapters around it
-class StreamConn(asyncio.Protocol):
+@mypyc_attr(allow_interpreted_subclasses=True)  # the TLS connections (honeyswitch.tls.conn)
+class FlowControl:
+    """Write-buffer callbacks to the sink and read pauses on the transport, shared by
+    the plain stream connection and the TLS one (:mod:`honeyswitch.tls.conn`)."""
+
+    sink: Sink | None
+    end: End
+    transport: asyncio.Transport | None
+    reading_paused: bool  # what the session wants
+
+    def pause_writing(self) -> None:
+        if self.sink is not None:
+            self.sink.on_write_paused(self.end)
+
+    def resume_writing(self) -> None:
+        if self.sink is not None:
+            self.sink.on_write_resumed(self.end)
+
+    def pause_reading(self) -> None:
+        self.reading_paused = True
+        t = self.transport
+        if t is not None and not t.is_closing():
+            t.pause_reading()
+
+    def resume_reading(self) -> None:
+        self.reading_paused = False
+        t = self.transport
+        if t is not None and not t.is_closing():
+            t.resume_reading()
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)  # the listener's ClientConn
+class StreamConn(FlowControl, asyncio.Protocol):
     """A TCP or unix stream connection (the client's, or a backend's)."""
 
     def __init__(self, sink: Sink | None, end: End) -> None:
@@ -60,20 +92,13 @@ class StreamConn(asyncio.Protocol):
     def eof_received(self) -> bool:
         if self.sink is not None:
             self.sink.on_eof(self.end)
-        return True  # keep our sending side open: half-close is the peer's choice
+        return self.sink is not None  # keep our sending side open (half-close is the peer's
+        # choice), unless we are only draining a closed connection (see close)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
         if self.sink is not None:
             self.sink.on_lost(self.end, exc)
-
-    def pause_writing(self) -> None:
-        if self.sink is not None:
-            self.sink.on_write_paused(self.end)
-
-    def resume_writing(self) -> None:
-        if self.sink is not None:
-            self.sink.on_write_resumed(self.end)
 
     # ------------------------------------------------------------------ commands
 
@@ -94,20 +119,20 @@ class StreamConn(asyncio.Protocol):
         self._closed = True
         if reset:
             sockets.reset(t)
+        elif self.end is End.HONEYPOT and t.can_write_eof():
+            self._drain(t)
         else:
             t.close()
 
-    def pause_reading(self) -> None:
-        self.reading_paused = True
-        t = self.transport
-        if t is not None and not t.is_closing():
-            t.pause_reading()
-
-    def resume_reading(self) -> None:
-        self.reading_paused = False
-        t = self.transport
-        if t is not None and not t.is_closing():
-            t.resume_reading()
+    def _drain(self, t: asyncio.Transport) -> None:
+        """Close a honeypot gracefully: half-close, then read and drop its last replies
+        until it closes (at most LINGER seconds).  Closing with its replies unread would
+        make our kernel answer with a RST, and a honeypot that lags behind main would
+        lose the last commands it was sent (its state would differ from main's)."""
+        self.sink = None  # nothing more reaches the session, which may be over
+        t.write_eof()
+        t.resume_reading()
+        asyncio.get_running_loop().call_later(LINGER, t.close)
 
 
 class ExecConn(asyncio.SubprocessProtocol):

@@ -10,6 +10,7 @@ from typing import Any
 from ..config import ServiceConfig
 from ..core.types import End
 from ..intercept.transparent import transparent_listener
+from ..tls.gate import TlsGate
 from .conns import StreamConn
 
 log = logging.getLogger(__name__)
@@ -42,28 +43,39 @@ class ClientConn(StreamConn):
 
 async def listen(
     service: ServiceConfig, accept: Acceptor, *, reuse_port: bool = False,
-    socks: list[socket.socket] | None = None,
+    socks: list[socket.socket] | None = None, tls_gate: TlsGate | None = None,
 ) -> list[asyncio.Server]:
     """Start a server on each of the service's listen addresses (or on ``socks``, bound
-    already: a worker's share of a reuseport group, one per address)."""
+    already: a worker's share of a reuseport group, one per address).  A service with
+    ``tls`` terminates its clients' TLS first (``tls_gate`` counts its handshakes)."""
     loop = asyncio.get_running_loop()
     servers: list[asyncio.Server] = []
+    factory = _factory(service, accept, tls_gate)
     if socks is not None:
         for sock in socks:
-            servers.append(await loop.create_server(lambda: ClientConn(service, accept), sock=sock, backlog=1024))
+            servers.append(await loop.create_server(factory, sock=sock, backlog=1024))
         return servers
     for host, port in service.listen:
         where: dict[str, Any] = {"host": host, "port": port, "reuse_address": True, "reuse_port": reuse_port}
         try:
             if service.intercept == "tproxy":  # TPROXY delivers only to transparent sockets
                 where = {"sock": transparent_listener(host, port)}
-            server = await loop.create_server(lambda: ClientConn(service, accept), backlog=1024, **where)
+            server = await loop.create_server(factory, backlog=1024, **where)
         except OSError as e:
             for s in servers:
                 s.close()
             raise OSError(e.errno, f"service {service.name}: cannot listen on {host}:{port}: {e.strerror}") from None
         servers.append(server)
     return servers
+
+
+def _factory(service: ServiceConfig, accept: Acceptor, gate: TlsGate | None) -> Callable[[], asyncio.Protocol]:
+    if service.tls is None:
+        return lambda: ClientConn(service, accept)
+    from .tlsconns import TlsClientConn
+
+    tls_gate = gate or TlsGate(lambda kind, fields: log.warning("%s: %s", kind, fields))
+    return lambda: TlsClientConn(service, accept, tls_gate)
 
 
 def bound_ports(servers: list[asyncio.Server]) -> list[tuple[str, int]]:

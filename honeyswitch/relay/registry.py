@@ -52,6 +52,7 @@ def describe(r: SessionRunner) -> dict[str, Any]:
         "dest_ip": r.peer.dest_ip,
         "dest_port": r.peer.dest_port,
         "state": s.state.value,
+        "mode": getattr(r, "mode", "proxy"),  # "packet" for a PacketRunner
         "score": s.score,
         "started": r.started,
         "switched_by": s.switched_by,

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from ..config import ServiceConfig
 from ..core.session import Session
 from ..core.types import (
+    AlertRaised,
     CancelTimer,
     Close,
     Command,
@@ -120,14 +121,37 @@ class SessionRunner:
 
     def start(self) -> None:
         state = self.session.state
+        tls = self.peer.tls
         self.ctx.emit(
             "session_start",
             self,
-            {"state": state.value, "main": self.service.main.url, "honeypot": self.service.honeypot.url},
+            {"state": state.value, "main": self.service.main.url, "honeypot": self.service.honeypot.url,
+             "mode": "proxy", "tls": None if tls is None else tls.event()},
         )
         if state is State.DIRECT:
             self.transcript.persist()
         self._run(self.session.start())
+        if tls is not None:
+            self._inspect_tls(tls)
+
+    def tls_started(self, handshake: Any) -> None:
+        """The client's TLS began mid-session (STARTTLS): recorded, and shown to the
+        detectors as a handshake at the start would be."""
+        if self.finished:
+            return
+        self.transcript.mark("starttls", **handshake.event())
+        self.ctx.emit("starttls", self, {"tls": handshake.event()})
+        self._inspect_tls(handshake)
+
+    def _inspect_tls(self, handshake: Any) -> None:
+        """Rules on the handshake (``tls.sni``, ``ja3.hash``...): their alerts go through
+        the core like any alert from outside the byte stream, so one can switch the
+        session before main has seen a byte of it."""
+        inspect = getattr(self.session.inspector, "handshake", None)
+        if inspect is None:
+            return
+        for alert in inspect(handshake):
+            self._feed(AlertRaised(alert.score, alert.detector, alert.reason, dict(alert.details)))
 
     def request(self, event: Event) -> None:
         """Feed an event from outside the session's connections (switch, alert)."""

@@ -35,6 +35,24 @@ class DecayingScores:
             self._forget_weakest(now)
         return total
 
+    def put(self, key: str, score: float, at: float) -> None:
+        """Set ``key`` to ``score`` as of ``at``, replacing what was there (0 forgets it):
+        how another host's share arrives, whole."""
+        if score <= 0:
+            self._scores.pop(key, None)
+            return
+        self._scores[key] = (score, at)
+        if len(self._scores) > self.max_keys:
+            self._forget_weakest(at)
+
+    def pair(self, key: str) -> tuple[float, float] | None:
+        """The stored ``(score, at)`` of ``key``: it decays from ``at`` on."""
+        return self._scores.get(key)
+
+    def pairs(self) -> list[tuple[str, float, float]]:
+        """Every key's stored ``(key, score, at)``."""
+        return [(k, s, t) for k, (s, t) in self._scores.items()]
+
     def items(self, now: float) -> list[tuple[str, float]]:
         """(key, score) pairs, highest first."""
         out = [(k, self._decayed(s, t, now)) for k, (s, t) in self._scores.items()]

@@ -1,5 +1,12 @@
 """The scoring engine: every alert, from any detector, becomes source score, incident
-and possibly a blacklist decision."""
+and possibly a blacklist decision.
+
+With ``[cluster]`` a source's score has two parts: this process's own (its alerts,
+``sources``) and the other hosts' (``remote``: one decayed pair per source, replaced
+whole as the cluster sync reports it).  Both halve with the same half-life, so their
+sum is the score one process would have computed from every host's alerts; it is what
+meets ``blacklist_threshold``.  Only the own part is published to the other hosts.
+"""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -24,7 +31,8 @@ class ScoringConfig:
 @dataclass(frozen=True, slots=True)
 class Decision:
     src_ip: str
-    source_score: float
+    source_score: float  # this process's part and the other hosts' together
+    local_score: float  # this process's part only (what it publishes)
     incident: Incident
     opened: bool  # this alert opened the incident
     closed: tuple[Incident, ...]  # incidents closed on the way
@@ -36,7 +44,19 @@ class Scoring:
         self.config = config
         self.allowed = allowed
         self.sources = DecayingScores(config.half_life)
+        self.remote = DecayingScores(config.half_life)  # the other hosts' parts ([cluster])
         self.incidents = IncidentTracker(config.incident_gap)
+
+    def score(self, ip: str, now: float) -> float:
+        """The source's whole score now: its own part and the other hosts'."""
+        return self.sources.get(ip, now) + self.remote.get(ip, now)
+
+    def remote_score(self, ip: str, score: float, at: float, now: float) -> tuple[float, float]:
+        """The other hosts' part of ``ip`` is now ``score`` as of ``at`` (replacing what
+        was there); returns the whole score (before, after)."""
+        before = self.score(ip, now)
+        self.remote.put(ip, score, at)
+        return before, self.score(ip, now)
 
     def on_alert(self, alert: dict[str, Any], now: float) -> Decision | None:
         """Account for an ``alert`` event (its src_ip, score, service, session ...)."""
@@ -44,7 +64,8 @@ class Scoring:
         score = alert.get("score")
         if not isinstance(ip, str) or not ip or not isinstance(score, (int, float)):
             return None
-        total = self.sources.add(ip, float(score), now)
+        local = self.sources.add(ip, float(score), now)
+        total = local + self.remote.get(ip, now)
         before = self.incidents.get(ip)
         incident, closed = self.incidents.add(
             ip, now, float(score), service=alert.get("service"), session_id=alert.get("session_id"),
@@ -54,6 +75,7 @@ class Scoring:
         return Decision(
             src_ip=ip,
             source_score=total,
+            local_score=local,
             incident=incident,
             opened=incident is not before,
             closed=tuple(closed),
@@ -63,4 +85,5 @@ class Scoring:
     def tick(self, now: float) -> list[Incident]:
         """Periodic upkeep: forget faded sources; returns the incidents closed."""
         self.sources.prune(now)
+        self.remote.prune(now)
         return self.incidents.close_idle(now)

@@ -81,28 +81,24 @@ class Blacklist:
 
         An entry already there is refreshed; its expiry never gets earlier.  Returns
         the entry, or None for an invalid or allowlisted address."""
-        key = normalize_ip(ip)
-        if key is None or self.config.allowed(key):
-            return None
         ttl = self.config.ttl if ttl is None else ttl
         if ttl < 0:
             raise ValueError(f"ttl must be >= 0, not {ttl}")
         now = self.clock()
-        expires = now + ttl if ttl > 0 else None
-        old = self._active(key, now)
-        if old is not None:
-            expires = None if expires is None or old["expires"] is None else max(expires, old["expires"])
-        entry = {"ip": key, "reason": reason, "by": by,
-                 "added": old["added"] if old else now, "expires": expires}
-        self._entries[key] = entry
-        if expires is not None:
-            heapq.heappush(self._expiry, (expires, key))
-        self._persist(_UPSERT, (key, reason, by, entry["added"], expires))
-        self._emit("blacklist_add", now, key, reason=reason, by=by,
-                   expires=None if expires is None else iso_timestamp(expires))
-        return dict(entry)
+        return self._put(ip, reason, by, now + ttl if ttl > 0 else None, now)
 
-    def remove(self, ip: str, by: str) -> bool:
+    def merge(self, ip: str, reason: str, by: str, expires: float | None, *, origin: str,
+              record: bool = True) -> Entry | None:
+        """List ``ip`` until ``expires`` (None: until removed) as host ``origin`` decided
+        ([cluster]).  It merges as :meth:`add` does; ``by`` is kept as ``by@origin``.
+        ``record`` False leaves the event to another process of this host (each worker
+        applies the cluster's decisions, one records them)."""
+        now = self.clock()
+        if expires is not None and expires <= now:
+            return None
+        return self._put(ip, reason, f"{by}@{origin}", expires, now, record=record, origin=origin)
+
+    def remove(self, ip: str, by: str, *, record: bool = True) -> bool:
         """Unlist ``ip``; True if it was listed."""
         key = normalize_ip(ip)
         if key is None:
@@ -112,9 +108,28 @@ class Blacklist:
         self._entries.pop(key, None)
         # Deleted in SQLite even if unknown here: another process may have added it.
         self._persist("DELETE FROM blacklist WHERE ip = ?", (key,))
-        if was:
+        if was and record:
             self._emit("blacklist_remove", now, key, by=by)
         return was
+
+    def _put(self, ip: str, reason: str, by: str, expires: float | None, now: float, *,
+             record: bool = True, origin: str = "") -> Entry | None:
+        key = normalize_ip(ip)
+        if key is None or self.config.allowed(key):
+            return None
+        old = self._active(key, now)
+        if old is not None:
+            expires = None if expires is None or old["expires"] is None else max(expires, old["expires"])
+        entry = {"ip": key, "reason": reason, "by": by,
+                 "added": old["added"] if old else now, "expires": expires}
+        self._entries[key] = entry
+        if expires is not None:
+            heapq.heappush(self._expiry, (expires, key))
+        self._persist(_UPSERT, (key, reason, by, entry["added"], expires))
+        if record:
+            self._emit("blacklist_add", now, key, reason=reason, by=by, origin=origin or None,
+                       expires=None if expires is None else iso_timestamp(expires))
+        return dict(entry)
 
     def expire(self) -> list[str]:
         """Drop the entries whose time is up; returns their addresses.  Call periodically."""

@@ -14,6 +14,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,21 @@ class Store:
             params.append(src_ip)
         rows = self.query(sql + " ORDER BY last DESC LIMIT ?", (*params, int(limit)))
         return [json.loads(r["json"]) for r in rows]
+
+    def alerts_per_minute(self, minutes: int, now: float) -> list[dict[str, Any]]:
+        """Alert counts per UTC minute over the last ``minutes``, oldest first, zeros included."""
+        start = int(now // 60 - minutes + 1) * 60
+        since = datetime.fromtimestamp(start, UTC).isoformat()
+        rows = self.query(
+            "SELECT substr(ts, 1, 16) AS minute, count(*) AS n FROM events "
+            f"WHERE event_type = 'alert' AND {PARTIAL_EVENT_INDEX} AND ts >= ? GROUP BY minute", (since,))
+        counts = {r["minute"]: r["n"] for r in rows}
+        out = []
+        for i in range(minutes):
+            t = start + 60 * i
+            label = datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M")
+            out.append({"t": t, "alerts": int(counts.get(label, 0))})
+        return out
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every queued write is committed."""

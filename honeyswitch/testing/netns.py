@@ -98,7 +98,21 @@ def _running(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def socket_in(ns: str, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM) -> socket.socket:
+def line_answer(sock: socket.socket, line: bytes, limit: int = 65536) -> bytes:
+    """Send ``line`` and read one answer line back (what :data:`LINE_SERVER` gives)."""
+    sock.sendall(line)
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise ConnectionError(f"closed after {data!r}")
+        data += chunk
+        if len(data) > limit:
+            raise ConnectionError(f"no end of line in {limit} bytes")
+    return data
+
+
+def socket_in(ns: str, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM, proto: int = 0) -> socket.socket:
     """A new socket of namespace ``ns``.  setns() moves only the calling thread, so a
     short-lived thread enters the namespace, creates the socket and ends."""
     out: dict[str, Any] = {}
@@ -113,7 +127,7 @@ def socket_in(ns: str, family: int = socket.AF_INET, kind: int = socket.SOCK_STR
                     raise OSError(err, f"setns {ns}: {os.strerror(err)}")
             finally:
                 os.close(fd)
-            out["sock"] = socket.socket(family, kind)
+            out["sock"] = socket.socket(family, kind, proto)
         except BaseException as e:  # handed to the caller's thread
             out["error"] = e
 

@@ -5,7 +5,10 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -15,14 +18,66 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def wait_port(host: str, port: int, timeout: float = 10.0) -> None:
+    _wait(lambda: socket.create_connection((host, port), timeout=0.5).close(), f"{host}:{port}", timeout)
+
+
+def wait_unix(path: str | Path, timeout: float = 10.0) -> None:
+    def connect() -> None:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(str(path))
+    _wait(connect, str(path), timeout)
+
+
+def _wait(connect: Callable[[], None], where: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
+            connect()
+            return
         except OSError:
             time.sleep(0.02)
-    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
+    raise TimeoutError(f"nothing listening on {where} after {timeout}s")
+
+
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 5.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def wait_started(proc: subprocess.Popen[bytes], port: int, log: Path, timeout: float = 20.0) -> None:
+    """Until ``proc`` listens on 127.0.0.1:``port``; its log's tail if it exits first."""
+    name = Path(str(proc.args[0] if isinstance(proc.args, list) else proc.args)).name
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited: {log.read_text(errors='replace')[-500:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    stop_process(proc)
+    raise RuntimeError(f"{name} did not start listening on port {port}")
+
+
+@dataclass
+class Program:
+    """A server program started for a test: its directory, loopback port and process."""
+
+    dir: Path
+    port: int
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"tcp://127.0.0.1:{self.port}"
 
 
 class RedisServer:
@@ -47,9 +102,4 @@ class RedisServer:
         return f"tcp://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)

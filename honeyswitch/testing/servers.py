@@ -7,6 +7,7 @@ them as main and honeypot backends and then check what each one saw.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -99,8 +100,9 @@ def echo(prefix: bytes = b"") -> Handler:
             data = await reader.read(READ_SIZE)
             if not data:
                 rec.eof = True
-                writer.write_eof()
-                await writer.drain()
+                with contextlib.suppress(OSError):  # the peer may be gone already: it is done too
+                    writer.write_eof()
+                    await writer.drain()
                 return
             rec.received += data
             writer.write(prefix + data if prefix else data)

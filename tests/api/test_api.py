@@ -106,6 +106,7 @@ async def test_blacklist_round_trip_and_events(api):
 def test_the_readme_lists_every_operation_as_declared():
     from pathlib import Path
 
+    from honeyswitch.api import views
     from honeyswitch.api.operations import OPERATIONS
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
@@ -113,5 +114,6 @@ def test_the_readme_lists_every_operation_as_declared():
             or line.startswith("| DELETE |")}
     declared = {f"| {op.method} | `{op.path}` | {op.doc} |" for op in OPERATIONS.values() if op.path}
     served_elsewhere = {"| GET | `/api/v1/stream` | live events as JSON lines |",
-                        "| GET | `/metrics` | Prometheus metrics |"}
+                        "| GET | `/metrics` | Prometheus metrics |",
+                        *(f"| GET | `{path}` | {doc} |" for path, doc in views.DOCS.items())}
     assert rows == declared | served_elsewhere

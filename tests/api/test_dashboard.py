@@ -63,5 +63,5 @@ async def test_metrics_count_sessions_and_events(base):
         async with http.get(url + "/metrics", headers=AUTH) as resp:
             text = await resp.text()
     writer.close()
-    assert 'honeyswitch_sessions{state="mirror"} 1.0' in text
+    assert 'honeyswitch_sessions{service="s",state="mirror"} 1.0' in text
     assert 'honeyswitch_events_total{event_type="session_start"} 1.0' in text

@@ -188,7 +188,7 @@ async def test_switch_by_api_and_by_signal_reach_the_right_worker(cluster):
         assert await _say(conn, b"after") == b"H:after"
     metrics = await _text(cluster, "/metrics")
     assert 'honeyswitch_events_total{event_type="session_start"} 12.0' in metrics
-    assert 'honeyswitch_sessions{state="honeypot"} 12.0' in metrics
+    assert 'honeyswitch_sessions{service="echo",state="honeypot"} 12.0' in metrics
     for _, w in conns:
         w.close()
 

@@ -15,15 +15,7 @@ CLIENT, MAIN, HONEYPOT = "198.18.0.2", "198.18.1.2", "198.18.2.2"
 PORT = 7000
 
 
-def talk(sock, line: bytes) -> bytes:  # type: ignore[no-untyped-def]
-    sock.sendall(line)
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = sock.recv(4096)
-        if not chunk:
-            raise ConnectionError(f"closed after {data!r}")
-        data += chunk
-    return data
+talk = netns.line_answer
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ Public API::
 """
 from __future__ import annotations
 
+from . import _needs  # noqa: F401  (first: numpy missing is one line naming the extra)
 from .detector import AlertPolicy, AnomalyDetector, AnomalyInspector
 from .features import Shape
 from .fit import fit, score_many

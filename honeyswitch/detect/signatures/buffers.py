@@ -19,6 +19,9 @@ HEADER_BUFFERS = ("http.header", "http.header.raw", "http.cookie", "http.user_ag
                   "http.content_type", "http.content_len", "http.start",
                   "http.header_names")
 BODY_BUFFERS = ("http.request_body",)
+# Handshake buffers: matched once per session against the client's TLS handshake, when
+# honeyswitch terminates it (``tls`` in the service), never against the stream.
+TLS_BUFFERS = ("tls.sni", "ja3.hash", "ja3.string", "ja4.hash")
 LEVELS: dict[str, int] = {PKT: LEVEL_STREAM}
 LEVELS.update({b: LEVEL_LINE for b in LINE_BUFFERS})
 LEVELS.update({b: LEVEL_HEADERS for b in HEADER_BUFFERS})
@@ -37,6 +40,8 @@ STICKY.update({
     "http.request_body": "http.request_body", "http.uri.raw": "http.uri.raw",
     "http.header.raw": "http.header.raw", "http.host.raw": "http.host.raw",
     "file.data": "file.data", "file_data": "file.data",
+    "tls.sni": "tls.sni", "tls_sni": "tls.sni", "ja3.hash": "ja3.hash", "ja3_hash": "ja3.hash",
+    "ja3.string": "ja3.string", "ja3_string": "ja3.string", "ja4.hash": "ja4.hash",
 })
 # Snort-style content modifiers (they move the content just before them).
 MODIFIERS: dict[str, str] = {

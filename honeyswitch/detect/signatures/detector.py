@@ -59,7 +59,9 @@ class SignatureDetector:
                  prefilter: str = "auto", limits: Limits | None = None,
                  pcre_gate: bool = True) -> None:
         rules = ruleset.rules if isinstance(ruleset, Ruleset) else tuple(ruleset)
-        self.engine = Engine(rules, prefilter)
+        # Handshake rules (tls.sni, ja3/ja4, tls.version) never see the stream.
+        self.handshake_rules = tuple(r for r in rules if r.handshake)
+        self.engine = Engine([r for r in rules if not r.handshake], prefilter)
         self.protocols = {k: v.lower() for k, v in (protocols or {}).items()}
         self.thresholds = ThresholdTracker(clock)
         self.limits = limits or Limits()

@@ -9,6 +9,7 @@ values raise :class:`RuleError`.  Both are ``ValueError``.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from .pcre import parse_pcre
 from .rule import ORDER_OTHER, ORDER_PASS, ORDER_SETTER, Rule
 from .select import choose_literal
 from .state import parse_flowbits, parse_threshold
+from .tls import check_handshake_rule, parse_tls_version
 from .values import Comparison, parse_comparison, parse_content, parse_int, split_args
 
 MAX_RULE = 16 << 10
@@ -97,6 +99,7 @@ class _Builder:
             "detection_filter": self._detection_filter, "classtype": self._classtype,
             "priority": lambda v: self._once("priority", parse_int(v, "priority", 1, 255)),
             "metadata": lambda v: self.meta["metadata"].extend(split_args(v)),
+            "tls.version": lambda v: self._once("tls_version", parse_tls_version(v)),
         }
 
     # ------------------------------------------------------------ dispatch
@@ -229,6 +232,8 @@ class _Builder:
             raise invalid("sid", "missing")
         to_server = meta.get("to_server")
         chains = self._chains(to_server, header)
+        if "tls_version" in meta or any(c.buffer in B.TLS_BUFFERS for c in chains):
+            return self._handshake_rule(header, raw, chains, to_server)
         level = max((B.LEVELS[c.buffer] for c in chains), default=B.LEVEL_STREAM)
         if "urilen" in meta:
             level = max(level, B.LEVEL_LINE)
@@ -255,6 +260,12 @@ class _Builder:
             built = item.build() if isinstance(item, ContentBuilder) else item
             grouped.setdefault(buffer, []).append(built)
         return tuple(Chain.of(buf, items) for buf, items in grouped.items())
+
+    def _handshake_rule(self, header: Header, raw: str, chains: tuple[Chain, ...],
+                        to_server: bool | None) -> Rule:
+        check_handshake_rule(header, chains, to_server, self.meta)
+        rule = self._rule(header, raw, chains, True, B.LEVEL_STREAM, False)
+        return dataclasses.replace(rule, handshake=True, literal=None, tls_version=self.meta.get("tls_version"))
 
     def _rule(self, header: Header, raw: str, chains: tuple[Chain, ...],
               to_server: bool | None, level: int, packet: bool) -> Rule:

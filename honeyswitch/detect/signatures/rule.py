@@ -90,6 +90,10 @@ class Rule:
     level: int  # buffers.LEVEL_*: when during an HTTP request the rule is evaluated
     order: int
     raw: str
+    # A handshake rule (tls.sni, ja3.*, ja4.hash, tls.version): matched once per session
+    # on the client's TLS handshake, not on the stream (see .tls).
+    handshake: bool = False
+    tls_version: int | None = None  # tls.version: the negotiated version, e.g. 0x0303
 
     @property
     def action(self) -> str:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..base import Alert, FlowInfo
 from . import buffers as B
@@ -38,6 +38,7 @@ from .match import Buffer, lead_absent, match_chain
 from .pieces import Layout
 from .profile import WELL_KNOWN, Side, guess_protocol, session_applies
 from .rule import Rule, Threshold
+from .tls import applies, handshake_buffers
 
 if TYPE_CHECKING:
     from .detector import SignatureDetector
@@ -130,6 +131,22 @@ class SignatureInspector:
 
     def finish(self) -> Sequence[Alert]:
         return ()  # every rule matches as the bytes arrive: nothing waits for the end
+
+    def handshake(self, info: Any) -> Sequence[Alert]:
+        """Match the handshake rules on the session's TLS handshake (once, at its end)."""
+        rules = self.det.handshake_rules
+        if not rules:
+            return ()
+        self._alerts, self._passed = [], False
+        bufs = handshake_buffers(info)
+        flow = self.flow
+        for rule in rules:
+            if rule.tls_version is not None and rule.tls_version != info.version:
+                continue
+            if applies(rule, flow.dest_port, flow.src_ip, flow.dest_ip) and self._verify(rule, bufs, -1):
+                self._matched(rule, True)
+        alerts, self._alerts = self._alerts, []
+        return () if self._passed else alerts
 
     def _feed(self, data: bytes, to_server: bool) -> None:
         backlog = b""

@@ -1,23 +1,25 @@
 // honeyswitch dashboard: polls the control API and follows its live event stream.
-// Everything shown comes from the network, so it is set with textContent, never as HTML.
+// Everything shown comes from the network, so it is set with textContent, never as HTML
+// (see dom.js).  The token lives in sessionStorage and goes out only as a header.
 "use strict";
+
+import { age, button, bytes, cell, clipped, clock, el, fill, row } from "./dom.js";
+import { alertBars, scoreLine, spark } from "./charts.js";
+import { setupTranscript, transcriptButton } from "./transcript.js";
 
 const TOKEN_KEY = "honeyswitch-token";
 const FEED_MAX = 200;
-const SPARK = " ▁▂▃▄▅▆▇█";
+const REFRESH_EVENTS = new Set(["switch", "switch_done", "session_start", "session_end", "blacklist_add",
+  "blacklist_remove", "incident_open", "alert"]);
 let token = sessionStorage.getItem(TOKEN_KEY) || "";
+let selectedIncident = null;
+let refreshing = false, again = false;
+
 // A link may carry the token in its fragment (never sent to the server): take it, drop it.
 if (location.hash.startsWith("#token=")) {
   token = decodeURIComponent(location.hash.slice(7));
   sessionStorage.setItem(TOKEN_KEY, token);
   history.replaceState(null, "", location.pathname);
-}
-
-function el(tag, text, cls) {
-  const e = document.createElement(tag);
-  if (text !== undefined && text !== null) e.textContent = String(text);
-  if (cls) e.className = cls;
-  return e;
 }
 
 async function api(path, options = {}) {
@@ -26,126 +28,173 @@ async function api(path, options = {}) {
     headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
   });
   if (resp.status === 401) { logout("wrong token"); throw new Error("unauthorized"); }
-  if (!resp.ok) throw new Error((await resp.json()).error || resp.statusText);
+  if (!resp.ok) {
+    let message = resp.statusText;
+    try { message = (await resp.json()).error || message; } catch (e) { /* not JSON */ }
+    throw new Error(message);
+  }
   return resp.json();
 }
 
 function setStatus(text, cls) {
   const s = document.getElementById("status");
   s.textContent = text;
-  s.className = "status " + (cls || "");
+  s.className = "pill " + (cls || "");
 }
 
 function logout(why) {
   sessionStorage.removeItem(TOKEN_KEY);
   token = "";
   document.getElementById("board").hidden = true;
+  document.getElementById("logout").hidden = true;
   document.getElementById("login").hidden = false;
   setStatus(why || "not connected", "bad");
 }
 
-function fill(tableId, rows, makeRow) {
-  const body = document.querySelector("#" + tableId + " tbody");
-  body.replaceChildren(...rows.map(makeRow));
+async function act(what, path, options) {
+  try { await api(path, options); } catch (e) { setStatus(what + " failed: " + e.message, "bad"); }
+  refresh();
 }
 
-function fmtAge(seconds) {
-  if (seconds < 60) return seconds.toFixed(0) + "s";
-  if (seconds < 3600) return (seconds / 60).toFixed(0) + "m";
-  return (seconds / 3600).toFixed(1) + "h";
-}
+// [cluster]: this host's name (from health) and whether the sessions are every host's.
+let ownHost = null;
 
-function sparkline(timeline, width = 20) {
-  if (!timeline || !timeline.length) return "";
-  const t0 = timeline[0][0], span = Math.max(timeline[timeline.length - 1][0] - t0, 1e-9);
-  const top = Math.max(...timeline.map((p) => p[1])) || 1;
-  let out = "", j = 0;
-  for (let i = 0; i < width; i++) {
-    const edge = t0 + (span * (i + 1)) / width;
-    while (j + 1 < timeline.length && timeline[j + 1][0] <= edge) j++;
-    out += SPARK[Math.round((timeline[j][1] / top) * (SPARK.length - 1))];
+function sessionRow(s, now) {
+  const actions = cell("", "actions");
+  const here = ownHost === null || s.host === ownHost;
+  // A switch goes to whichever host holds the session (the API asks it through Redis).
+  if (s.state === "mirror" || s.state === "main_only") {
+    actions.append(button("switch", () => act("switch", "/api/v1/sessions/" + encodeURIComponent(s.session_id)
+      + "/switch", { method: "POST", body: JSON.stringify({ reason: "dashboard" }) }), "danger small"));
   }
-  return out;
+  // A transcript lives on its own host.
+  if (here && (s.state === "honeypot" || s.state === "direct")) actions.append(transcriptButton(api, s.session_id));
+  const first = ownHost === null ? [] : [cell(s.host || "", "mono host")];
+  const tr = row(...first, cell(s.session_id + (s.worker === undefined ? "" : " · w" + s.worker), "mono"), s.service,
+    cell(s.src_ip + ":" + s.src_port, "mono"), cell(el("span", s.state + (s.mode === "packet" ? " · packet" : ""), "badge st-" + s.state)),
+    cell(s.score.toFixed(1), "n"), cell(age(now - s.started), "n"),
+    cell(bytes(s.bytes_from_client) + " / " + bytes(s.bytes_main_to_client) + " / " + bytes(s.bytes_from_honeypot), "n"),
+    actions);
+  tr.dataset.session = s.session_id;
+  tr.dataset.state = s.state;
+  if (s.host !== undefined) tr.dataset.host = s.host;
+  tr.dataset.mode = s.mode || "proxy";  // "packet": NFQUEUE, see the README's Packet mode
+  return tr;
 }
 
-async function switchSession(id) {
-  try { await api("/api/v1/sessions/" + encodeURIComponent(id) + "/switch", { method: "POST", body: JSON.stringify({ reason: "dashboard" }) }); }
-  catch (e) { setStatus("switch failed: " + e.message, "bad"); }
-  refresh();
+function sourceRow(s, top) {
+  const bar = el("span", "", "meter");
+  bar.style.width = Math.round((s.score / top) * 100) + "%"; // CSSOM, allowed by the CSP
+  const meter = cell(el("span", null, "track"));
+  meter.firstChild.append(bar);
+  return row(cell(s.src_ip, "mono"), cell(s.score.toFixed(1), "n"), meter,
+    cell(button("blacklist", () => act("blacklist", "/api/v1/blacklist",
+      { method: "POST", body: JSON.stringify({ ip: s.src_ip, reason: "dashboard" }) }), "small")));
 }
 
-async function unlist(ip) {
-  try { await api("/api/v1/blacklist/" + encodeURIComponent(ip), { method: "DELETE" }); }
-  catch (e) { setStatus("remove failed: " + e.message, "bad"); }
-  refresh();
+function incidentRow(i) {
+  const tr = row(cell(i.src_ip, "mono"), cell(el("span", i.closed ? "closed" : "open", i.closed ? "badge" : "badge st-honeypot")),
+    cell(i.alerts, "n"), cell(i.score.toFixed(1), "n"), cell(spark(i.timeline, i.closed ? null : Date.now() / 1000)),
+    cell(clipped((i.reasons[0] || {}).reason || "", 60), "reason"));
+  tr.classList.add("pick");
+  if (selectedIncident === i.incident_id) tr.classList.add("selected");
+  tr.addEventListener("click", () => { selectedIncident = i.incident_id; refresh(); });
+  return tr;
+}
+
+function showIncident(incidents, threshold) {
+  const inc = incidents.find((i) => i.incident_id === selectedIncident) || incidents[0];
+  document.getElementById("incident-title").textContent = inc ? inc.src_ip + " since " + clock(inc.started) + " UTC" : "";
+  // An open incident's line runs on to now at its current score.
+  scoreLine(document.getElementById("incident-chart"), inc ? inc.timeline : [], threshold,
+    inc && !inc.closed ? Date.now() / 1000 : null);
+}
+
+function switchRow(ev) {
+  return row(cell(ev.timestamp.slice(11, 19), "mono"), cell(ev.session_id, "mono"), cell(ev.src_ip, "mono"),
+    cell(ev.by), cell(clipped(ev.reason, 60), "reason"), cell(transcriptButton(api, ev.session_id)));
+}
+
+function blacklistRow(b, now) {
+  return row(cell(b.ip, "mono"), b.expires ? age(Math.max(0, b.expires - now)) : "never", cell(b.by || ""),
+    cell(clipped(b.reason, 60), "reason"),
+    cell(button("remove", () => act("remove", "/api/v1/blacklist/" + encodeURIComponent(b.ip), { method: "DELETE" }), "small")));
 }
 
 async function refresh() {
   if (!token) return;
+  if (refreshing) { again = true; return; }
+  refreshing = true;
   try {
-    const [health, sessions, sources, incidents, blacklist] = await Promise.all([
-      api("/api/v1/health"), api("/api/v1/sessions"), api("/api/v1/sources?limit=20"),
-      api("/api/v1/incidents?limit=20"), api("/api/v1/blacklist"),
+    const health = await api("/api/v1/health");
+    const cluster = health.cluster || null;
+    const [sessions, sources, incidents, blacklist, switches, rate] = await Promise.all([
+      api(cluster ? "/api/v1/cluster/sessions" : "/api/v1/sessions"), api("/api/v1/sources?limit=20"),
+      api("/api/v1/incidents?limit=20"), api("/api/v1/blacklist"), api("/api/v1/events?event_type=switch&limit=15"),
+      api("/api/v1/alerts/per-minute?minutes=60"),
     ]);
     const now = Date.now() / 1000;
-    const workers = health.workers > 1 ? ["workers " + health.workers_up + "/" + health.workers] : [];
-    document.getElementById("counters").textContent =
-      workers.concat(Object.entries(health.counters).map(([k, v]) => k + " " + v)).join(" · ");
-    document.getElementById("session-count").textContent = "(" + sessions.sessions.length + ")";
-    fill("sessions", sessions.sessions, (s) => {
-      const tr = el("tr");
-      // With [daemon] workers, each session says which worker holds it.
-      tr.append(el("td", s.session_id + (s.worker === undefined ? "" : " · w" + s.worker)), el("td", s.service), el("td", s.src_ip + ":" + s.src_port),
-        el("td", s.state, "state-" + s.state), el("td", s.score.toFixed(1)), el("td", fmtAge(now - s.started)),
-        el("td", s.bytes_from_client + " / " + (s.bytes_main_to_client + s.bytes_from_honeypot)));
-      const td = el("td");
-      if (s.state === "mirror" || s.state === "main_only") {
-        const b = el("button", "switch");
-        b.addEventListener("click", () => switchSession(s.session_id));
-        td.append(b);
-      }
-      tr.append(td);
-      return tr;
-    });
-    const topScore = Math.max(1, ...sources.sources.map((s) => s.score));
-    fill("sources", sources.sources, (s) => {
-      const bar = el("span", "", "bar");
-      bar.style.width = Math.round((s.score / topScore) * 120) + "px";
-      const tr = el("tr");
-      const barCell = el("td");
-      barCell.append(bar);
-      tr.append(el("td", s.src_ip), el("td", s.score.toFixed(1)), barCell);
-      return tr;
-    });
-    fill("incidents", incidents.incidents, (i) => {
-      const tr = el("tr");
-      tr.append(el("td", i.src_ip + (i.closed ? "" : " •")), el("td", i.alerts), el("td", i.score.toFixed(1)),
-        el("td", sparkline(i.timeline), "spark"), el("td", (i.reasons[0] || {}).reason || "", "reason"));
-      return tr;
-    });
-    fill("blacklist", blacklist.blacklist, (b) => {
-      const tr = el("tr");
-      const td = el("td");
-      const btn = el("button", "remove");
-      btn.addEventListener("click", () => unlist(b.ip));
-      td.append(btn);
-      tr.append(el("td", b.ip), el("td", b.expires ? fmtAge(Math.max(0, b.expires - now)) : "never"),
-        el("td", b.reason, "reason"), td);
-      return tr;
-    });
+    const live = sessions.sessions;
+    ownHost = cluster ? Object.keys(cluster.nodes)[0].split("/")[0] : null;
+    showCluster(cluster, sessions.hosts || {});
+    document.getElementById("counters").textContent = (health.workers > 1 ? "workers " + health.workers_up + "/" + health.workers + " · " : "")
+      + "version " + health.version;
+    document.getElementById("stat-sessions").textContent = live.length;
+    document.getElementById("stat-honeypot").textContent = live.filter((s) => s.state === "honeypot" || s.state === "direct").length;
+    document.getElementById("stat-alerts").textContent = rate.minutes.reduce((n, m) => n + m.alerts, 0);
+    document.getElementById("stat-blacklist").textContent = blacklist.blacklist.length;
+    document.getElementById("session-count").textContent = "(" + live.length + ")";
+    fill("sessions", live, (s) => sessionRow(s, now));
+    const top = Math.max(1, ...sources.sources.map((s) => s.score));
+    fill("sources", sources.sources, (s) => sourceRow(s, top));
+    fill("incidents", incidents.incidents, incidentRow);
+    showIncident(incidents.incidents, health.blacklist_threshold);
+    fill("switches", switches.events.slice().reverse(), switchRow);
+    fill("blacklist", blacklist.blacklist, (b) => blacklistRow(b, now));
+    alertBars(document.getElementById("alert-chart"), rate.minutes);
   } catch (e) {
     if (token) setStatus("error: " + e.message, "bad");
+  } finally {
+    refreshing = false;
+    if (again) { again = false; refresh(); }
   }
+}
+
+// The cluster's state in the header, and the host column of the sessions table.
+function showCluster(cluster, hosts) {
+  const pill = document.getElementById("cluster");
+  pill.hidden = !cluster;
+  for (const th of document.querySelectorAll("#sessions th.host")) th.hidden = !cluster;
+  if (!cluster) return;
+  const names = new Set(Object.keys(hosts).map((n) => n.split("/")[0]));
+  const others = [...names].filter((n) => n !== ownHost).length;
+  pill.textContent = "cluster " + cluster.state + " · " + ownHost + " + " + others + " host" + (others === 1 ? "" : "s")
+    + (cluster.outbox ? " · outbox " + cluster.outbox : "");
+  pill.className = "pill " + (cluster.state === "up" ? "ok" : "bad");
+  pill.title = cluster.redis || "";
 }
 
 function describe(ev) {
   const who = ev.src_ip ? ev.src_ip + (ev.src_port ? ":" + ev.src_port : "") : "";
-  const parts = [ev.timestamp ? ev.timestamp.slice(11, 23) : "", ev.event_type, ev.service || "", who];
+  const parts = [ev.service || "", who];
   if (ev.event_type === "alert") parts.push(ev.detector + " +" + ev.score + " → " + ev.session_score, ev.reason);
   else if (ev.event_type === "switch") parts.push("by " + ev.by, ev.reason, "align " + ev.align);
   else if (ev.event_type === "session_end") parts.push(ev.state, ev.reason);
+  else if (ev.event_type === "blacklist_add") parts.push(ev.ip, ev.reason);
   else if (ev.reason) parts.push(ev.reason);
   return parts.filter(Boolean).join("  ");
+}
+
+function onEvent(ev) {
+  if (ev.event_type === "keepalive") return;
+  const li = el("li", null, "ev-" + ev.event_type);
+  li.append(el("span", ev.timestamp ? ev.timestamp.slice(11, 23) : "", "when"), el("span", ev.event_type, "kind"),
+    clipped(describe(ev), 300));
+  if (ev.event_type === "session_end" && ev.transcript) li.append(transcriptButton(api, ev.session_id));
+  const feed = document.getElementById("feed");
+  feed.prepend(li);
+  while (feed.children.length > FEED_MAX) feed.lastChild.remove();
+  if (REFRESH_EVENTS.has(ev.event_type)) refresh();
 }
 
 async function follow() {
@@ -170,22 +219,16 @@ async function follow() {
         }
       }
     } catch (e) { /* reconnect below */ }
+    if (!token) return;
     setStatus("reconnecting", "bad");
     await new Promise((r) => setTimeout(r, 2000));
   }
 }
 
-function onEvent(ev) {
-  if (ev.event_type === "keepalive") return;
-  const feed = document.getElementById("feed");
-  feed.prepend(el("li", describe(ev), ev.event_type));
-  while (feed.children.length > FEED_MAX) feed.lastChild.remove();
-  if (["switch", "switch_done", "session_start", "session_end", "blacklist_add", "incident_open"].includes(ev.event_type)) refresh();
-}
-
 function start() {
   document.getElementById("login").hidden = true;
   document.getElementById("board").hidden = false;
+  document.getElementById("logout").hidden = false;
   refresh();
   follow();
 }
@@ -197,5 +240,17 @@ document.getElementById("login").addEventListener("submit", (e) => {
   start();
 });
 
+document.getElementById("logout").addEventListener("click", () => logout("logged out"));
+
+document.getElementById("blacklist-add").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const ip = document.getElementById("bl-ip").value.trim();
+  const ttl = document.getElementById("bl-ttl").value.trim();
+  const reason = document.getElementById("bl-reason").value.trim() || "dashboard";
+  act("blacklist", "/api/v1/blacklist", { method: "POST", body: JSON.stringify({ ip, reason, ttl: ttl ? Number(ttl) : null }) });
+  e.target.reset();
+});
+
+setupTranscript(() => token);
 if (token) start(); else logout();
-setInterval(refresh, 2000);
+setInterval(refresh, 3000);

@@ -12,7 +12,7 @@ alert tcp any any -> any any (msg:"ok"; content:"a"; sid:1; rev:1;)
 alert udp any any -> any any (msg:"udp"; content:"a"; sid:2; rev:1;)
 alert udp any any -> any any (msg:"udp"; content:"a"; sid:3; rev:1;)
 alert tcp any any -> any any (msg:"bad"; content:"|zz|"; sid:4; rev:1;)
-alert tls any any -> any any (msg:"tls"; tls.sni; content:"x"; sid:5; rev:1;)
+alert tls any any -> any any (msg:"tls"; tls.cert_subject; content:"x"; sid:5; rev:1;)
 # alert tcp any any -> any any (msg:"disabled"; content:"a"; sid:6; rev:1;)
 alert tcp any any -> any any (msg:"continued"; \\
     content:"b"; sid:7; rev:1;)
@@ -35,7 +35,7 @@ def test_check_reports_counts_and_reasons(tmp_path: Path, capsys) -> None:
     assert "loaded 2 (33.3%), skipped 4, disabled 1" in out
     assert "2  unsupported protocol: udp e.g. sid 2, 3" in out
     assert "1  invalid content e.g. sid 4" in out
-    assert "1  unsupported buffer: tls.sni e.g. sid 5" in out
+    assert "1  unsupported buffer: tls.cert_subject e.g. sid 5" in out
 
 
 def test_check_default_rules(capsys) -> None:

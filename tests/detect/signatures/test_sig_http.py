@@ -193,7 +193,7 @@ def test_long_uri_inspected_before_the_line_ends(sig) -> None:
     ('flow:to_client; http.stat_code; content:"200";', "http response inspection"),
     ('flow:to_client; file.data; content:"<html";', "http response inspection"),
     ('http.response_body; content:"x";', "http response inspection"),
-    ('tls.sni; content:"x";', "unsupported buffer: tls.sni"),
+    ('tls.sni; content:"x";', "tls buffers on a non-tls rule"),  # an alert http header
     ('dns.query; content:"x";', "unsupported buffer: dns.query"),
 ])
 def test_unsupported_http_parts_are_skipped(options: str, reason: str) -> None:
