@@ -65,6 +65,8 @@ from .legs import (
     CLIENT_RTX,
     HP_CONNECT,
     HP_RTX,
+    HP_SYN,
+    SYN_RTO,
     Addrs,
     Inject,
     Leg,
@@ -88,6 +90,7 @@ class Flow:
         self.policy = policy
         self.addrs = addrs
         self.connect_timeout = connect_timeout
+        self.hp_syn_rto = SYN_RTO
         self.core = Session(policy, direct=direct, inspector=inspector, source_score=source_score,
                             source_threshold=source_threshold)
         self.direct = direct
@@ -145,7 +148,9 @@ class Flow:
 
     def timer(self, name: str) -> Out:
         self._begin(None)
-        if name == HP_CONNECT:
+        if name == HP_SYN:
+            paths.resend_honeypot_syn(self)
+        elif name == HP_CONNECT:
             if not self.h.known and not self.hp_gone:
                 self.hp_gone = True
                 self.feed(OpenFailed(HONEYPOT, "connect timeout"))

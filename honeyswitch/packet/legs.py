@@ -29,6 +29,8 @@ def payload_room(mss: int) -> int:
 
 # Timers of a flow (the session core's own keep their names).
 HP_CONNECT = "pkt:hp_connect"
+HP_SYN = "pkt:hp_syn"  # our SYN to the honeypot unanswered: send it again
+SYN_RTO = 0.25  # seconds before the first resend of that SYN; doubles each time
 HP_RTX = "pkt:hp_rtx"
 CLIENT_RTX = "pkt:client_rtx"
 

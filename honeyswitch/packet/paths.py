@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from ..core.types import CancelTimer, ConnectionLost, End, Opened, OpenFailed, SetTimer, State
 from . import seq
 from .headers import ACK, FIN, PSH, RST, SYN, Packet, build, parse
-from .legs import HP_CONNECT, Verdict, learn, opts_of, payload_room, syn_clamped
+from .legs import HP_CONNECT, HP_SYN, Verdict, learn, opts_of, payload_room, syn_clamped
 from .options import Options, build_options, sack_bytes, ts_bytes
 from .sender import Segment
 
@@ -50,11 +50,21 @@ def client_syn(f: Flow, syn: Packet, *, first: bool) -> None:
 def connect_honeypot(f: Flow) -> None:
     """The client's SYN, same ISN and options, to the honeypot (direct state: the
     client's own SYN goes there instead)."""
-    if not f.direct and f.syn is not None:
-        p = f.syn.copy()
-        p.set_dst(f.addrs.honeypot, f.addrs.hport)
-        f.inject(p.finish(), f.addrs.honeypot)
     f._out.actions.append(SetTimer(HP_CONNECT, f.connect_timeout))
+    resend_honeypot_syn(f)
+
+
+def resend_honeypot_syn(f: Flow) -> None:
+    """(Again) the SYN toward the honeypot.  The client does not retry once main has
+    answered it, so a SYN lost on the honeypot's side is honeyswitch's to resend, with
+    a doubling timeout, until the honeypot answers or connect_timeout gives up."""
+    if f.direct or f.syn is None or f.h.known or f.hp_gone:
+        return
+    p = f.syn.copy()
+    p.set_dst(f.addrs.honeypot, f.addrs.hport)
+    f.inject(p.finish(), f.addrs.honeypot)
+    f._out.actions.append(SetTimer(HP_SYN, f.hp_syn_rto))
+    f.hp_syn_rto *= 2
 
 
 def from_client(f: Flow, pkt: Packet, now: float) -> None:
@@ -283,6 +293,7 @@ def _honeypot_synack(f: Flow, pkt: Packet, opts: Options) -> None:
         f.to_hp.mss = payload_room(h.mss)
         f.to_hp.window = pkt.window  # a SYN's window is never scaled
         f._out.actions.append(CancelTimer(HP_CONNECT))
+        f._out.actions.append(CancelTimer(HP_SYN))
         if f.direct:
             f.m.learn_syn(pkt, opts)  # the client sees the honeypot's own numbering
             f.ts_to_client = h.tsval

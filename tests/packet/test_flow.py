@@ -7,11 +7,11 @@ import ipaddress
 import pytest
 
 from honeyswitch.core.session import SessionPolicy
-from honeyswitch.core.types import Align, Emit, End, SetTimer, SwitchRequested
+from honeyswitch.core.types import Align, CancelTimer, Emit, End, SetTimer, SwitchRequested
 from honeyswitch.detect.base import Alert
 from honeyswitch.packet.flow import Flow
 from honeyswitch.packet.headers import ACK, FIN, PSH, RST, SYN, Packet, build, parse
-from honeyswitch.packet.legs import HP_RTX, Addrs, Inject, Out, Verdict
+from honeyswitch.packet.legs import HP_RTX, HP_SYN, Addrs, Inject, Out, Verdict
 from honeyswitch.packet.options import build_options, parse_options
 
 C, S = ipaddress.ip_address("198.18.40.2").packed, ipaddress.ip_address("198.18.40.1").packed
@@ -204,3 +204,21 @@ def test_quiet_switch_holds_client_bytes_then_gives_them_to_the_honeypot() -> No
     p = parse(s.send(HONEYPOT, HI + 4, CI + 8, ACK | PSH, b"answer\n", ts=(902, 103)).payload or b"")
     assert p is not None and p.seq == MI + 16 and p.sport == MP
     s.flow.timer(DEADLINE_TIMER)  # late: nothing more happens
+
+
+def test_an_unanswered_syn_to_the_honeypot_is_sent_again() -> None:
+    # The client does not retry once main has answered it: honeyswitch resends its own
+    # SYN toward the honeypot, with a doubling delay, until the honeypot answers.
+    flow = Flow(SessionPolicy(), Addrs(C, CP, S, MP, S, HP))
+    out = flow.start(pkt(CLIENT, CI, 0, SYN, ts=(100, 0), window=64240, mss=1460), 0.0)
+    delays = [a.delay for a in out.actions if isinstance(a, SetTimer) and a.name == HP_SYN]
+    flow.packet(pkt(MAIN, MI, CI + 1, SYN | ACK, ts=(700, 100), mss=1460), MAIN, 0.0)
+    for _ in range(2):
+        out = flow.timer(HP_SYN)
+        (again,) = injected(out)
+        assert (again.dst, again.dport, again.seq, again.flags) == (S, HP, CI, SYN)
+        delays += [a.delay for a in out.actions if isinstance(a, SetTimer) and a.name == HP_SYN]
+    assert delays == [0.25, 0.5, 1.0]
+    out = flow.packet(pkt(HONEYPOT, HI, CI + 1, SYN | ACK, ts=(900, 100), mss=1460), HONEYPOT, 0.0)
+    assert any(isinstance(a, CancelTimer) and a.name == HP_SYN for a in out.actions)
+    assert injected(flow.timer(HP_SYN)) == []  # answered: nothing more to send

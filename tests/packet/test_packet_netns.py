@@ -70,6 +70,24 @@ def switch(d, session_id: str) -> None:
         raise AssertionError(f"{e}; honeypot events: {legs}") from None
 
 
+WARM = pktlab.pattern(100, 4)
+
+
+def warm(d, sock: socket.socket, timeout: float = 10.0) -> int:
+    """A small round trip, then wait until the honeypot has answered it too; returns the
+    bytes it took.  Megabytes sent before the honeypot's handshake is through can fill
+    its buffer while the honeypot's SYN-ACK waits in the queue behind them, and the
+    honeypot is then dropped by design; tests of what follows start once it is up."""
+    assert pktlab.echo_roundtrip(sock, WARM, timeout=30) == WARM
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        live = sessions(d)
+        if live and live[0]["bytes_from_honeypot"] >= len(WARM):
+            return len(b"ECHO 100\n") + len(WARM)
+        time.sleep(0.05)
+    raise AssertionError(f"the honeypot did not answer within {timeout}s: {sessions(d)}")
+
+
 def main_counter(topo: pktlab.Topology) -> None:
     """Count packets reaching main's port on main's host, RSTs aside (ours)."""
     port = topo.main[1]
@@ -127,6 +145,7 @@ def test_switch_goes_on_with_the_honeypot_and_resets_main(lab: netns.Lab, tmp_pa
     d = daemon(lab, topo, tmp_path, align=align, quiet_time=0.1)
     main_counter(topo)
     sock = topo.connect()
+    warm(d, sock)
     first = pktlab.pattern(500_000, 1)
     assert pktlab.echo_roundtrip(sock, first) == first
     assert negotiated(sock) == {"ts", "sack", "wscale"}
@@ -145,7 +164,8 @@ def test_switch_goes_on_with_the_honeypot_and_resets_main(lab: netns.Lab, tmp_pa
     assert live["state"] == "honeypot" and live["mode"] == "packet"
     sock.close()
     (hp,) = [e for e in pktlab.wait_log(hp_log, 2) if e["peer"] == topo.client_addr]
-    assert hp["sha256"] == pktlab.sha(b"ECHO %d\n" % len(first) + first + later) and hp["end"] == "eof"
+    whole = b"ECHO 100\n" + WARM + b"ECHO %d\n" % len(first) + first + later
+    assert hp["sha256"] == pktlab.sha(whole) and hp["end"] == "eof"
     assert before > 0 and main_packets(topo) == before, "a client packet reached main after the switch"
     assert d.wait_event("session_end")["switched"] is True
 
@@ -179,13 +199,14 @@ def test_loss_reordering_and_duplication_keep_megabytes_exact(lab: netns.Lab, tm
     d = daemon(lab, topo, tmp_path)
     pktlab.impair(lab, topo, loss=0.01, reorder=0.03, delay=0.004, dup=0.02)
     sock = topo.connect()
+    warm(d, sock)
     data = pktlab.pattern(4 << 20, 5)
     t0 = time.monotonic()
     assert pktlab.sha(pktlab.echo_roundtrip(sock, data, timeout=90)) == pktlab.sha(data)
     assert time.monotonic() - t0 < 90
     assert pktlab.duplicated(topo) > 0
     sock.close()
-    sent = b"ECHO %d\n" % len(data) + data
+    sent = b"ECHO 100\n" + WARM + b"ECHO %d\n" % len(data) + data
     for log in (main_log, hp_log):
         (e,) = [e for e in pktlab.wait_log(log, 2, timeout=30) if e["peer"] == topo.client_addr]
         assert (e["bytes"], e["sha256"]) == (len(sent), pktlab.sha(sent))
@@ -198,6 +219,7 @@ def test_switch_under_loss_still_lands(lab: netns.Lab, tmp_path: Path) -> None:
     d = daemon(lab, topo, tmp_path)
     pktlab.impair(lab, topo, loss=0.03, reorder=0.02)
     sock = topo.connect()
+    warmed = warm(d, sock)
     first = pktlab.pattern(1 << 20, 6)
     assert pktlab.echo_roundtrip(sock, first, timeout=60) == first
     (live,) = sessions(d)
@@ -209,7 +231,7 @@ def test_switch_under_loss_still_lands(lab: netns.Lab, tmp_path: Path) -> None:
     (reset,) = [e for e in pktlab.wait_log(main_log, 2) if e["peer"] == topo.client_addr]
     assert reset["end"] == "reset"
     (hp,) = [e for e in pktlab.wait_log(hp_log, 2, timeout=30) if e["peer"] == topo.client_addr]
-    assert hp["bytes"] == len(b"ECHO 1048576\n") + len(first) + len(b"ECHO 2097152\n") + len(data)
+    assert hp["bytes"] == warmed + len(b"ECHO 1048576\n") + len(first) + len(b"ECHO 2097152\n") + len(data)
     assert hp["end"] == "eof"
 
 
