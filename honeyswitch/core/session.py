@@ -542,7 +542,12 @@ class Session:
             if self._pending_hp_eof:
                 self._shutdown(HONEYPOT, out)
             if self._lingering:
-                self._close_all(out, reset=False)  # what it was owed is on its way
+                if self._owes_answers():
+                    # It has main's requests only now: the session waits for its answers
+                    # (quiet_max at most), so its output is recorded whole.
+                    self._await_answers(out)
+                else:
+                    self._close_all(out, reset=False)  # what it was owed is on its way
                 return
             self._resume(CLIENT, BY_HONEYPOT, out)
         if end is self.serving:
@@ -724,11 +729,14 @@ class Session:
                 return
             if self._owes_answers():
                 if not self._awaiting_answers:
-                    self._awaiting_answers = True
                     self._linger(out)
-                    out.append(SetTimer(ANSWERS_TIMER, self.policy.quiet_max))
+                    self._await_answers(out)
                 return
             self._close_all(out, reset=False)
+
+    def _await_answers(self, out: list[Command]) -> None:
+        self._awaiting_answers = True
+        out.append(SetTimer(ANSWERS_TIMER, self.policy.quiet_max))
 
     def _owes_answers(self) -> bool:
         """Mirrored, compared, and the honeypot behind main, with its connection open."""

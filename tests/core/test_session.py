@@ -209,9 +209,21 @@ def test_a_session_over_before_the_honeypot_connects_still_gives_it_every_byte()
     assert (
         pb
         >> Opened(HONEYPOT)
-        << Send(HONEYPOT, b"SET k v\r\n") << Shutdown(HONEYPOT) << Close(HONEYPOT)
+        << Send(HONEYPOT, b"SET k v\r\n") << Shutdown(HONEYPOT)
+        << SetTimer(ANSWERS_TIMER, 3.0)  # it owes main's reply: its output is recorded whole
+        >> DataReceived(HONEYPOT, b"+OK\r\n")
+        << Close(HONEYPOT)
     )
     assert pb.session.state is State.CLOSED and pb.session.close_reason == "closed"
+    assert pb.session.hp_received == len(b"+OK\r\n")
+
+
+def test_a_late_honeypot_that_owes_nothing_ends_the_session_at_once() -> None:
+    pb = Playbook(Session(SessionPolicy()))
+    pb.run(START, Opened(MAIN), DataReceived(CLIENT, b"QUIT\r\n"), EofReceived(CLIENT), EofReceived(MAIN))
+    assert pb.session.state is State.MIRROR and pb.session.main_sent == 0
+    assert pb >> Opened(HONEYPOT) << Send(HONEYPOT, b"QUIT\r\n") << Shutdown(HONEYPOT) << Close(HONEYPOT)
+    assert pb.session.state is State.CLOSED
 
 
 def test_a_honeypot_that_fails_to_connect_after_the_session_ends_ends_it() -> None:
