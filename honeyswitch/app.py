@@ -55,11 +55,12 @@ from .record.transcripts import TranscriptStore
 from .record.writer import Writer
 from .relay import sockets
 from .relay.backends import Peer
+from .relay.conns import AcceptedConn
 from .relay.flusher import HoneypotFlusher
 from .relay.ids import new_session_id
-from .relay.listener import ClientConn, bound_ports, listen
+from .relay.listener import bound_ports, listen
 from .relay.registry import Registry, describe
-from .relay.runner import SessionRunner, Transcript
+from .relay.runner import LiveSession, SessionRunner, Transcript
 from .store.blacklist import Blacklist
 from .store.db import Store
 from .tasks import cancel_all, spawn
@@ -257,7 +258,7 @@ class App:
 
     # ---------------------------------------------------------- new sessions
 
-    def accept(self, service: ServiceConfig, client: ClientConn) -> SessionRunner | None:
+    def accept(self, service: ServiceConfig, client: AcceptedConn) -> SessionRunner | None:
         assert client.transport is not None
         current = self._services.get(service.name)  # the current settings, after a reload
         if current is None:
@@ -283,7 +284,7 @@ class App:
                 "source_score": policy.source_score_of(peer.src_ip, time.time),
                 "source_threshold": policy.source_threshold}
 
-    def session_opened(self, runner: Any) -> None:
+    def session_opened(self, runner: LiveSession) -> None:
         """A new session (a SessionRunner, or packet mode's PacketRunner) is live."""
         self.registry.add(runner)
         self.policy.session_started(self._fields(runner))
@@ -313,29 +314,29 @@ class App:
 
     # ------------------------------------------------------------ RelayContext
 
-    def emit(self, event_type: str, runner: SessionRunner | None, fields: dict[str, Any]) -> None:
+    def emit(self, event_type: str, runner: LiveSession | None, fields: dict[str, Any]) -> None:
         event = build_event(event_type, None if runner is None else self._fields(runner), fields)
         self.record(event)
         if event_type == "alert":
             self.carry_out(self.policy.alert(event, time.time()))
 
-    def open_transcript(self, runner: SessionRunner) -> Transcript:
+    def open_transcript(self, runner: LiveSession) -> Transcript:
         assert self.transcripts is not None
 
         def meta() -> dict[str, Any]:  # only if the transcript is persisted
             return {**self._fields(runner), "main": runner.service.main.url, "honeypot": runner.service.honeypot.url}
         return self.transcripts.open(runner.id, meta)
 
-    def on_switch(self, runner: SessionRunner) -> None:
+    def on_switch(self, runner: LiveSession) -> None:
         self._count("switches")
         self.carry_out(self.policy.session_switched(self._fields(runner), runner.session.switched_by or "switch"))
 
-    def on_backend_open(self, runner: SessionRunner, end: End, transport: Any) -> None:
+    def on_backend_open(self, runner: LiveSession, end: End, transport: Any) -> None:
         # The leg's addresses (two system calls) only for the policy's IDS matching.
         if transport is not None and self.policy.follows_ids:
             self.policy.backend_opened(self._fields(runner), sockets.local(transport), sockets.peer(transport))
 
-    def on_session_end(self, runner: SessionRunner) -> None:
+    def on_session_end(self, runner: LiveSession) -> None:
         self.registry.remove(runner)
         self.policy.session_ended(self._fields(runner), time.time())
         s = runner.session
@@ -354,7 +355,7 @@ class App:
         self.emit("session_end", runner, fields)
 
     @staticmethod
-    def _fields(runner: SessionRunner) -> dict[str, Any]:
+    def _fields(runner: LiveSession) -> dict[str, Any]:
         """The session's common event fields, built once per session."""
         fields = runner.event_fields
         if fields is None:
@@ -582,7 +583,7 @@ class App:
         reload_config(self)
 
 
-def _final_state(runner: SessionRunner) -> str:
+def _final_state(runner: LiveSession) -> str:
     s = runner.session
     if s.reached_honeypot:
         return "direct" if s.switched_by is None else "honeypot"

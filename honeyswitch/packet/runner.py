@@ -17,7 +17,7 @@ from typing import Any
 
 from ..core.types import AlertRaised, CancelTimer, Emit, SetTimer, State, SwitchRequested
 from ..relay.backends import Peer
-from ..relay.runner import RelayContext, SessionRunner
+from ..relay.runner import RelayContext
 from .flow import Flow
 from .headers import Packet
 from .legs import Inject, Out, Record
@@ -46,13 +46,13 @@ class PacketRunner:
         self._on_done = on_done
         self._on_closed = on_closed
         self._timers: dict[str, asyncio.TimerHandle] = {}
-        self.transcript = ctx.open_transcript(self)  # type: ignore[arg-type]
+        self.transcript = ctx.open_transcript(self)
 
     # ------------------------------------------------------------------ events
 
     def start(self, syn: Packet) -> Out:
         state = self.session.state
-        self.ctx.emit("session_start", self, {  # type: ignore[arg-type]
+        self.ctx.emit("session_start", self, {
             "state": state.value, "main": self.service.main.url, "honeypot": self.service.honeypot.url,
             "mode": "packet"})
         if state is State.DIRECT:
@@ -90,9 +90,9 @@ class PacketRunner:
             elif kind is Record:
                 self.transcript.add(act.end.value, act.data)
             elif kind is Emit:
-                self._emit(act)  # type: ignore[misc]
+                self._emit(act)
             elif kind is SetTimer:
-                self._set_timer(act.name, act.delay)  # type: ignore[misc]
+                self._set_timer(act.name, act.delay)
             elif kind is CancelTimer:
                 if (handle := self._timers.pop(act.name, None)) is not None:
                     handle.cancel()
@@ -104,10 +104,21 @@ class PacketRunner:
             self._on_done(self)
         return out
 
-    # The proxy runner's own: switch marks in the transcript, then the event; one timer
-    # per name.  They use only attributes both runners have.
-    _emit = SessionRunner._emit  # type: ignore[assignment]
-    _set_timer = SessionRunner._set_timer  # type: ignore[assignment]
+    def _emit(self, cmd: Emit) -> None:
+        """Switch marks in the transcript, then the event (as the proxy runner does)."""
+        if cmd.event_type == "switch":
+            self.transcript.mark("switch", **cmd.fields)
+            self.transcript.persist()
+            self.ctx.on_switch(self)
+        elif cmd.event_type == "switch_done":
+            self.transcript.mark("switch_done", **cmd.fields)
+        self.ctx.emit(cmd.event_type, self, cmd.fields)
+
+    def _set_timer(self, name: str, delay: float) -> None:
+        """One timer per name: setting it again replaces it."""
+        if (old := self._timers.pop(name, None)) is not None:
+            old.cancel()
+        self._timers[name] = self._loop.call_later(delay, self._timer_fired, name)
 
     def _timer_fired(self, name: str) -> None:
         self._timers.pop(name, None)
@@ -117,5 +128,5 @@ class PacketRunner:
     def _finish(self) -> None:
         self.finished = True
         self.ended = time.time()
-        self.ctx.on_session_end(self)  # type: ignore[arg-type]
+        self.ctx.on_session_end(self)
         self._on_closed(self)

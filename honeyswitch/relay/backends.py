@@ -26,12 +26,14 @@ class Peer:
     dest_port: int
     tls: Handshake | None = None  # the client's TLS handshake, when honeyswitch terminated it
 
-    def __init__(self, session_id: str, src_ip: str, src_port: int, dest_ip: str, dest_port: int) -> None:
+    def __init__(self, session_id: str, src_ip: str, src_port: int, dest_ip: str, dest_port: int,
+                 tls: Handshake | None = None) -> None:
         self.session_id = session_id
         self.src_ip = src_ip
         self.src_port = src_port
         self.dest_ip = dest_ip
         self.dest_port = dest_port
+        self.tls = tls
 
 
 async def open_backend(

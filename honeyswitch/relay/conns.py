@@ -38,6 +38,13 @@ class Conn(Protocol):
     def resume_reading(self) -> None: ...
 
 
+class AcceptedConn(Conn, Protocol):
+    """A client's connection as the acceptor gets it: a plain :class:`StreamConn`, or a
+    TLS one (:mod:`honeyswitch.relay.tlsconns`) once its handshake is done."""
+
+    transport: asyncio.Transport | None
+
+
 @mypyc_attr(allow_interpreted_subclasses=True)  # the TLS connections (honeyswitch.tls.conn)
 class FlowControl:
     """Write-buffer callbacks to the sink and read pauses on the transport, shared by

@@ -5,35 +5,35 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..core.types import State
-from .runner import SessionRunner
+from .runner import LiveSession
 
 
 class Registry:
     def __init__(self) -> None:
-        self._by_id: dict[str, SessionRunner] = {}
+        self._by_id: dict[str, LiveSession] = {}
 
     def __len__(self) -> int:
         return len(self._by_id)
 
-    def __iter__(self) -> Iterator[SessionRunner]:
+    def __iter__(self) -> Iterator[LiveSession]:
         return iter(list(self._by_id.values()))
 
-    def add(self, runner: SessionRunner) -> None:
+    def add(self, runner: LiveSession) -> None:
         self._by_id[runner.id] = runner
 
-    def remove(self, runner: SessionRunner) -> None:
+    def remove(self, runner: LiveSession) -> None:
         self._by_id.pop(runner.id, None)
 
-    def get(self, session_id: str) -> SessionRunner | None:
+    def get(self, session_id: str) -> LiveSession | None:
         return self._by_id.get(session_id)
 
-    def by_client(self, ip: str) -> list[SessionRunner]:
+    def by_client(self, ip: str) -> list[LiveSession]:
         return [r for r in self._by_id.values() if r.peer.src_ip == ip]
 
-    def mirrored(self) -> list[SessionRunner]:
+    def mirrored(self) -> list[LiveSession]:
         return [r for r in self._by_id.values() if r.session.state is State.MIRROR]
 
-    def idle(self, now: float) -> list[SessionRunner]:
+    def idle(self, now: float) -> list[LiveSession]:
         """Sessions silent for longer than their service's idle timeout."""
         return [r for r in self._by_id.values() if now - r.last_activity > r.service.idle_timeout]
 
@@ -41,7 +41,7 @@ class Registry:
         return [describe(r) for r in self._by_id.values()]
 
 
-def describe(r: SessionRunner) -> dict[str, Any]:
+def describe(r: LiveSession) -> dict[str, Any]:
     """A live session as the control API and CLI show it."""
     s = r.session
     return {
