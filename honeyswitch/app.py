@@ -270,7 +270,7 @@ class App:
         if service.intercept == "redirect" or self.config.firewall.blacklist_set:
             # REDIRECT rewrote the destination; conntrack kept the original.
             dest_ip, dest_port = original_dst_or(client.transport.get_extra_info("socket"), (dest_ip, dest_port))
-        peer = Peer(new_session_id(), src_ip, src_port, dest_ip, dest_port, tls=getattr(client, "handshake", None))
+        peer = Peer(new_session_id(), src_ip, src_port, dest_ip, dest_port, tls=client.handshake)
         runner = SessionRunner(self, service, client, peer, **self.session_setup(service, peer),
                                loop=self.loop, flusher=self._flusher(service.honeypot_batch))
         self.session_opened(runner)

@@ -24,6 +24,7 @@ SEP = "\x1f"  # joins label values in snapshot keys (never in a service or detec
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 MAX_PENDING = 100_000  # switches awaiting their switch_done (each ends with its session)
 _LABEL_MAX = 40
+KEYS_MAX = 4096  # label pairs whose joined key is kept (services x states, by, directions)
 
 
 def _label(value: Any) -> str:
@@ -34,39 +35,60 @@ def key(*values: Any) -> str:
     return SEP.join(_label(v) for v in values)
 
 
+def _add(counts: dict[str, int], k: str, n: int) -> None:
+    counts[k] = counts.get(k, 0) + n
+
+
 class EventTally:
     """Counts recorded events; call it with each event (a recorder subscriber)."""
 
     def __init__(self) -> None:
-        self.events: Counter[str] = Counter()
+        # Plain dicts, not Counters: a session's two events update them on the loop, and a
+        # dict's own methods are what compiled code calls fastest.
+        self.events: dict[str, int] = {}
         self.alert_scores: dict[str, float] = {}  # detector
-        self.alerts: Counter[str] = Counter()  # detector
-        self.detector_errors: Counter[str] = Counter()  # detector
-        self.started: Counter[str] = Counter()  # service, state at accept
-        self.ended: Counter[str] = Counter()  # service, final state
-        self.switches: Counter[str] = Counter()  # service, by
-        self.dropped: Counter[str] = Counter()  # service
-        self.bytes: Counter[str] = Counter()  # service, direction: of ended sessions
+        self.alerts: dict[str, int] = {}  # detector
+        self.detector_errors: dict[str, int] = {}  # detector
+        self.started: dict[str, int] = {}  # service, state at accept
+        self.ended: dict[str, int] = {}  # service, final state
+        self.switches: dict[str, int] = {}  # service, by
+        self.dropped: dict[str, int] = {}  # service
+        self.bytes: dict[str, int] = {}  # service, direction: of ended sessions
         self.latency = [0] * (len(LATENCY_BUCKETS) + 1)  # the last bucket is +Inf
         self.latency_sum = 0.0
         self._switching: dict[str, float] = {}
+        self._keys: dict[tuple[str, str], str] = {}  # label pairs seen, joined once
+
+    def _key(self, a: Any, b: Any) -> str:
+        pair = (str(a), str(b))
+        joined = self._keys.get(pair)
+        if joined is None:
+            joined = key(a, b)
+            if len(self._keys) < KEYS_MAX:
+                self._keys[pair] = joined
+        return joined
 
     def __call__(self, event: dict[str, Any]) -> None:
         kind = str(event.get("event_type"))
-        self.events[kind] += 1
+        _add(self.events, kind, 1)
         service = event.get("service") or ""
-        if kind == "alert":
+        if kind == "session_start":
+            _add(self.started, self._key(service, event.get("state")), 1)
+        elif kind == "session_end":
+            self._switching.pop(str(event.get("session_id")), None)
+            _add(self.ended, self._key(service, event.get("state")), 1)
+            for direction, field in _DIRECTIONS:
+                _add(self.bytes, self._key(service, direction), int(event.get(field) or 0))
+        elif kind == "alert":
             detector = _label(event.get("detector"))
-            self.alerts[detector] += 1
+            _add(self.alerts, detector, 1)
             score = event.get("score")
             if isinstance(score, (int, float)) and not isinstance(score, bool) and score > 0:
                 self.alert_scores[detector] = self.alert_scores.get(detector, 0.0) + float(score)
         elif kind == "detector_error":
-            self.detector_errors[_label(event.get("detector"))] += 1
-        elif kind == "session_start":
-            self.started[key(service, event.get("state"))] += 1
+            _add(self.detector_errors, _label(event.get("detector")), 1)
         elif kind == "switch":
-            self.switches[key(service, event.get("by"))] += 1
+            _add(self.switches, self._key(service, event.get("by")), 1)
             if len(self._switching) < MAX_PENDING:
                 self._switching[str(event.get("session_id"))] = time.monotonic()
         elif kind == "switch_done":
@@ -74,12 +96,7 @@ class EventTally:
             if t0 is not None:
                 self.observe(time.monotonic() - t0)
         elif kind == "honeypot_dropped":
-            self.dropped[key(service)] += 1
-        elif kind == "session_end":
-            self._switching.pop(str(event.get("session_id")), None)
-            self.ended[key(service, event.get("state"))] += 1
-            for direction, field in _DIRECTIONS:
-                self.bytes[key(service, direction)] += int(event.get(field) or 0)
+            _add(self.dropped, key(service), 1)
 
     def observe(self, seconds: float) -> None:
         self.latency[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
@@ -114,7 +131,7 @@ def snapshot(app: App) -> dict[str, Any]:
     return {
         "sessions": dict(now["sessions"]),
         "lag": dict(now["lag"]),
-        "bytes": dict(t.bytes + now["live_bytes"]),
+        "bytes": dict(Counter(t.bytes) + now["live_bytes"]),
         "events": dict(t.events), "alerts": dict(t.alerts), "alert_scores": dict(t.alert_scores),
         "started": dict(t.started), "ended": dict(t.ended), "switches": dict(t.switches),
         "dropped": dict(t.dropped), "detector_errors": dict(t.detector_errors),

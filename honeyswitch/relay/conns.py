@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Protocol
+from typing import Any, Protocol
 
 from mypy_extensions import mypyc_attr
 
@@ -43,6 +43,7 @@ class AcceptedConn(Conn, Protocol):
     TLS one (:mod:`honeyswitch.relay.tlsconns`) once its handshake is done."""
 
     transport: asyncio.Transport | None
+    handshake: Any  # honeyswitch.tls.handshake.Handshake of a TLS client, else None
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # the TLS connections (honeyswitch.tls.conn)

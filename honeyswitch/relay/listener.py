@@ -27,6 +27,7 @@ class ClientConn(StreamConn):
         super().__init__(None, End.CLIENT)
         self.service = service
         self._accept = accept
+        self.handshake: Any = None  # a plain client has no TLS handshake (TlsClientConn has)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)

@@ -424,10 +424,10 @@ class SessionRunner:
 
     def _close(self, end: End, reset: bool) -> None:
         if end is HONEYPOT:
-            if reset:
-                self._hp_held, self._hp_held_len = None, 0
+            if reset and self.session.state is State.MAIN_ONLY:
+                self._hp_held, self._hp_held_len = None, 0  # dropped: it is not kept in step
             else:
-                self._send_held()  # before its FIN
+                self._send_held()  # it gets what main got, before its FIN or RST
         if (task := self._connecting.pop(end, None)) is not None:
             task.cancel()
         self._early.pop(end, None)

@@ -15,6 +15,7 @@ boundary inside a plaintext stream; ``bench/tls_handshake.py`` measured both way
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import ssl
 from typing import Any
@@ -26,6 +27,8 @@ from ..relay.conns import FlowControl, Sink
 log = logging.getLogger(__name__)
 READ_SIZE = 256 << 10
 PENDING_MAX = 1 << 20  # plaintext written before the handshake is done (STARTTLS), at most
+
+_CLOSED_AFTER_NOTIFY = (errno.ECONNRESET, errno.ENOTCONN, errno.EPIPE)
 
 
 def describe(exc: BaseException) -> str:
@@ -178,10 +181,11 @@ class TlsStream(FlowControl, asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         was_closed, self._closed = self._closed, True
-        if self._shut and isinstance(exc, ConnectionResetError):
+        if self._shut and isinstance(exc, OSError) and exc.errno in _CLOSED_AFTER_NOTIFY:
             # Our close_notify was unread when the peer closed its socket, so its kernel
-            # answered with a RST: a normal close, not a reset to pass on (the honeypot
-            # would lose what it has not read yet).
+            # answered with a RST (seen as a reset, or as ENOTCONN/EPIPE by the shutdown
+            # after it): a normal close, not a reset to pass on (the honeypot would lose
+            # what it has not read yet).
             exc = None
         if self.established or (self.ssl is None and self.sink is not None):
             if self.sink is not None:

@@ -101,6 +101,24 @@ async def test_held_bytes_go_before_the_honeypots_eof(tmp_path: Path) -> None:
     assert hp[1][0] in ("honeypot eof", "honeypot close")
 
 
+async def test_held_bytes_go_before_a_reset_when_the_client_is_lost(tmp_path: Path) -> None:
+    """The client gone with an error resets both backends; the honeypot still gets what
+    main got before its RST (its state must match main's)."""
+    runner, log, _ = await mirrored(tmp_path)
+    runner.on_data(CLIENT, b"SET k v\n")
+    runner.on_lost(CLIENT, ConnectionResetError("reset by peer"))
+    hp = [(name, arg) for name, arg in log if name.startswith("honeypot")]
+    assert hp == [("honeypot write", b"SET k v\n"), ("honeypot close", True)]
+
+
+async def test_held_bytes_of_a_dropped_honeypot_are_not_sent(tmp_path: Path) -> None:
+    runner, log, _ = await mirrored(tmp_path)
+    runner.on_data(CLIENT, b"a")
+    runner.on_write_paused(HONEYPOT)  # fell behind: dropped, by design
+    assert runner.session.state.value == "main_only"
+    assert writes(log, "honeypot write") == [] and ("honeypot close", True) in log
+
+
 async def test_a_switch_sends_what_is_held_first(tmp_path: Path) -> None:
     runner, log, _ = await mirrored(tmp_path)
     runner.on_data(CLIENT, b"GET 1\n")
