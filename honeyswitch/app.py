@@ -271,14 +271,21 @@ class App:
             # REDIRECT rewrote the destination; conntrack kept the original.
             dest_ip, dest_port = original_dst_or(client.transport.get_extra_info("socket"), (dest_ip, dest_port))
         peer = Peer(new_session_id(), src_ip, src_port, dest_ip, dest_port, tls=client.handshake)
-        runner = SessionRunner(self, service, client, peer, **self.session_setup(service, peer),
+        # session_setup()'s values passed by name: a call with ** is a generic call under
+        # mypyc, 5k instructions a connection more.
+        policy = self.policy
+        runner = SessionRunner(self, service, client, peer, direct=self._listed(src_ip),
+                               inspector=self._inspection(service, peer),
+                               source_score=policy.source_score_of(src_ip, time.time),
+                               source_threshold=policy.source_threshold,
                                loop=self.loop, flusher=self._flusher(service.honeypot_batch))
         self.session_opened(runner)
         runner.start()
         return runner
 
     def session_setup(self, service: ServiceConfig, peer: Peer) -> dict[str, Any]:
-        """What a new session's core starts with (proxy mode, and packet mode's flows)."""
+        """What a new session's core starts with (packet mode's flows; accept() passes the
+        same values by name)."""
         policy = self.policy
         return {"direct": self._listed(peer.src_ip), "inspector": self._inspection(service, peer),
                 "source_score": policy.source_score_of(peer.src_ip, time.time),
