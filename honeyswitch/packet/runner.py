@@ -17,7 +17,7 @@ from typing import Any
 
 from ..core.types import AlertRaised, CancelTimer, Emit, SetTimer, State, SwitchRequested
 from ..relay.backends import Peer
-from ..relay.runner import RelayContext
+from ..relay.runner import RelayContext, emit_marked
 from .flow import Flow
 from .headers import Packet
 from .legs import Inject, Out, Record
@@ -105,14 +105,7 @@ class PacketRunner:
         return out
 
     def _emit(self, cmd: Emit) -> None:
-        """Switch marks in the transcript, then the event (as the proxy runner does)."""
-        if cmd.event_type == "switch":
-            self.transcript.mark("switch", **cmd.fields)
-            self.transcript.persist()
-            self.ctx.on_switch(self)
-        elif cmd.event_type == "switch_done":
-            self.transcript.mark("switch_done", **cmd.fields)
-        self.ctx.emit(cmd.event_type, self, cmd.fields)
+        emit_marked(self.ctx, self, cmd)
 
     def _set_timer(self, name: str, delay: float) -> None:
         """One timer per name: setting it again replaces it."""

@@ -88,6 +88,19 @@ class RelayContext(Protocol):
     def on_session_end(self, runner: LiveSession) -> None: ...
 
 
+def emit_marked(ctx: RelayContext, runner: LiveSession, cmd: Emit) -> None:
+    """A core ``Emit`` of either kind of session: a switch and its end are marked in the
+    transcript (the switch persisted), then the event goes out."""
+    kind = cmd.event_type
+    if kind == "switch":
+        runner.transcript.mark("switch", **cmd.fields)
+        runner.transcript.persist()
+        ctx.on_switch(runner)
+    elif kind == "switch_done":
+        runner.transcript.mark("switch_done", **cmd.fields)
+    ctx.emit(kind, runner, cmd.fields)
+
+
 class SessionRunner:
     """Runs one client session: its backends, timers and the core's commands."""
 
@@ -354,12 +367,7 @@ class SessionRunner:
     def _emit(self, cmd: Emit) -> None:
         if cmd.event_type == "switch":
             self._send_held()  # the honeypot serves from here: it has every byte now
-            self.transcript.mark("switch", **cmd.fields)
-            self.transcript.persist()
-            self.ctx.on_switch(self)
-        elif cmd.event_type == "switch_done":
-            self.transcript.mark("switch_done", **cmd.fields)
-        self.ctx.emit(cmd.event_type, self, cmd.fields)
+        emit_marked(self.ctx, self, cmd)
 
     def _set_timer(self, name: str, delay: float) -> None:
         if (old := self._timers.pop(name, None)) is not None:
