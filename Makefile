@@ -31,8 +31,11 @@ native: setup
 	$(BIN)/pip install -q --no-deps -e .
 
 # The NFQUEUE binding of packet mode compiles against libnetfilter_queue (setup-system).
+# Only the [packet] extra's requirements (read from pyproject.toml): reinstalling the
+# package would build the compiled modules a second time.
 setup-packet: setup setup-system
-	$(BIN)/pip install -q -e '.[packet]'
+	$(BIN)/python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["packet"]))' > $(VENV)/packet-requirements.txt
+	$(BIN)/pip install -q -r $(VENV)/packet-requirements.txt
 
 lint: setup
 	$(BIN)/ruff check honeyswitch tests bench
