@@ -156,6 +156,7 @@ class ExecConn(asyncio.SubprocessProtocol):
         self._stdout_done = False
         self._lost = False
         self._kill_handle: asyncio.TimerHandle | None = None
+        self._exit_handle: asyncio.TimerHandle | None = None  # an exit seen before stdout's EOF
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.proc = transport  # type: ignore[assignment]
@@ -170,12 +171,25 @@ class ExecConn(asyncio.SubprocessProtocol):
         if fd == 1 and not self._stdout_done:
             self._stdout_done = True
             self.sink.on_eof(self.end)
+            if self._exit_handle is not None:
+                self._exit_handle.cancel()
+                self._exited()
 
     def process_exited(self) -> None:
         if self._stderr:
             self._log_stderr(b"\n")
         if self._kill_handle is not None:
             self._kill_handle.cancel()
+        if self._stdout_done or self._lost:
+            self._exited()
+            return
+        # The loop can report the exit before the last of stdout and its EOF: the program's
+        # end comes after them (or after EXEC_GRACE, should a child keep stdout open), so a
+        # program that said goodbye and exited is an EOF to the client, not a failure.
+        self._exit_handle = asyncio.get_running_loop().call_later(EXEC_GRACE, self._exited)
+
+    def _exited(self) -> None:
+        self._exit_handle = None
         code = self.proc.get_returncode() if self.proc is not None else None
         if not self._lost:
             self._lost = True

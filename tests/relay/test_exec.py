@@ -108,3 +108,59 @@ def _children() -> set[int]:
         if int(fields[1]) == me:
             out.add(int(pid))
     return out
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, object]] = []
+
+    def on_data(self, end, data) -> None:
+        self.calls.append(("data", data))
+
+    def on_eof(self, end) -> None:
+        self.calls.append(("eof", None))
+
+    def on_lost(self, end, exc) -> None:
+        self.calls.append(("lost", exc))
+
+
+class _Proc:
+    """The subprocess transport as ExecConn sees it: an exit status, nothing else."""
+
+    def __init__(self, code: int) -> None:
+        self.code, self.closed = code, False
+
+    def get_returncode(self) -> int:
+        return self.code
+
+    def close(self) -> None:
+        self.closed = True
+
+
+async def test_an_exit_reported_before_the_last_output_waits_for_it() -> None:
+    """The loop can report a program's exit before the rest of its stdout and the EOF: its
+    last words and the EOF still come first, so the client gets a FIN, not a RST."""
+    from honeyswitch.core.types import End
+    from honeyswitch.relay.conns import ExecConn
+
+    sink, proc = _Sink(), _Proc(0)
+    conn = ExecConn(sink, End.HONEYPOT, "prog")  # type: ignore[arg-type]
+    conn.connection_made(proc)  # type: ignore[arg-type]
+    conn.process_exited()
+    assert sink.calls == [] and not proc.closed
+    conn.pipe_data_received(1, b"BYE\n")
+    conn.pipe_connection_lost(1, None)
+    assert sink.calls == [("data", b"BYE\n"), ("eof", None), ("lost", None)] and proc.closed
+
+
+async def test_a_failed_program_is_a_failure_after_its_output() -> None:
+    from honeyswitch.core.types import End
+    from honeyswitch.relay.conns import ExecConn
+
+    sink = _Sink()
+    conn = ExecConn(sink, End.HONEYPOT, "prog")  # type: ignore[arg-type]
+    conn.connection_made(_Proc(3))  # type: ignore[arg-type]
+    conn.pipe_connection_lost(1, None)
+    conn.process_exited()
+    assert [c[0] for c in sink.calls] == ["eof", "lost"]
+    assert "exited with status 3" in str(sink.calls[1][1])
