@@ -20,6 +20,9 @@ $(BIN)/honeyswitch: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[detect,cluster,test,dev]'
+	# Again, now that the packages the compiled modules import are installed: mypyc
+	# type-checks against them (the first build, without them, fell back to pure Python).
+	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
 setup-system:
