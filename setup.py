@@ -32,9 +32,7 @@ def native_extensions() -> list[Extension]:
     cwd = os.getcwd()
     os.chdir(HERE)  # mypyc names modules by their paths from here
     try:
-        # Type errors in the modules they import (whose third-party packages the build
-        # environment may lack) are not the compiled ones': reported only for these.
-        exts = mypycify([*paths, "--follow-imports=silent"], opt_level="3", group_name=native["group_name"](HERE))
+        exts = mypycify(paths, opt_level="3", group_name=native["group_name"](HERE))
     except (Exception, SystemExit) as e:  # noqa: BLE001 - a failed compile leaves the pure package
         print(f"honeyswitch: mypyc failed ({e}); the pure-Python modules are used", file=sys.stderr)
         return []
