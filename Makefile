@@ -19,9 +19,9 @@ setup: $(BIN)/honeyswitch
 $(BIN)/honeyswitch: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[detect,cluster,test,dev]'
-	# Again, now that the packages the compiled modules import are installed: mypyc
-	# type-checks against them (the first build, without them, fell back to pure Python).
+	# First the dependencies (a pure build: mypyc type-checks against the packages the
+	# compiled modules import, which are not there yet), then the compiled build.
+	HONEYSWITCH_PURE_BUILD=1 $(BIN)/pip install -q -e '.[detect,cluster,test,dev]'
 	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
