@@ -1,4 +1,6 @@
-"""``honeyswitch top``: a live terminal view of sessions, source scores and alerts.
+"""``honeyswitch top``: a live terminal view of sessions, source scores and alerts
+(with ``[cluster]`` also the contact with the shared Redis and each source's parts
+scored by the other hosts).
 
 It polls the control API (every ``--interval`` seconds) and redraws the screen with
 plain ANSI: the alternate screen, cursor home, each line cleared to its end.  ``--once``
@@ -67,6 +69,35 @@ def _sessions(sessions: list[dict[str, Any]], now: float, rows: int) -> list[str
     return out
 
 
+def _cluster(cluster: dict[str, Any] | None) -> list[str]:
+    """With [cluster]: this host's contact with the shared Redis, on one line."""
+    if not cluster:
+        return []
+    state = str(cluster.get("state"))
+    line = f"cluster {shown(state, 12)} · redis {shown(cluster.get('redis'), 60)} · outbox {int(cluster.get('outbox') or 0)}"
+    if cluster.get("outbox_dropped"):
+        line += f" ({int(cluster['outbox_dropped'])} removals lost)"
+    if state != "up":  # why: the first relay process's last error
+        errors = [n.get("last_error") for n in (cluster.get("nodes") or {}).values() if n.get("last_error")]
+        if errors:
+            line += f" · {shown(errors[0], 80)}"
+    return [line]
+
+
+def _sources(sources: list[dict[str, Any]]) -> list[str]:
+    """The top source scores; with [cluster], this host's part and the other hosts'."""
+    if not any("nodes" in s for s in sources):
+        return [f"{'SOURCE':<40} {'SCORE':>8}",
+                *(f"{shown(s.get('src_ip'), 40):<40} {float(s.get('score') or 0):>8.1f}" for s in sources)]
+    out = [f"{'SOURCE':<40} {'SCORE':>8} {'HERE':>8}  OTHER HOSTS"]
+    for s in sources:
+        parts = sorted((s.get("nodes") or {}).items(), key=lambda kv: -float(kv[1] or 0))
+        others = ", ".join(f"{shown(node, 24)} {float(v or 0):.1f}" for node, v in parts) or "-"
+        out.append(f"{shown(s.get('src_ip'), 40):<40} {float(s.get('score') or 0):>8.1f} "
+                   f"{float(s.get('local') or 0):>8.1f}  {others}")
+    return out
+
+
 def frame(data: dict[str, Any], width: int = 120, height: int = 40, now: float | None = None) -> list[str]:
     """The screen's lines for one poll's answers (each cut to ``width``)."""
     now = time.time() if now is None else now
@@ -75,11 +106,10 @@ def frame(data: dict[str, Any], width: int = 120, height: int = 40, now: float |
     workers = f" · workers {health.get('workers_up')}/{health['workers']}" if health.get("workers", 1) > 1 else ""
     lines = [f"honeyswitch {shown(health.get('version'), 20)} · {len(sessions)} sessions ({on_hp} on the honeypot)"
              f" · {data.get('blacklist', 0)} blacklisted{workers} · {time.strftime('%H:%M:%S', time.gmtime(now))} UTC",
-             ""]
+             *_cluster(health.get("cluster")), ""]
     room = max(3, height - len(lines) - 6 - min(SOURCES, len(data["sources"])) - min(ALERTS, len(data["alerts"])))
     lines += _sessions(sessions, now, room)
-    lines += ["", f"{'SOURCE':<40} {'SCORE':>8}"]
-    lines += [f"{shown(s.get('src_ip'), 40):<40} {float(s.get('score') or 0):>8.1f}" for s in data["sources"]]
+    lines += ["", *_sources(data["sources"])]
     lines += ["", f"{'TIME':<8} {'SOURCE':<22} {'DETECTOR':<12} {'SCORE':>6}  REASON"]
     for a in reversed(data["alerts"]):
         lines.append(f"{str(a.get('timestamp', ''))[11:19]:<8} {shown(a.get('src_ip') or '-', 22):<22} "

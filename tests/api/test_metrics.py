@@ -4,7 +4,6 @@ Prometheus where it is installed."""
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import socket
 import subprocess
@@ -16,10 +15,10 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from honeyswitch.testing import grafana
 from honeyswitch.testing.daemon import TOKEN, Daemon, echo_backends, write_config
 from honeyswitch.testing.procs import free_port, wait_port
 
-GRAFANA = Path(__file__).resolve().parents[2] / "packaging/grafana/honeyswitch.json"
 BENIGN = 5
 BROKEN = 2  # sessions of a service whose honeypot refuses
 
@@ -147,22 +146,11 @@ def test_live_sessions_by_service_and_state(tmp_path: Path):
             # A family without samples yet (no alert so far) still counts as there.
             names = {name for name, _ in data} | {f.name + suffix for f in text_string_to_metric_families(text)
                                                   for suffix in ("", "_total")}
-            assert set(dashboard_metrics()) <= names, set(dashboard_metrics()) - names
+            assert set(grafana.metrics(cluster=False)) <= names, set(grafana.metrics(cluster=False)) - names
             a.close()
             b.close()
         finally:
             daemon.stop()
-
-
-def dashboard_queries() -> list[str]:
-    """The shipped Grafana dashboard's PromQL, its variables filled in."""
-    panels = json.loads(GRAFANA.read_text())["panels"]
-    exprs = [t["expr"] for p in panels for t in p["targets"]]
-    return [e.replace("$__rate_interval", "5s").replace("$service", ".*") for e in exprs]
-
-
-def dashboard_metrics() -> list[str]:
-    return sorted({m for e in dashboard_queries() for m in re.findall(r"honeyswitch_\w+", e)})
 
 
 def _query(port: int, expr: str) -> dict:
@@ -215,7 +203,7 @@ scrape_configs:
         with urllib.request.urlopen(targets, timeout=5) as resp:
             (target,) = json.loads(resp.read())["data"]["activeTargets"]
         assert target["health"] == "up", target
-        for expr in dashboard_queries():  # every panel of the Grafana dashboard is valid PromQL
+        for expr in grafana.queries():  # every panel of the Grafana dashboard is valid PromQL
             assert _query(port, expr)["status"] == "success", expr
     finally:
         proc.terminate()

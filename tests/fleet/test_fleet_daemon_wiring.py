@@ -16,11 +16,12 @@ from typing import Any
 import aiohttp
 import pytest
 from fleetlab import QUICK, eventually
+from prometheus_client.parser import text_string_to_metric_families
 
 from honeyswitch.api.server import bound_address
 from honeyswitch.app import App
 from honeyswitch.events import make_event
-from honeyswitch.testing import servers
+from honeyswitch.testing import grafana, servers
 from honeyswitch.testing.harness import EventCapture, connect, make_config, session_of
 
 Host = tuple[App, EventCapture, aiohttp.ClientSession]
@@ -132,6 +133,8 @@ async def test_health_metrics_and_the_event_stream_show_the_cluster(pair: Any) -
     async with http_a.get("/metrics") as resp:
         text = await resp.text()
     assert "honeyswitch_cluster_up 1.0" in text
+    names = {f.name + suffix for f in text_string_to_metric_families(text) for suffix in ("", "_total")}
+    assert set(grafana.metrics(cluster=True)) <= names, set(grafana.metrics(cluster=True)) - names  # its panels
     b.record(make_event("listener_error", None, listen="198.18.48.1:1", error="test"))
     async with http_a.get("/api/v1/stream?cluster=1&since=0") as resp:  # from the stream's start
         assert resp.status == 200

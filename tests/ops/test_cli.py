@@ -38,6 +38,33 @@ def test_frame_escapes_and_fits(tmp_path: Path):
     assert any("\\x1b]0;owned\\x07" in line for line in lines)
 
 
+def test_frame_shows_the_cluster_and_the_other_hosts_parts():
+    base = {"sessions": [], "alerts": [], "blacklist": 1}
+    up = {"health": {"version": "0.1.0", "workers": 1,
+                     "cluster": {"state": "up", "redis": "redis://198.18.48.2:6379", "outbox": 0,
+                                 "nodes": {"a": {"state": "up", "last_error": None}}}},
+          "sources": [{"src_ip": "198.18.32.5", "score": 120.0, "local": 60.0, "nodes": {"b": 60.0, HOSTILE: 0.5}},
+                      {"src_ip": "198.18.32.6", "score": 5.0, "local": 5.0, "nodes": {}}], **base}
+    lines = frame(up, width=200, height=30, now=10)
+    assert lines[1] == "cluster up · redis redis://198.18.48.2:6379 · outbox 0"
+    header = lines.index(next(line for line in lines if line.startswith("SOURCE")))
+    assert lines[header].split() == ["SOURCE", "SCORE", "HERE", "OTHER", "HOSTS"]
+    first, second = lines[header + 1], lines[header + 2]
+    assert first.split()[:3] == ["198.18.32.5", "120.0", "60.0"] and first.split("  ")[-1].startswith("b 60.0, ")
+    assert "\\x1b]0;owned" in first and not CONTROL.search(first)  # a host name is the other hosts' word
+    assert second.rstrip().endswith("-")
+    down = {**up, "health": {"version": "0.1.0", "workers": 2, "workers_up": 2,
+                             "cluster": {"state": "down", "redis": "redis://198.18.48.2:6379", "outbox": 3,
+                                         "outbox_dropped": 1,
+                                         "nodes": {"a/w0": {"state": "down", "last_error": "ConnectionError: " + HOSTILE},
+                                                   "a/w1": {"state": "down", "last_error": None}}}}}
+    line = frame(down, width=300, height=30, now=10)[1]
+    assert line.startswith("cluster down · redis redis://198.18.48.2:6379 · outbox 3 (1 removals lost) · ConnectionError: ")
+    assert not CONTROL.search(line)
+    plain = frame({**base, "health": {"version": "0.1.0", "workers": 1}, "sources": []}, now=10)
+    assert plain[1] == "" and not any("cluster" in line for line in plain)
+
+
 @pytest.fixture
 def daemon(tmp_path: Path):
     """A daemon with one live session and an IDS alert whose text is hostile."""
