@@ -9,10 +9,11 @@ so the client can tell who answered; main reports the RST it gets at a switch.
 """
 from __future__ import annotations
 
-import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from honeyswitch.testing import nginx
 
 from .procs import REPO, Proc, children, free_port, wait_port
 
@@ -43,26 +44,9 @@ class Pair:
         return self.main.pids() + self.honeypot.pids()
 
 
-NGINX_CONF = """\
-daemon off;
-master_process on;
-worker_processes 1;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 16384; }}
-http {{
-    access_log off;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    default_type text/plain;
-    server {{
+NGINX_SERVER = """\
         listen 127.0.0.1:{port} backlog=8192;
-        location / {{ return 200 "ok\\n"; }}
-    }}
-}}
+        location / {{ default_type text/plain; return 200 "ok\\n"; }}
 """
 
 
@@ -88,10 +72,9 @@ def _nginx(name: str, work: Path) -> Server:
     port = free_port()
     d = work / name
     d.mkdir(parents=True, exist_ok=True)
-    (d / "nginx.conf").write_text(NGINX_CONF.format(dir=d, port=port))
-    exe = shutil.which("nginx") or "/usr/sbin/nginx"
-    proc = Proc(name, [exe, "-p", str(d), "-e", str(d / "error.log"), "-c", str(d / "nginx.conf")],
-                work / f"{name}.log")
+    conf = d / "nginx.conf"
+    conf.write_text(nginx.config(d, NGINX_SERVER.format(port=port), connections=16384, error_level="warn"))
+    proc = Proc(name, nginx.argv(d, conf), work / f"{name}.log")
     wait_port(port, 10, proc)
     return Server(name, port, proc)
 

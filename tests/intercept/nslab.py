@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from honeyswitch.testing import netns, require
+from honeyswitch.testing import netns, nginx
 
 HS = [sys.executable, "-m", "honeyswitch"]
 
@@ -85,38 +85,24 @@ class Daemon:
         raise TimeoutError(f"no {event_type} event after {timeout}s; log: {self.log.read_text()[-1500:]}")
 
 
-NGINX_CONF = """
-user root;
-worker_processes 1;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log info;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
+NGINX_HTTP = """\
     log_format real '$proxy_protocol_addr $remote_addr "$request" $status';
     keepalive_timeout 60s;
-    server {{
+"""
+NGINX_SERVER = """\
         listen {listen} proxy_protocol;
         access_log {dir}/access.log real;
         location / {{ default_type text/plain; return 200 "{body}\\n"; }}
-    }}
-}}
 """
 
 
 def start_nginx(lab: netns.Lab, ns: str, workdir: Path, listen: str, body: str) -> Path:
     """An nginx of our own (never the system's) in ``ns``; returns its directory."""
-    nginx = require.program("nginx")
     workdir.mkdir(parents=True)
     conf = workdir / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(dir=workdir, listen=listen, body=body))
-    lab.spawn(ns, [nginx, "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "error.log"),
-                   "-g", "daemon off;"], log=workdir / "stderr.log")
+    server = NGINX_SERVER.format(dir=workdir, listen=listen, body=body)
+    conf.write_text(nginx.config(workdir, server, http=NGINX_HTTP, connections=64))
+    lab.spawn(ns, nginx.argv(workdir, conf), log=workdir / "stderr.log")
     host, _, port = listen.rpartition(":")
     netns.wait_port(ns, (host, int(port)))
     return workdir
