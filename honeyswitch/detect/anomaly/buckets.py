@@ -17,10 +17,12 @@ centroids are close; we keep only the sample-count rule, which is what makes σ 
 """
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import numpy as np
 import numpy.typing as npt
 
-IntArray = npt.NDArray[np.int64]
+IntArray: TypeAlias = npt.NDArray[np.int64]
 MAX_BUCKETS = 4096
 
 

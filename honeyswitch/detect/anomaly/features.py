@@ -22,13 +22,14 @@ request-in-progress at every protocol boundary in O(chunk) work, and keeps at mo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 
 VIEWS: tuple[str, ...] = ("full", "head", "tail")
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
+IntArray: TypeAlias = npt.NDArray[np.int64]
+FloatArray: TypeAlias = npt.NDArray[np.float64]
 
 # Bytes that are not printable ASCII, TAB, LF or CR.
 NONPRINT_MASK: npt.NDArray[np.bool_] = np.ones(256, dtype=bool)

@@ -19,11 +19,12 @@ bit positions come from multiply-shift hashing of that value.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 
-U64 = npt.NDArray[np.uint64]
+U64: TypeAlias = npt.NDArray[np.uint64]
 _PRIME = np.uint64(0x100000001B3)
 _MIX = (np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
 _MULTS = np.array(

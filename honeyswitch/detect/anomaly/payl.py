@@ -14,14 +14,15 @@ The view's score is d / scale, "how many times the typical distance of this leng
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 
 from .buckets import bucket_of, merge_edges
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
+FloatArray: TypeAlias = npt.NDArray[np.float64]
+IntArray: TypeAlias = npt.NDArray[np.int64]
 SCALE_FLOOR = 1.0  # a bucket whose requests were all identical still has a usable unit
 
 

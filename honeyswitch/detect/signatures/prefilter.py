@@ -15,15 +15,15 @@ intersected with that index, then each candidate is confirmed with ``bytes.find`
 """
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
-_hs: Any
-try:  # optional dependency
-    import hyperscan as _hs
+try:  # optional dependency (imported by name: typed alike whether it is installed or not)
+    _hs: Any = importlib.import_module("hyperscan")
 except Exception:  # pragma: no cover - depends on the environment
     _hs = None
 
