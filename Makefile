@@ -19,10 +19,9 @@ setup: $(BIN)/honeyswitch
 $(BIN)/honeyswitch: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	# First the dependencies (a pure build: mypyc type-checks against the packages the
-	# compiled modules import, which are not there yet), then the compiled build.
-	HONEYSWITCH_PURE_BUILD=1 $(BIN)/pip install -q -e '.[detect,cluster,test,dev]'
-	$(BIN)/pip install -q --no-deps -e .
+	# Compiles the hot modules (mypyc takes the dependencies, installed after the build,
+	# as untyped); `make native` recompiles them after an edit.
+	$(BIN)/pip install -q -e '.[detect,cluster,test,dev]'
 	touch $@
 
 setup-system:
