@@ -12,8 +12,8 @@ plaintext phase:
   POP3 CAPA) get the upgrade advertised before TLS when main does not advertise it,
   and lose it in the first capability reply after TLS, as RFC 3207/2595 require.
 
-SMTP ``DATA`` bodies and IMAP literals are skipped, so a body line that reads
-``STARTTLS`` is data.  Lines are bounded (:data:`LINE_MAX`): a longer one passes as is.
+SMTP ``DATA`` bodies and ``BDAT`` chunks (RFC 3030, counted in bytes) and IMAP
+literals are skipped, so a body line that reads ``STARTTLS`` is data.  Lines are bounded (:data:`LINE_MAX`): a longer one passes as is.
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ class StartTls:
         self._reply: list[bytes] = []  # a multi-line reply being held (SMTP EHLO, POP3 CAPA)
         self._capability_cmd = False  # the last client command asks for capabilities
         self._data_mode = False  # SMTP DATA body
-        self._literal = 0  # IMAP literal bytes still to pass
+        self._literal = 0  # IMAP literal or SMTP BDAT chunk bytes still to pass
         self.rewrite_done = False  # the first capability reply after TLS went by
 
     # ----------------------------------------------------------- client -> server
@@ -92,6 +92,8 @@ class StartTls:
             self._capability_cmd = verb == b"EHLO"
             if verb == b"DATA":
                 self._data_mode = True
+            elif verb == b"BDAT" and len(words) > 1 and words[1].isdigit() and len(words[1]) <= 12:
+                self._literal = int(words[1])  # RFC 3030: exactly that many bytes follow
             return b"220 2.0.0 Ready to start TLS\r\n" if verb == b"STARTTLS" and len(words) == 1 else None
         if self.protocol == "imap":
             if (m := _IMAP_LITERAL.search(line)) is not None:

@@ -62,6 +62,15 @@ def test_smtp_data_body_is_not_a_command() -> None:
                   (C, b"STARTTLS\r\n", b"UPGRADE:220 2.0.0 Ready to start TLS\r\n")])
 
 
+def test_smtp_bdat_chunks_are_data_however_they_arrive() -> None:
+    chunk = b"STARTTLS\r\n\x00\xff.\r\n"  # binary, with lines that look like commands
+    play("smtp", [(C, b"BDAT %d\r\n" % len(chunk) + chunk[:5], b"BDAT %d\r\n" % len(chunk) + chunk[:5]),
+                  (C, chunk[5:] + b"BDAT 10 LAST\r\nSTARTTLS\r\n", chunk[5:] + b"BDAT 10 LAST\r\nSTARTTLS\r\n"),
+                  (C, b"STARTTLS\r\n", b"UPGRADE:220 2.0.0 Ready to start TLS\r\n")])
+    m = StartTls("smtp")  # a size that is no number (or absurd) starts no chunk
+    assert m.client_bytes(b"BDAT x\r\nBDAT 9999999999999\r\nSTARTTLS\r\n").upgrade
+
+
 def test_imap_capability_in_greeting_untagged_and_tagged() -> None:
     play("imap", [
         (S, b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n", b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN STARTTLS] ready\r\n"),

@@ -4,6 +4,7 @@ and after it, and never the upgrade command."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import imaplib
 import poplib
 import re
@@ -151,6 +152,79 @@ async def test_smtp_starttls_to_real_postfix(tmp_path, pki) -> None:
 
 
 @pytest.mark.parametrize("proto", ["imap", "pop3"])
+def _smtp_reply(f: Any) -> bytes:
+    """One whole SMTP reply (its lines up to the one with a space after the code)."""
+    out = b""
+    while True:
+        line = f.readline(4096)
+        out += line
+        if len(line) < 4 or line[3:4] != b"-":
+            return out
+
+
+async def test_smtp_bdat_chunk_before_starttls_to_real_postfix(tmp_path, pki) -> None:
+    """A message sent with BDAT (RFC 3030 CHUNKING) before the upgrade, its chunk holding
+    a line that reads STARTTLS: the chunk is data to both Postfixes, and the STARTTLS
+    command after it is answered by honeyswitch."""
+    import socket
+    import ssl
+
+    from honeyswitch.testing import postfix
+
+    main = postfix.start("main")
+    try:
+        honeypot = postfix.start("honeypot")
+    except BaseException:
+        main.stop()
+        raise
+    chunk = b"Subject: chunked\r\n\r\nSTARTTLS\r\n.\r\nend\r\n"
+    try:
+        cfg = make_config(tmp_path, [mail_service(pki, "smtp", main, honeypot)])
+        async with running(cfg) as (app, events):
+            host, port = address(app)
+
+            def client() -> list[bytes]:
+                with socket.create_connection((host, port), timeout=10) as sock:
+                    f = sock.makefile("rb")
+                    replies = [_smtp_reply(f)]
+                    for command in (b"EHLO client.test\r\n", b"MAIL FROM:<a@example.test>\r\n",
+                                    b"RCPT TO:<b@example.test>\r\n",
+                                    b"BDAT %d LAST\r\n" % len(chunk) + chunk, b"STARTTLS\r\n"):
+                        sock.sendall(command)
+                        replies.append(_smtp_reply(f))
+                    with client_ctx(pki).wrap_socket(sock, server_hostname="localhost") as tls:
+                        assert tls.version() in ("TLSv1.2", "TLSv1.3")
+                        g = tls.makefile("rb")
+                        tls.sendall(b"EHLO client.test\r\n")
+                        replies.append(_smtp_reply(g))
+                        tls.sendall(b"QUIT\r\n")
+                        replies.append(_smtp_reply(g))
+                        with contextlib.suppress(ssl.SSLError, OSError):
+                            tls.unwrap()
+                    return replies
+
+            greeting, ehlo, mail, rcpt, bdat, starttls, ehlo_tls, quit_ = await asyncio.wait_for(
+                asyncio.to_thread(client), 30)
+            assert b"CHUNKING" in ehlo and b"STARTTLS" in ehlo, ehlo
+            assert bdat.startswith(b"250 ") and b"queued" in bdat, bdat  # Postfix took the chunk whole
+            assert starttls == b"220 2.0.0 Ready to start TLS\r\n"
+            assert ehlo_tls.startswith(b"250") and b"STARTTLS" not in ehlo_tls and quit_.startswith(b"221")
+            await events.wait_for("starttls")
+            await events.wait_for("session_end")
+            for _ in range(50):
+                if all("status=sent" in p.log() and "bdat=" in p.log() for p in (main, honeypot)):
+                    break
+                await asyncio.sleep(0.1)
+        for server in (main, honeypot):
+            log = server.log()
+            summary = [line for line in log.splitlines() if "disconnect from" in line][-1]
+            assert re.search(r"ehlo=2 mail=1 rcpt=1 bdat=1 ", summary) and "starttls" not in summary, log[-1500:]
+            assert "status=sent" in log, log[-1500:]
+    finally:
+        main.stop()
+        honeypot.stop()
+
+
 async def test_imap_and_pop3_starttls_to_real_dovecot(tmp_path, pki, proto: str) -> None:
     """Debian's Dovecot (no TLS of its own) as main and as honeypot: imaplib and poplib
     upgrade through honeyswitch, log in on both, and read the same mailbox."""
