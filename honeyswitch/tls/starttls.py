@@ -12,8 +12,9 @@ plaintext phase:
   POP3 CAPA) get the upgrade advertised before TLS when main does not advertise it,
   and lose it in the first capability reply after TLS, as RFC 3207/2595 require.
 
-SMTP ``DATA`` bodies and ``BDAT`` chunks (RFC 3030, counted in bytes) and IMAP
-literals are skipped, so a body line that reads ``STARTTLS`` is data.  Lines are bounded (:data:`LINE_MAX`): a longer one passes as is.
+SMTP ``DATA`` bodies (from the server's 354 on: a refused ``DATA`` starts none) and
+``BDAT`` chunks (RFC 3030, counted in bytes) and IMAP literals are skipped, so a body
+line that reads ``STARTTLS`` is data.  Lines are bounded (:data:`LINE_MAX`): a longer one passes as is.
 """
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ class StartTls:
         self._server = bytearray()
         self._reply: list[bytes] = []  # a multi-line reply being held (SMTP EHLO, POP3 CAPA)
         self._capability_cmd = False  # the last client command asks for capabilities
-        self._data_mode = False  # SMTP DATA body
+        self._data_wait = False  # SMTP DATA sent, the server's 354 not seen yet
+        self._data_mode = False  # SMTP DATA body (after the 354)
         self._literal = 0  # IMAP literal or SMTP BDAT chunk bytes still to pass
         self.rewrite_done = False  # the first capability reply after TLS went by
 
@@ -88,10 +90,13 @@ class StartTls:
             if self._data_mode:
                 self._data_mode = line.rstrip(b"\r\n") != b"."
                 return None
+            # A command while DATA waited for its 354: the server refused it (a client
+            # sends the body only after the 354, which comes through here first).
+            self._data_wait = False
             verb = words[0].upper() if words else b""
             self._capability_cmd = verb == b"EHLO"
             if verb == b"DATA":
-                self._data_mode = True
+                self._data_wait = True
             elif verb == b"BDAT" and len(words) > 1 and words[1].isdigit() and len(words[1]) <= 12:
                 self._literal = int(words[1])  # RFC 3030: exactly that many bytes follow
             return b"220 2.0.0 Ready to start TLS\r\n" if verb == b"STARTTLS" and len(words) == 1 else None
@@ -143,6 +148,8 @@ class StartTls:
         return self._pop3_line(line)
 
     def _smtp_line(self, line: bytes) -> bytes:
+        if self._data_wait and line[:4] == b"354 ":
+            self._data_wait, self._data_mode = False, True
         if not (self._capability_cmd and line[:3] == b"250"):
             return self._flush_reply() + line
         self._reply.append(line)

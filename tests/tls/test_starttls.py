@@ -58,7 +58,20 @@ def test_injection_after_starttls_is_dropped() -> None:
 
 
 def test_smtp_data_body_is_not_a_command() -> None:
-    play("smtp", [(C, b"DATA\r\n", b"DATA\r\n"), (C, b"STARTTLS\r\n.\r\n", b"STARTTLS\r\n.\r\n"),
+    play("smtp", [(C, b"MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\n", b"MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\n"),
+                  (S, b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n", b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"),  # pipelined
+                  (S, b"354 End data with <CR><LF>.<CR><LF>\r\n", b"354 End data with <CR><LF>.<CR><LF>\r\n"),
+                  (C, b"STARTTLS\r\n.\r\n", b"STARTTLS\r\n.\r\n"),
+                  (S, b"250 2.0.0 Ok: queued\r\n", b"250 2.0.0 Ok: queued\r\n"),
+                  (C, b"STARTTLS\r\n", b"UPGRADE:220 2.0.0 Ready to start TLS\r\n")])
+
+
+def test_smtp_refused_data_starts_no_body() -> None:
+    # Every recipient refused, so DATA is too: what the client sends next are commands.
+    play("smtp", [(C, b"RCPT TO:<nobody@x>\r\nDATA\r\n", b"RCPT TO:<nobody@x>\r\nDATA\r\n"),
+                  (S, b"550 5.1.1 unknown\r\n554 5.5.1 Error: no valid recipients\r\n",
+                   b"550 5.1.1 unknown\r\n554 5.5.1 Error: no valid recipients\r\n"),
+                  (C, b"RSET\r\n", b"RSET\r\n"), (S, b"250 2.0.0 Ok\r\n", b"250 2.0.0 Ok\r\n"),
                   (C, b"STARTTLS\r\n", b"UPGRADE:220 2.0.0 Ready to start TLS\r\n")])
 
 

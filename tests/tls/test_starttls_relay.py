@@ -151,7 +151,6 @@ async def test_smtp_starttls_to_real_postfix(tmp_path, pki) -> None:
         honeypot.stop()
 
 
-@pytest.mark.parametrize("proto", ["imap", "pop3"])
 def _smtp_reply(f: Any) -> bytes:
     """One whole SMTP reply (its lines up to the one with a space after the code)."""
     out = b""
@@ -225,6 +224,7 @@ async def test_smtp_bdat_chunk_before_starttls_to_real_postfix(tmp_path, pki) ->
         honeypot.stop()
 
 
+@pytest.mark.parametrize("proto", ["imap", "pop3"])
 async def test_imap_and_pop3_starttls_to_real_dovecot(tmp_path, pki, proto: str) -> None:
     """Debian's Dovecot (no TLS of its own) as main and as honeypot: imaplib and poplib
     upgrade through honeyswitch, log in on both, and read the same mailbox."""
