@@ -40,6 +40,7 @@ class Leg:
     isn: int = 0
     known: bool = False  # its SYN (or SYN-ACK) has been seen
     wscale: int = 0  # the shift it announced: applies to the windows it sends
+    ws_ok: bool = False  # its SYN carried the window scale option at all (a shift of 0 included)
     sack_ok: bool = False
     ts_ok: bool = False
     mss: int = 536
@@ -53,6 +54,7 @@ class Leg:
     def learn_syn(self, pkt: Packet, opts: Options) -> None:
         self.isn, self.known = pkt.seq, True
         self.wscale = opts.wscale or 0
+        self.ws_ok = opts.wscale is not None
         self.sack_ok = opts.sack_ok
         self.ts_ok = opts.ts is not None
         self.mss = opts.mss or 536

@@ -137,6 +137,8 @@ def _to_honeypot(f: Flow, pkt: Packet, opts: Options, pos: int, consumed: bool) 
         f.hs.acked(r)
         pkt.set_ack(h.number(r))
     if not f.direct:
+        if not pkt.flags & SYN:
+            pkt.set_window(window_to_hp(f, pkt.window))
         if opts.ts is not None:
             ecr = (opts.ts[1] - f.ts_off) & MASK
             if seq.lt(ecr, f.hp_ts_at_cut):
@@ -391,7 +393,18 @@ def hp_segment(f: Flow, seg: Segment) -> bytes:
     opts = build_options(ts=(c.tsval, h.tsval) if h.ts_ok else None, sack=sack)
     flags = ACK | (FIN if seg.fin else 0) | (PSH if seg.data else 0)
     return build(a.client, a.honeypot, a.cport, a.hport, c.number(seg.pos), h.number(f.hp_acked), flags,
-                 c.window, opts, seg.data)
+                 window_to_hp(f, c.window), opts, seg.data)
+
+
+def window_to_hp(f: Flow, field_value: int) -> int:
+    """A client window field as the honeypot must read it.  Window scaling holds on a
+    connection only if both SYNs carried the option (RFC 7323): a honeypot whose SYN-ACK
+    had none takes window fields as bytes, so the client's scaled window is given in
+    bytes (at most 65,535) rather than as the client's field."""
+    c, h = f.c, f.h
+    if h.ws_ok and c.ws_ok:
+        return field_value
+    return min(c.window_bytes(field_value), 0xFFFF)
 
 
 def client_segment(f: Flow, seg: Segment) -> bytes:

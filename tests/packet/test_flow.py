@@ -180,6 +180,28 @@ def test_window_is_rescaled_for_the_client(hp_wscale: int, main_wscale: int, win
     assert p is not None and p.window == want
 
 
+@pytest.mark.parametrize("hp_scales,want", [(True, 100), (False, 100 << 7), (None, 0xFFFF)])
+def test_client_window_is_given_to_the_honeypot_as_it_reads_windows(hp_scales: bool | None, want: int) -> None:
+    """A honeypot whose SYN-ACK had no window scale option reads the client's window
+    fields unscaled: honeyswitch's copies to it carry the client's window in bytes."""
+    f = Flow(SessionPolicy(), Addrs(C, CP, S, MP, S, HP))
+    f.start(pkt(CLIENT, CI, 0, SYN, ts=(1, 0), wscale=7, sack_ok=True), 0.0)
+    f.packet(pkt(MAIN, MI, CI + 1, SYN | ACK, ts=(2, 1), wscale=7, sack_ok=True), MAIN, 0.0)
+    hp_opts: dict[str, object] = {"wscale": 7} if hp_scales else {}
+    f.packet(pkt(HONEYPOT, HI, CI + 1, SYN | ACK, ts=(3, 1), sack_ok=True, **hp_opts), HONEYPOT, 0.0)
+    f.packet(pkt(CLIENT, CI + 1, MI + 1, ts=(4, 2), window=100), CLIENT, 0.0)
+    window = 100 if hp_scales is not None else 1000  # 1000 << 7 is past what 16 bits hold
+    out = f.packet(pkt(CLIENT, CI + 1, MI + 1, PSH | ACK, b"hello", ts=(5, 2), window=window), CLIENT, 0.0)
+    (copy,) = [p for p in injected(out) if p.dport == HP]
+    assert copy.payload == b"hello" and copy.window == want
+    f.packet(pkt(HONEYPOT, HI + 1, CI + 6, PSH | ACK, b"hello", ts=(6, 5)), HONEYPOT, 0.0)
+    f.packet(pkt(MAIN, MI + 1, CI + 6, PSH | ACK, b"hello", ts=(7, 5)), MAIN, 0.0)
+    f.request(SwitchRequested("operator"))
+    out = f.packet(pkt(CLIENT, CI + 6, MI + 6, ts=(8, 7), window=window), CLIENT, 0.0)  # after the switch
+    forwarded = parse(out.payload or b"")
+    assert forwarded is not None and forwarded.dport == HP and forwarded.window == want
+
+
 def test_quiet_switch_holds_client_bytes_then_gives_them_to_the_honeypot() -> None:
     from honeyswitch.core.session import DEADLINE_TIMER, QUIET_TIMER
     from honeyswitch.core.types import State

@@ -3,8 +3,9 @@ NFQUEUE, raw sockets.  Addresses in 198.18.40.0/21 and 2001:2:0:40::/64-style pr
 
 Two topologies: a server host where main and the honeypot listen on two ports and
 honeyswitch runs beside them; and a gateway in front of a main host and a honeypot host.
-SACK, window scaling and timestamps stay at Linux's defaults (on) everywhere, and the
-tests check the connections really use them.
+SACK, window scaling and timestamps stay at Linux's defaults (on), and the tests check
+the connections really use them; one test turns all three off on the honeypot's host,
+so the honeypot's connection and the client's (main's) disagree on every option.
 """
 from __future__ import annotations
 
@@ -233,6 +234,41 @@ def test_switch_under_loss_still_lands(lab: netns.Lab, tmp_path: Path) -> None:
     (hp,) = [e for e in pktlab.wait_log(hp_log, 2, timeout=30) if e["peer"] == topo.client_addr]
     assert hp["bytes"] == warmed + len(b"ECHO 1048576\n") + len(first) + len(b"ECHO 2097152\n") + len(data)
     assert hp["end"] == "eof"
+
+
+# The honeypot's host speaks plainer TCP than main's: no timestamps, no SACK, no window
+# scaling (these net.ipv4 keys are per namespace and govern IPv6 TCP too).
+PLAIN_TCP = ("net.ipv4.tcp_timestamps=0", "net.ipv4.tcp_sack=0", "net.ipv4.tcp_window_scaling=0")
+
+
+@pytest.mark.parametrize("v6", [pytest.param(False, id="v4-gateway"), pytest.param(True, id="v6-gateway")])
+def test_switch_to_a_honeypot_that_negotiated_other_tcp_options(lab: netns.Lab, tmp_path: Path, v6: bool) -> None:
+    topo = pktlab.Topology(lab, v6, True)
+    for key in PLAIN_TCP:
+        netns.run(topo.hp_ns, ["sysctl", "-q", "-w", key])
+    main_log, hp_log = topo.start_servers(tmp_path)
+    d = daemon(lab, topo, tmp_path)
+    main_counter(topo)
+    sock = topo.connect()
+    warmed = warm(d, sock)
+    assert negotiated(sock) == {"ts", "sack", "wscale"}  # the client's connection is main's
+    first = pktlab.pattern(1 << 20, 21)
+    assert pktlab.echo_roundtrip(sock, first) == first
+    (live,) = sessions(d)
+    switch(d, live["session_id"])
+    d.wait_event("switch_done", timeout=10)
+    before = main_packets(topo)
+    later = pktlab.pattern(3 << 20, 22)  # beyond an unscaled 64 KiB window many times over
+    assert pktlab.sha(pktlab.echo_roundtrip(sock, later, timeout=60)) == pktlab.sha(later)
+    assert pktlab.echo_roundtrip(sock, b"and a small one") == b"and a small one"
+    sock.close()
+    (reset,) = [e for e in pktlab.wait_log(main_log, 2) if e["peer"] == topo.client_addr]
+    assert reset["end"] == "reset"
+    (hp,) = [e for e in pktlab.wait_log(hp_log, 2, timeout=30) if e["peer"] == topo.client_addr]
+    assert hp["bytes"] == (warmed + len(b"ECHO %d\n" % len(first)) + len(first) + len(b"ECHO %d\n" % len(later))
+                           + len(later) + len(b"ECHO 15\n") + 15) and hp["end"] == "eof"
+    assert main_packets(topo) == before, "a client packet reached main after the switch"
+    assert d.wait_event("session_end")["switched"] is True
 
 
 RULES = """
