@@ -11,6 +11,7 @@ import re
 import shutil
 import smtplib
 import subprocess
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -105,9 +106,9 @@ async def test_smtp_starttls_with_swaks(tmp_path, make_server, pki) -> None:
     assert seen.count(b"EHLO swaks.test") == 2
 
 
-async def test_smtp_starttls_to_real_postfix(tmp_path, pki) -> None:
-    """Debian's Postfix as main and as honeypot (no TLS of its own): smtplib upgrades
-    through honeyswitch, both Postfixes accept the message, and neither saw a STARTTLS."""
+@pytest.fixture
+def postfixes() -> Iterator[tuple[Any, Any]]:
+    """Debian's Postfix twice, as main and as honeypot (no TLS of their own)."""
     from honeyswitch.testing import postfix
 
     main = postfix.start("main")
@@ -117,38 +118,45 @@ async def test_smtp_starttls_to_real_postfix(tmp_path, pki) -> None:
         main.stop()
         raise
     try:
-        cfg = make_config(tmp_path, [mail_service(pki, "smtp", main, honeypot)])
-        async with running(cfg) as (app, events):
-            host, port = address(app)
-
-            def client() -> None:
-                with smtplib.SMTP(host, port, timeout=10) as s:
-                    s.ehlo("client.test")
-                    assert s.has_extn("starttls")
-                    s.starttls(context=client_ctx(pki))
-                    s.ehlo("client.test")
-                    assert not s.has_extn("starttls") and s.has_extn("pipelining")
-                    s.sendmail("a@example.test", ["b@example.test"], MESSAGE)
-
-            await asyncio.wait_for(asyncio.to_thread(client), 30)
-            await events.wait_for("starttls")
-            await events.wait_for("session_end")
-            for _ in range(50):  # Postfix writes its disconnect line after the client's QUIT
-                if all("ehlo=" in p.log() and "status=sent" in p.log() for p in (main, honeypot)):
-                    break
-                await asyncio.sleep(0.1)
-        for server in (main, honeypot):
-            log = server.log()
-            summary = [line for line in log.splitlines() if "disconnect from" in line][-1]  # (not the probe)
-            # Both got the same commands and never a STARTTLS.  The honeypot's answer to
-            # QUIT may find its connection closed already (the session ended with main's
-            # 221): Postfix then counts it "quit=0/1".
-            expect = r"ehlo=2 mail=1 rcpt=1 data=1 quit=1 " if server is main else r"ehlo=2 mail=1 rcpt=1 data=1 quit=(1|0/1) "
-            assert re.search(expect, summary) and "starttls" not in summary, log[-1500:]
-            assert "status=sent" in log, log[-1500:]  # queued and delivered (to the discard agent)
+        yield main, honeypot
     finally:
         main.stop()
         honeypot.stop()
+
+
+async def test_smtp_starttls_to_real_postfix(tmp_path, pki, postfixes) -> None:
+    """Debian's Postfix as main and as honeypot (no TLS of its own): smtplib upgrades
+    through honeyswitch, both Postfixes accept the message, and neither saw a STARTTLS."""
+    main, honeypot = postfixes
+    cfg = make_config(tmp_path, [mail_service(pki, "smtp", main, honeypot)])
+    async with running(cfg) as (app, events):
+        host, port = address(app)
+
+        def client() -> None:
+            with smtplib.SMTP(host, port, timeout=10) as s:
+                s.ehlo("client.test")
+                assert s.has_extn("starttls")
+                s.starttls(context=client_ctx(pki))
+                s.ehlo("client.test")
+                assert not s.has_extn("starttls") and s.has_extn("pipelining")
+                s.sendmail("a@example.test", ["b@example.test"], MESSAGE)
+
+        await asyncio.wait_for(asyncio.to_thread(client), 30)
+        await events.wait_for("starttls")
+        await events.wait_for("session_end")
+        for _ in range(50):  # Postfix writes its disconnect line after the client's QUIT
+            if all("ehlo=" in p.log() and "status=sent" in p.log() for p in (main, honeypot)):
+                break
+            await asyncio.sleep(0.1)
+    for server in (main, honeypot):
+        log = server.log()
+        summary = [line for line in log.splitlines() if "disconnect from" in line][-1]  # (not the probe)
+        # Both got the same commands and never a STARTTLS.  The honeypot's answer to
+        # QUIT may find its connection closed already (the session ended with main's
+        # 221): Postfix then counts it "quit=0/1".
+        expect = r"ehlo=2 mail=1 rcpt=1 data=1 quit=1 " if server is main else r"ehlo=2 mail=1 rcpt=1 data=1 quit=(1|0/1) "
+        assert re.search(expect, summary) and "starttls" not in summary, log[-1500:]
+        assert "status=sent" in log, log[-1500:]  # queued and delivered (to the discard agent)
 
 
 def _smtp_reply(f: Any) -> bytes:
@@ -161,67 +169,56 @@ def _smtp_reply(f: Any) -> bytes:
             return out
 
 
-async def test_smtp_bdat_chunk_before_starttls_to_real_postfix(tmp_path, pki) -> None:
+async def test_smtp_bdat_chunk_before_starttls_to_real_postfix(tmp_path, pki, postfixes) -> None:
     """A message sent with BDAT (RFC 3030 CHUNKING) before the upgrade, its chunk holding
     a line that reads STARTTLS: the chunk is data to both Postfixes, and the STARTTLS
     command after it is answered by honeyswitch."""
     import socket
     import ssl
 
-    from honeyswitch.testing import postfix
-
-    main = postfix.start("main")
-    try:
-        honeypot = postfix.start("honeypot")
-    except BaseException:
-        main.stop()
-        raise
+    main, honeypot = postfixes
     chunk = b"Subject: chunked\r\n\r\nSTARTTLS\r\n.\r\nend\r\n"
-    try:
-        cfg = make_config(tmp_path, [mail_service(pki, "smtp", main, honeypot)])
-        async with running(cfg) as (app, events):
-            host, port = address(app)
+    cfg = make_config(tmp_path, [mail_service(pki, "smtp", main, honeypot)])
+    async with running(cfg) as (app, events):
+        host, port = address(app)
 
-            def client() -> list[bytes]:
-                with socket.create_connection((host, port), timeout=10) as sock:
-                    f = sock.makefile("rb")
-                    replies = [_smtp_reply(f)]
-                    for command in (b"EHLO client.test\r\n", b"MAIL FROM:<a@example.test>\r\n",
-                                    b"RCPT TO:<b@example.test>\r\n",
-                                    b"BDAT %d LAST\r\n" % len(chunk) + chunk, b"STARTTLS\r\n"):
-                        sock.sendall(command)
-                        replies.append(_smtp_reply(f))
-                    with client_ctx(pki).wrap_socket(sock, server_hostname="localhost") as tls:
-                        assert tls.version() in ("TLSv1.2", "TLSv1.3")
-                        g = tls.makefile("rb")
-                        tls.sendall(b"EHLO client.test\r\n")
-                        replies.append(_smtp_reply(g))
-                        tls.sendall(b"QUIT\r\n")
-                        replies.append(_smtp_reply(g))
-                        with contextlib.suppress(ssl.SSLError, OSError):
-                            tls.unwrap()
-                    return replies
+        def client() -> list[bytes]:
+            with socket.create_connection((host, port), timeout=10) as sock:
+                f = sock.makefile("rb")
+                replies = [_smtp_reply(f)]
+                for command in (b"EHLO client.test\r\n", b"MAIL FROM:<a@example.test>\r\n",
+                                b"RCPT TO:<b@example.test>\r\n",
+                                b"BDAT %d LAST\r\n" % len(chunk) + chunk, b"STARTTLS\r\n"):
+                    sock.sendall(command)
+                    replies.append(_smtp_reply(f))
+                with client_ctx(pki).wrap_socket(sock, server_hostname="localhost") as tls:
+                    assert tls.version() in ("TLSv1.2", "TLSv1.3")
+                    g = tls.makefile("rb")
+                    tls.sendall(b"EHLO client.test\r\n")
+                    replies.append(_smtp_reply(g))
+                    tls.sendall(b"QUIT\r\n")
+                    replies.append(_smtp_reply(g))
+                    with contextlib.suppress(ssl.SSLError, OSError):
+                        tls.unwrap()
+                return replies
 
-            greeting, ehlo, mail, rcpt, bdat, starttls, ehlo_tls, quit_ = await asyncio.wait_for(
-                asyncio.to_thread(client), 30)
-            assert b"CHUNKING" in ehlo and b"STARTTLS" in ehlo, ehlo
-            assert bdat.startswith(b"250 ") and b"queued" in bdat, bdat  # Postfix took the chunk whole
-            assert starttls == b"220 2.0.0 Ready to start TLS\r\n"
-            assert ehlo_tls.startswith(b"250") and b"STARTTLS" not in ehlo_tls and quit_.startswith(b"221")
-            await events.wait_for("starttls")
-            await events.wait_for("session_end")
-            for _ in range(50):
-                if all("status=sent" in p.log() and "bdat=" in p.log() for p in (main, honeypot)):
-                    break
-                await asyncio.sleep(0.1)
-        for server in (main, honeypot):
-            log = server.log()
-            summary = [line for line in log.splitlines() if "disconnect from" in line][-1]
-            assert re.search(r"ehlo=2 mail=1 rcpt=1 bdat=1 ", summary) and "starttls" not in summary, log[-1500:]
-            assert "status=sent" in log, log[-1500:]
-    finally:
-        main.stop()
-        honeypot.stop()
+        greeting, ehlo, mail, rcpt, bdat, starttls, ehlo_tls, quit_ = await asyncio.wait_for(
+            asyncio.to_thread(client), 30)
+        assert b"CHUNKING" in ehlo and b"STARTTLS" in ehlo, ehlo
+        assert bdat.startswith(b"250 ") and b"queued" in bdat, bdat  # Postfix took the chunk whole
+        assert starttls == b"220 2.0.0 Ready to start TLS\r\n"
+        assert ehlo_tls.startswith(b"250") and b"STARTTLS" not in ehlo_tls and quit_.startswith(b"221")
+        await events.wait_for("starttls")
+        await events.wait_for("session_end")
+        for _ in range(50):
+            if all("status=sent" in p.log() and "bdat=" in p.log() for p in (main, honeypot)):
+                break
+            await asyncio.sleep(0.1)
+    for server in (main, honeypot):
+        log = server.log()
+        summary = [line for line in log.splitlines() if "disconnect from" in line][-1]
+        assert re.search(r"ehlo=2 mail=1 rcpt=1 bdat=1 ", summary) and "starttls" not in summary, log[-1500:]
+        assert "status=sent" in log, log[-1500:]
 
 
 @pytest.mark.parametrize("proto", ["imap", "pop3"])
