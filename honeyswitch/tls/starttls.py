@@ -12,9 +12,10 @@ plaintext phase:
   POP3 CAPA) get the upgrade advertised before TLS when main does not advertise it,
   and lose it in the first capability reply after TLS, as RFC 3207/2595 require.
 
-SMTP ``DATA`` bodies (from the server's 354 on: a refused ``DATA`` starts none) and
+SMTP ``DATA`` bodies (from the server's 354 on: a refused ``DATA`` starts none), SMTP
 ``BDAT`` chunks (RFC 3030, counted in bytes) and IMAP literals are skipped, so a body
-line that reads ``STARTTLS`` is data.  Lines are bounded (:data:`LINE_MAX`): a longer one passes as is.
+line that reads ``STARTTLS`` is data.  Lines are bounded (:data:`LINE_MAX`): a longer
+one passes as is.
 """
 from __future__ import annotations
 
