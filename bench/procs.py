@@ -62,18 +62,15 @@ def cpu_times(pid: int, thread: int | None = None) -> tuple[float, float]:
     return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
 
 
-def cpu_seconds(pid: int, thread: int | None = None) -> float:
+def cpu_seconds(pid: int) -> float:
     """CPU seconds of a whole process (all its threads), to the nanosecond: the kernel's
     CPU-time clock of the process (``MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED)``, what
     clock_getcpuclockid(3) gives), not /proc's clock ticks, so that a short fixed load
-    does not round to nothing.  One ``thread`` of it: in clock ticks (the kernel keeps
-    another process's thread clocks to itself).  0.0 if it is gone."""
-    if thread is None:
-        try:
-            return time.clock_gettime(((~pid) << 3) | 2)
-        except OSError:
-            pass
-    return sum(cpu_times(pid, thread))
+    does not round to nothing.  0.0 if it is gone."""
+    try:
+        return time.clock_gettime(((~pid) << 3) | 2)
+    except OSError:
+        return sum(cpu_times(pid))
 
 
 def rss_kib(pid: int) -> int:

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from .detection import DEFAULT_RULES_DIR
-from .procs import REPO, Proc, cpu_seconds, cpu_times, raise_nofile, stop_all, total_cpu, wait_port
+from .procs import REPO, Proc, cpu_times, raise_nofile, stop_all, total_cpu, wait_port
 from .servers import start_pair
 from .targets import Target
 from .targets.haproxy import HAProxy
@@ -124,7 +124,7 @@ def user_sys(pids: list[int]) -> tuple[float, float]:
 def main_thread_cpu(pids: list[int]) -> float:
     """CPU seconds of the processes' main threads only (the event loops; the rest is the
     records' writer thread and the like)."""
-    return sum(cpu_seconds(pid, thread=pid) for pid in pids)
+    return sum(sum(cpu_times(pid, thread=pid)) for pid in pids)
 
 
 def perf_stat(pid: int, out: Path) -> subprocess.Popen[bytes] | None:

@@ -189,6 +189,12 @@ class Talker:
         self.thread.join(10)
 
 
+def contact_events(host: Host, since: str) -> list[dict[str, Any]]:
+    """The host's cluster_down and cluster_up events from ``since`` (ISO time) on, in order."""
+    found = [e for e in host.events("cluster_down") + host.events("cluster_up") if e["timestamp"] >= since]
+    return sorted(found, key=lambda e: str(e["timestamp"]))
+
+
 def test_redis_killed_and_restarted_nothing_stops_and_decisions_catch_up(site: Any) -> None:
     s = site(["a", "b"])
     a, b = s.start("a"), s.start("b")
@@ -227,10 +233,8 @@ def test_redis_killed_and_restarted_nothing_stops_and_decisions_catch_up(site: A
         assert t.worst < 2.0, (t.host.name, t.worst)  # never held up by Redis
     assert "honeyswitch_cluster_up 0.0" in metrics
     for host in (a, b):  # one outage, said once; back with what Redis lost
-        def since_kill(host: Host = host) -> list[dict[str, Any]]:
-            return [e for e in host.events("cluster_down") + host.events("cluster_up") if e["timestamp"] >= killed_at]
-        wait(lambda since_kill=since_kill: any(e["event_type"] == "cluster_up" for e in since_kill()), 5,
+        wait(lambda host=host: any(e["event_type"] == "cluster_up" for e in contact_events(host, killed_at)), 5,
              f"{host.name}: cluster_up recorded (by its writer thread)", step=0.05)
-        outage = sorted(since_kill(), key=lambda e: str(e["timestamp"]))
+        outage = contact_events(host, killed_at)
         assert [e["event_type"] for e in outage] == ["cluster_down", "cluster_up"], (host.name, outage)
         assert outage[1]["data_lost"] and outage[1]["down_for"] > 0.4, (host.name, outage)
